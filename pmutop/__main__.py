@@ -1,0 +1,3 @@
+from pmutop.cli.main import main
+
+raise SystemExit(main())

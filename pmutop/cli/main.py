@@ -1,0 +1,88 @@
+"""The `pmutop` command: the TUI by default, and headless subcommands for scripts and fleets.
+
+Subcommands import only what they use, so `pmutop topology` never loads textual or rich.
+"""
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+SUBCOMMANDS = ("topology", "snapshot", "stat", "record", "replay")
+
+
+def split_command(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split `pmutop [options] -- CMD ARGS` at the first `--`."""
+    args = list(argv)
+    if "--" in args:
+        index = args.index("--")
+        return args[:index], args[index + 1 :]
+    return args, []
+
+
+def add_sysfs_root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sysfs-root",
+        default="/",
+        metavar="PATH",
+        help="read PMUs and CPUs under PATH (a copied tree or a `pmutop snapshot` tarball) instead of /",
+    )
+
+
+def _topology_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("topology", help="list PMUs and CPUs with their core types")
+    parser.add_argument("--json", action="store_true", help="print JSON (schema in the README)")
+    add_sysfs_root(parser)
+
+
+def _snapshot_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("snapshot", help="capture the sysfs files pmutop reads into a tarball for a bug report")
+    parser.add_argument("output", metavar="OUT.tar.gz")
+    add_sysfs_root(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pmutop",
+        description="Performance monitoring units: topology, live counts per core type, and the tasks on them.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _topology_parser(sub)
+    _snapshot_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _dispatch(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:
+        # `pmutop topology --json | head`: the reader left; that is not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(argv: Sequence[str]) -> int:
+    options_argv, command = split_command(argv)
+    parser = build_parser()
+    if not options_argv or (options_argv[0] not in SUBCOMMANDS and options_argv[0] not in ("-h", "--help")):
+        from pmutop.cli.tui_command import run_tui
+
+        return run_tui(options_argv, command)
+    args = parser.parse_args(options_argv)
+    if args.command == "topology":
+        from pmutop.cli.topology_command import run_topology
+
+        return run_topology(args)
+    if args.command == "snapshot":
+        from pmutop.cli.topology_command import run_snapshot
+
+        return run_snapshot(args)
+    if args.command == "stat":
+        from pmutop.cli.stat_command import run_stat
+
+        return run_stat(args, command)
+    parser.print_help()
+    return 2

@@ -1,0 +1,46 @@
+"""The kernel's cpulist syntax ("0-3,8,10-11"), as in sysfs `cpus`, `cpumask` and `online` files."""
+
+from collections.abc import Iterable
+
+# A cpulist naming more CPUs than this is garbage, not a machine: the kernel's NR_CPUS tops out at 8192.
+MAX_CPU = 1 << 16
+
+
+def parse_cpulist(text: str) -> tuple[int, ...]:
+    """Parse a cpulist into sorted unique CPU numbers; an empty list is valid (no CPU).
+
+    Raises ValueError naming the bad part, for input such as "0-", "3-1" or "a".
+    """
+    cpus: set[int] = set()
+    text = text.strip()
+    if not text:
+        return ()
+    for part in text.split(","):
+        part = part.strip()
+        first, sep, last = part.partition("-")
+        try:
+            low = int(first, 10)
+            high = int(last, 10) if sep else low
+        except ValueError:
+            raise ValueError(f"bad cpulist element {part!r}") from None
+        if low < 0 or high < low:
+            raise ValueError(f"bad cpulist range {part!r}")
+        if high >= MAX_CPU:
+            raise ValueError(f"cpu number out of range in {part!r}")
+        cpus.update(range(low, high + 1))
+    return tuple(sorted(cpus))
+
+
+def format_cpulist(cpus: Iterable[int]) -> str:
+    """The inverse of parse_cpulist: compact ranges, as the kernel prints them."""
+    ordered = sorted(set(cpus))
+    parts: list[str] = []
+    index = 0
+    while index < len(ordered):
+        start = index
+        while index + 1 < len(ordered) and ordered[index + 1] == ordered[index] + 1:
+            index += 1
+        low, high = ordered[start], ordered[index]
+        parts.append(str(low) if low == high else f"{low}-{high}")
+        index += 1
+    return ",".join(parts)
