@@ -8,6 +8,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from pmutop.cli import stat_command
+
 SUBCOMMANDS = ("topology", "snapshot", "stat", "record", "replay")
 
 
@@ -49,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _topology_parser(sub)
     _snapshot_parser(sub)
+    stat_command.add_parser(sub)
     return parser
 
 

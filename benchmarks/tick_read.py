@@ -1,0 +1,149 @@
+"""Cost of reading every counter group once (one pmutop tick), three ways.
+
+  pmutop   TickReader.read(): one cffi call looping read() in C, plus conversion to Python lists
+  python   a Python loop of os.read() over the same fds
+  C        a plain C loop of read(), timed inside C (the floor: syscalls only), compiled here with cffi
+
+Each group is cpu-clock + context-switches + cpu-migrations, read with PERF_FORMAT_GROUP |
+TOTAL_TIME_ENABLED | TOTAL_TIME_RUNNING | ID (9 words); groups are spread round-robin over the online
+CPUs, as pmutop does. Needs root (CPU-wide events) and gcc.
+
+    sudo .venv/bin/python benchmarks/tick_read.py [--iterations N]
+"""
+
+import argparse
+import importlib
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+
+from cffi import FFI
+
+from pmutop.kernel import perf
+
+GROUP_COUNTS = (64, 256, 512)
+MEMBERS = (perf.PERF_COUNT_SW_CPU_CLOCK, perf.PERF_COUNT_SW_CONTEXT_SWITCHES, perf.PERF_COUNT_SW_CPU_MIGRATIONS)
+WORDS = perf.group_read_words(len(MEMBERS))
+BATCH = 10
+
+C_LOOP = r"""
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void c_tick_loop(const int *fds, size_t n, uint64_t *buf, size_t words, size_t iters, uint64_t *ns)
+{
+    for (size_t it = 0; it < iters; it++) {
+        uint64_t t0 = now_ns();
+        for (size_t i = 0; i < n; i++)
+            if (read(fds[i], buf + i * words, words * sizeof(uint64_t)) <= 0)
+                buf[i * words] = 0;
+        ns[it] = now_ns() - t0;
+    }
+}
+"""
+
+
+def build_c_loop(tmpdir: str):
+    ffi = FFI()
+    ffi.cdef("void c_tick_loop(const int *, size_t, uint64_t *, size_t, size_t, uint64_t *);")
+    ffi.set_source("_tick_read_c", C_LOOP, extra_compile_args=["-O2"])
+    ffi.compile(tmpdir=tmpdir)
+    sys.path.insert(0, tmpdir)
+    return importlib.import_module("_tick_read_c")
+
+
+def online_cpus() -> list[int]:
+    cpus = []
+    with open("/sys/devices/system/cpu/online") as f:
+        for part in f.read().strip().split(","):
+            lo, _, hi = part.partition("-")
+            cpus.extend(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def open_groups(count: int, cpus: list[int]) -> tuple[list[int], list[int]]:
+    """Returns (leaders, all fds)."""
+    leaders, fds = [], []
+    for g in range(count):
+        cpu = cpus[g % len(cpus)]
+        leader = -1
+        for config in MEMBERS:
+            attr = perf.EventAttr(perf.PERF_TYPE_SOFTWARE, config, read_format=perf.GROUP_READ_FORMAT)
+            fd = perf.open_event(attr, cpu=cpu, group_fd=leader)
+            if isinstance(fd, perf.OpenFailure):
+                sys.exit(f"opening group {g} on CPU {cpu}: {fd.name}")
+            fds.append(fd)
+            if leader < 0:
+                leader = fd
+                leaders.append(fd)
+    return leaders, fds
+
+
+def measure(leaders: list[int], c_mod, iterations: int) -> dict[str, float]:
+    """Median µs per tick for each method, interleaving them in batches so drift hits all three alike."""
+    reader = perf.TickReader(leaders, WORDS)
+    n = len(leaders)
+    c_fds = c_mod.ffi.new("int[]", leaders)
+    c_buf = c_mod.ffi.new("uint64_t[]", n * WORDS)
+    c_ns = c_mod.ffi.new("uint64_t[]", BATCH)
+    nbytes = 8 * WORDS
+    samples: dict[str, list[int]] = {"pmutop": [], "python": [], "C": []}
+    clock = time.perf_counter_ns
+    for _ in range(max(1, iterations // BATCH)):
+        c_mod.lib.c_tick_loop(c_fds, n, c_buf, WORDS, BATCH, c_ns)
+        samples["C"].extend(c_mod.ffi.unpack(c_ns, BATCH))
+        for _ in range(BATCH):
+            t0 = clock()
+            reader.read()
+            samples["pmutop"].append(clock() - t0)
+        for _ in range(BATCH):
+            t0 = clock()
+            for fd in leaders:
+                os.read(fd, nbytes)
+            samples["python"].append(clock() - t0)
+    return {name: statistics.median(ns) / 1000 for name, ns in samples.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=500, help="ticks timed per method and size")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("needs root: CPU-wide software events are refused to normal users")
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    cpus = online_cpus()
+    machine = f"{platform.machine()}, {len(cpus)} online CPUs, kernel {platform.release()}"
+    print(f"{machine}, Python {platform.python_version()}")
+    print(f"{'groups':>6} {'fds':>5} {'C µs':>9} {'pmutop µs':>10} {'python µs':>10} {'pmutop/C':>9} {'python/C':>9}")
+    with tempfile.TemporaryDirectory() as tmpdir:
+        c_mod = build_c_loop(tmpdir)
+        for count in GROUP_COUNTS:
+            leaders, fds = open_groups(count, cpus)
+            try:
+                measure(leaders, c_mod, BATCH)  # warm-up
+                r = measure(leaders, c_mod, args.iterations)
+            finally:
+                for fd in reversed(fds):
+                    perf.close(fd)
+            print(
+                f"{count:>6} {len(fds):>5} {r['C']:>9.1f} {r['pmutop']:>10.1f} {r['python']:>10.1f}"
+                f" {r['pmutop'] / r['C']:>9.2f} {r['python'] / r['C']:>9.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

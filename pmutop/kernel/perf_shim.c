@@ -1,0 +1,215 @@
+/*
+ * Thin layer over perf_event_open(2) for pmutop. It exists so Python never has
+ * to lay out struct perf_event_attr (bitfields, size versions) and so one tick
+ * of counter reads or one ring-buffer drain is a single foreign call.
+ * Portable C only: it is also cross-built for aarch64.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "perf_shim.h"
+
+/* Where config3 lives in the ABI (PERF_ATTR_SIZE_VER8), even when the build headers predate it. */
+#define PMT_CONFIG3_OFFSET 128
+#define PMT_ATTR_SIZE_VER8 136
+
+size_t pmt_attr_size(void)
+{
+    return sizeof(struct perf_event_attr);
+}
+
+int pmt_open(const struct pmt_spec *spec, int pid, int cpu, int group_fd)
+{
+    union {
+        struct perf_event_attr attr;
+        unsigned char raw[PMT_ATTR_SIZE_VER8];
+    } u;
+    struct perf_event_attr *a = &u.attr;
+    uint32_t f = spec->flags;
+    long fd;
+
+    memset(&u, 0, sizeof u);
+    a->size = sizeof *a;
+    a->type = spec->type;
+    a->config = spec->config;
+    a->config1 = spec->config1;
+    a->config2 = spec->config2;
+#ifdef PERF_ATTR_SIZE_VER8
+    a->config3 = spec->config3;
+#else
+    /* Old headers: write config3 at its ABI offset and announce the larger struct. */
+    if (spec->config3) {
+        memcpy(u.raw + PMT_CONFIG3_OFFSET, &spec->config3, sizeof spec->config3);
+        a->size = PMT_ATTR_SIZE_VER8;
+    }
+#endif
+    a->sample_period = spec->sample_period;
+    a->sample_type = spec->sample_type;
+    a->read_format = spec->read_format;
+    a->wakeup_events = spec->wakeup_events;
+    a->disabled = !!(f & PMT_F_DISABLED);
+    a->inherit = !!(f & PMT_F_INHERIT);
+    a->exclude_user = !!(f & PMT_F_EXCLUDE_USER);
+    a->exclude_kernel = !!(f & PMT_F_EXCLUDE_KERNEL);
+    a->exclude_hv = !!(f & PMT_F_EXCLUDE_HV);
+    a->exclude_idle = !!(f & PMT_F_EXCLUDE_IDLE);
+    a->exclude_guest = !!(f & PMT_F_EXCLUDE_GUEST);
+    a->sample_id_all = !!(f & PMT_F_SAMPLE_ID_ALL);
+    a->watermark = !!(f & PMT_F_WATERMARK);
+    a->enable_on_exec = !!(f & PMT_F_ENABLE_ON_EXEC);
+    a->pinned = !!(f & PMT_F_PINNED);
+    a->use_clockid = !!(f & PMT_F_USE_CLOCKID);
+    a->clockid = spec->clockid;
+
+    fd = syscall(SYS_perf_event_open, a, pid, cpu, group_fd, PERF_FLAG_FD_CLOEXEC);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+int pmt_close(int fd)
+{
+    return close(fd) < 0 ? -errno : 0;
+}
+
+static int group_ioctl(int fd, unsigned long request, int whole_group)
+{
+    return ioctl(fd, request, whole_group ? PERF_IOC_FLAG_GROUP : 0) < 0 ? -errno : 0;
+}
+
+int pmt_enable(int fd, int whole_group)
+{
+    return group_ioctl(fd, PERF_EVENT_IOC_ENABLE, whole_group);
+}
+
+int pmt_disable(int fd, int whole_group)
+{
+    return group_ioctl(fd, PERF_EVENT_IOC_DISABLE, whole_group);
+}
+
+int pmt_reset(int fd, int whole_group)
+{
+    return group_ioctl(fd, PERF_EVENT_IOC_RESET, whole_group);
+}
+
+int pmt_event_id(int fd, uint64_t *id)
+{
+    return ioctl(fd, PERF_EVENT_IOC_ID, id) < 0 ? -errno : 0;
+}
+
+int pmt_read_tick(const int *fds, size_t n, uint64_t *buf, size_t words_per_fd, int *status)
+{
+    size_t bytes = words_per_fd * sizeof(uint64_t);
+    int failures = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        ssize_t got = read(fds[i], buf + i * words_per_fd, bytes);
+
+        if (got > 0) {
+            status[i] = (int)got;
+        } else {
+            /* 0 is the kernel's end-of-file for an event that can no longer count. */
+            status[i] = got < 0 ? -errno : 0;
+            failures++;
+        }
+    }
+    return failures;
+}
+
+int pmt_poll_hup(const int *fds, size_t n, int *revents)
+{
+    struct pollfd *pfds;
+    int ready;
+
+    if (n == 0)
+        return 0;
+    pfds = calloc(n, sizeof *pfds);
+    if (!pfds)
+        return -ENOMEM;
+    /* events = 0: POLLHUP/POLLERR/POLLNVAL are reported regardless, ring readiness is not wanted. */
+    for (size_t i = 0; i < n; i++)
+        pfds[i].fd = fds[i];
+    ready = poll(pfds, n, 0);
+    if (ready < 0) {
+        ready = -errno;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            revents[i] = pfds[i].revents;
+    }
+    free(pfds);
+    return ready;
+}
+
+static size_t map_length(unsigned data_pages)
+{
+    return (1 + (size_t)data_pages) * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+void *pmt_ring_map(int fd, unsigned data_pages)
+{
+    void *base = mmap(NULL, map_length(data_pages), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+    return base == MAP_FAILED ? NULL : base;
+}
+
+int pmt_ring_unmap(void *base, unsigned data_pages)
+{
+    return munmap(base, map_length(data_pages)) < 0 ? -errno : 0;
+}
+
+/* Copy len bytes starting at ring position pos, following the wrap at the end of the data area. */
+static void ring_copy(void *dst, const uint8_t *data, uint64_t size, uint64_t pos, size_t len)
+{
+    size_t off = pos & (size - 1);
+    size_t first = len < size - off ? len : size - off;
+
+    memcpy(dst, data + off, first);
+    memcpy((uint8_t *)dst + first, data, len - first);
+}
+
+size_t pmt_ring_drain(void *base, uint8_t *out, size_t outcap, uint64_t *lost_hint)
+{
+    struct perf_event_mmap_page *meta = base;
+    /* data_offset/data_size are filled in by every kernel since 4.1. */
+    const uint8_t *data = (const uint8_t *)base + meta->data_offset;
+    uint64_t size = meta->data_size;
+    /* Acquire pairs with the kernel's barrier before it publishes data_head: records up to head are visible. */
+    uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
+    uint64_t tail = meta->data_tail;
+    size_t used = 0;
+
+    while (head - tail >= sizeof(struct perf_event_header)) {
+        struct perf_event_header hdr;
+        uint64_t lost;
+
+        ring_copy(&hdr, data, size, tail, sizeof hdr);
+        if (hdr.size < sizeof hdr || hdr.size > head - tail) {
+            /* A torn or corrupt record: drop everything published so far rather than spin on it. */
+            tail = head;
+            break;
+        }
+        if (hdr.size > outcap - used)
+            break;
+        ring_copy(out + used, data, size, tail, hdr.size);
+        if (lost_hint) {
+            if (hdr.type == PERF_RECORD_LOST && hdr.size >= 24) {
+                memcpy(&lost, out + used + 16, sizeof lost);
+                *lost_hint += lost;
+            } else if (hdr.type == PERF_RECORD_LOST_SAMPLES && hdr.size >= 16) {
+                memcpy(&lost, out + used + 8, sizeof lost);
+                *lost_hint += lost;
+            }
+        }
+        used += hdr.size;
+        tail += hdr.size;
+    }
+    /* Release: our reads of the records complete before the kernel may reuse their space. */
+    __atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
+    return used;
+}

@@ -1,0 +1,55 @@
+/*
+ * Interface of the perf_event shim. The build script feeds this file (minus its
+ * preprocessor lines) to cffi's cdef, so it must stay within what cffi parses:
+ * fixed-width types, plain structs, literal enum values.
+ */
+#ifndef PMUTOP_PERF_SHIM_H
+#define PMUTOP_PERF_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum pmt_flag {
+    PMT_F_DISABLED = 0x1,
+    PMT_F_INHERIT = 0x2,
+    PMT_F_EXCLUDE_USER = 0x4,
+    PMT_F_EXCLUDE_KERNEL = 0x8,
+    PMT_F_EXCLUDE_HV = 0x10,
+    PMT_F_EXCLUDE_IDLE = 0x20,
+    PMT_F_EXCLUDE_GUEST = 0x40,
+    PMT_F_SAMPLE_ID_ALL = 0x80,
+    PMT_F_WATERMARK = 0x100,
+    PMT_F_ENABLE_ON_EXEC = 0x200,
+    PMT_F_PINNED = 0x400,
+    PMT_F_USE_CLOCKID = 0x800
+};
+
+/* Bitfield-free stand-in for struct perf_event_attr. */
+struct pmt_spec {
+    uint32_t type;
+    uint64_t config;
+    uint64_t config1;
+    uint64_t config2;
+    uint64_t config3;
+    uint64_t sample_period;
+    uint64_t sample_type;
+    uint64_t read_format;
+    uint32_t wakeup_events;
+    uint32_t flags;
+    int32_t clockid; /* with PMT_F_USE_CLOCKID: sample times on this clock (CLOCK_MONOTONIC) */
+};
+
+size_t pmt_attr_size(void);
+int pmt_open(const struct pmt_spec *spec, int pid, int cpu, int group_fd);
+int pmt_close(int fd);
+int pmt_enable(int fd, int whole_group);
+int pmt_disable(int fd, int whole_group);
+int pmt_reset(int fd, int whole_group);
+int pmt_event_id(int fd, uint64_t *id);
+int pmt_read_tick(const int *fds, size_t n, uint64_t *buf, size_t words_per_fd, int *status);
+int pmt_poll_hup(const int *fds, size_t n, int *revents);
+void *pmt_ring_map(int fd, unsigned data_pages);
+int pmt_ring_unmap(void *base, unsigned data_pages);
+size_t pmt_ring_drain(void *base, uint8_t *out, size_t outcap, uint64_t *lost_hint);
+
+#endif

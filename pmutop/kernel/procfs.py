@@ -1,0 +1,101 @@
+"""Small procfs readers: per-CPU times, capabilities, the paranoid level, and processes/threads."""
+
+import os
+
+CAP_PERFMON = 38
+CAP_SYS_ADMIN = 21
+
+
+def read_cpu_times(path: str = "/proc/stat") -> dict[int, tuple[int, int]]:
+    """Cumulative (busy, total) ticks per online CPU: offline CPUs have no line in /proc/stat."""
+    times = {}
+    with open(path, "rb") as handle:
+        for line in handle:
+            if not (line.startswith(b"cpu") and line[3:4].isdigit()):
+                if times:
+                    break  # the cpuN lines are contiguous; nothing after them matters
+                continue
+            fields = line.split()
+            # user nice system idle iowait irq softirq steal (guest time is inside user/nice).
+            values = [int(v) for v in fields[1:9]]
+            total = sum(values)
+            busy = total - sum(values[3:5]) - (values[7] if len(values) > 7 else 0)
+            times[int(fields[0][3:])] = (busy, total)
+    return times
+
+
+def effective_capabilities(pid: str = "self") -> int:
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+def has_capability(bit: int) -> bool:
+    return bool(effective_capabilities() >> bit & 1)
+
+
+def perf_event_paranoid() -> int | None:
+    try:
+        with open("/proc/sys/kernel/perf_event_paranoid") as handle:
+            return int(handle.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def read_comm(pid: int, tid: int | None = None) -> str | None:
+    path = f"/proc/{pid}/comm" if tid is None else f"/proc/{pid}/task/{tid}/comm"
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().rstrip(b"\n").decode("utf-8", errors="backslashreplace")
+    except OSError:
+        return None
+
+
+def list_threads(pid: int) -> list[int] | None:
+    """Thread ids of a process, or None when it has gone."""
+    try:
+        return sorted(int(name) for name in os.listdir(f"/proc/{pid}/task"))
+    except (FileNotFoundError, ProcessLookupError, NotADirectoryError):
+        return None
+    except PermissionError:
+        return [pid]
+
+
+def thread_cpu(pid: int, tid: int) -> int | None:
+    """The CPU a thread last ran on: field 39 of /proc/PID/task/TID/stat."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/stat", "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return None
+    # comm (field 2) may contain spaces and parentheses: split after the last ')'.
+    after_comm = raw[raw.rfind(b")") + 2 :].split()
+    try:
+        return int(after_comm[36])
+    except (IndexError, ValueError):
+        return None
+
+
+def list_processes() -> list[tuple[int, str]]:
+    """(pid, comm) of every visible process."""
+    result = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            comm = read_comm(int(name))
+            if comm is not None:
+                result.append((int(name), comm))
+    return sorted(result)
+
+
+def list_children(pid: int) -> list[int]:
+    """Child processes of every thread of `pid` (/proc/PID/task/TID/children, CONFIG_PROC_CHILDREN)."""
+    children: list[int] = []
+    for tid in list_threads(pid) or ():
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as handle:
+                children.extend(int(part) for part in handle.read().split())
+        except OSError:
+            continue
+    return children

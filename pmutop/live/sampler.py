@@ -1,0 +1,370 @@
+"""The live sampler: opens the planned counter groups, and reads a whole tick in one C call.
+
+It owns every perf fd. Each tick it reads all group leaders (one foreign call), polls them for
+POLLHUP (one more), reads /proc/stat, and hands the model a RawTick. CPUs that go offline are
+detected (their events hang up and their /proc/stat line vanishes), closed, shown as offline,
+and reopened when they come back, without disturbing the other CPUs' history.
+"""
+
+import errno
+import os
+import resource
+import time
+from dataclasses import dataclass, field
+
+from pmutop.kernel import perf, procfs
+from pmutop.model.failures import OpenContext, Privileges, failure
+from pmutop.model.plan import (
+    CounterSpec,
+    GroupPlan,
+    core_group_candidates,
+    covering_core_pmus,
+    msr_group,
+    software_group,
+)
+from pmutop.model.samples import CounterFailure, CpuTimes, GroupLayout, GroupRead, GroupRole, RawTick
+from pmutop.model.topology import Topology
+
+DENIED = (errno.EACCES, errno.EPERM)
+
+
+def current_privileges(topology: Topology | None = None) -> Privileges:
+    paranoid = procfs.perf_event_paranoid()
+    return Privileges(
+        is_root=os.geteuid() == 0,
+        has_cap_perfmon=procfs.has_capability(procfs.CAP_PERFMON) or procfs.has_capability(procfs.CAP_SYS_ADMIN),
+        paranoid=paranoid,
+    )
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (what perf does); returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def to_attr(spec: CounterSpec, read_format: int) -> perf.EventAttr:
+    return perf.EventAttr(
+        type=spec.type,
+        config=spec.config,
+        config1=spec.config1,
+        config2=spec.config2,
+        read_format=read_format,
+        exclude_kernel=spec.exclude_kernel,
+        exclude_hv=spec.exclude_hv,
+        exclude_guest=spec.exclude_guest,
+        inherit=spec.inherit,
+    )
+
+
+@dataclass
+class OpenGroup:
+    plan: GroupPlan
+    fds: list[int]
+    hangup_probe: perf.RingBuffer | None
+    generation: int
+
+    def close(self) -> None:
+        if self.hangup_probe is not None:
+            self.hangup_probe.close()
+        for fd in reversed(self.fds):
+            perf.close(fd)
+        self.fds = []
+
+
+@dataclass
+class GroupSlot:
+    """A wanted group on one CPU: its plan, and either its open fds or why it is not open."""
+
+    plan: GroupPlan
+    layout: GroupLayout
+    opened: OpenGroup | None = None
+    generations: int = 0
+    # Set when the CPU went away; cleared on a successful reopen.
+    lost: CounterFailure | None = None
+
+
+@dataclass
+class Sampler:
+    topology: Topology
+    cpus: tuple[int, ...] | None = None
+    privileges: Privileges = field(default_factory=current_privileges)
+    # Where the groups count: "cpu" (system-wide per CPU) or "self" (pmutop's own process tree).
+    scope: str = "cpu"
+    notices: tuple[str, ...] = ()
+    fds_needed: int = 0
+    fd_limit: int = 0
+    _slots: list[GroupSlot] = field(default_factory=list)
+    # Core PMU → the encoding the kernel accepted, or the errno every encoding got.
+    _core_choice: dict[str, GroupPlan | int] = field(default_factory=dict)
+    _reader: perf.TickReader | None = None
+    _reader_slots: list[GroupSlot] = field(default_factory=list)
+    _tick_index: int = 0
+    _layouts_changed: bool = True
+
+    # ----------------------------------------------------------------------------- opening
+    def selected_cpus(self) -> list[int]:
+        wanted = set(self.cpus) if self.cpus is not None else None
+        return [c.cpu for c in self.topology.cpus if wanted is None or c.cpu in wanted]
+
+    def open(self) -> None:
+        self.fd_limit = raise_fd_limit()
+        online = set(procfs.read_cpu_times())
+        cpus = self.selected_cpus()
+        self.scope = self._probe_scope([c for c in cpus if c in online])
+        plans = [plan for cpu in cpus for plan in self._plans_for(cpu)]
+        self.fds_needed = sum(len(p.counters) for p in plans)
+        for plan in plans:
+            slot = GroupSlot(plan, self._pending_layout(plan))
+            self._slots.append(slot)
+            if plan.cpu in online:
+                self._open_slot(slot)
+            else:
+                slot.lost = self._failure(errno.ENODEV, plan.role.value, None, plan.cpu)
+        self.notices = self._build_notices()
+        self._rebuild_reader()
+
+    def _plans_for(self, cpu: int) -> list[GroupPlan]:
+        plans = []
+        core_pmus = covering_core_pmus(self.topology, cpu)
+        if core_pmus:
+            plans += [core_group_candidates(self.topology, pmu)[0].on_cpu(cpu) for pmu in core_pmus]
+        elif not self.topology.core_pmus:
+            plans.append(core_group_candidates(self.topology, None)[0].on_cpu(cpu))
+        plans.append(software_group().on_cpu(cpu))
+        msr = msr_group(self.topology)
+        if msr is not None and self.scope == "cpu":
+            plans.append(msr.on_cpu(cpu))
+        return plans
+
+    def _probe_scope(self, online_cpus: list[int]) -> str:
+        """CPU-wide counting needs privilege; when refused, count pmutop's own process tree."""
+        if not online_cpus:
+            return "cpu"
+        probe = software_group().counters[0]
+        result = perf.open_event(to_attr(probe, perf.GROUP_READ_FORMAT), -1, online_cpus[0])
+        if isinstance(result, perf.OpenFailure):
+            return "self" if result.errno in DENIED else "cpu"
+        perf.close(result)
+        return "cpu"
+
+    def _failure(self, error: int, event: str, pmu: str | None, cpu: int | None) -> CounterFailure:
+        context = OpenContext(event=event, pmu=pmu, cpu=cpu, fds_needed=self.fds_needed, fd_limit=self.fd_limit)
+        return failure(error, context, self.privileges)
+
+    def _pending_layout(self, plan: GroupPlan) -> GroupLayout:
+        return GroupLayout(
+            key=plan.key,
+            cpu=plan.cpu,
+            role=plan.role,
+            pmu=plan.pmu,
+            encoding=plan.encoding,
+            members=tuple(c.name for c in plan.counters),
+            scope=self.scope,
+        )
+
+    def _open_slot(self, slot: GroupSlot) -> None:
+        plan = slot.plan
+        opened = self._open_core(plan) if plan.role is GroupRole.CORE else self._open_plan(plan)
+        if isinstance(opened, tuple):
+            group, failures = opened
+            slot.generations += 1
+            group.generation = slot.generations
+            slot.opened, slot.lost = group, None
+            slot.plan = group.plan
+            layout = GroupLayout(
+                key=plan.key,
+                cpu=plan.cpu,
+                role=plan.role,
+                pmu=plan.pmu,
+                encoding=group.plan.encoding,
+                members=tuple(c.name for c in group.plan.counters),
+                failures=failures,
+                scope=self.scope,
+            )
+        else:
+            layout = GroupLayout(
+                key=plan.key,
+                cpu=plan.cpu,
+                role=plan.role,
+                pmu=plan.pmu,
+                encoding=None,
+                members=(),
+                failures=tuple((c.name, opened) for c in plan.counters),
+                scope=self.scope,
+            )
+            slot.opened = None
+        if layout != slot.layout:
+            slot.layout = layout
+            self._layouts_changed = True
+
+    def _open_core(self, plan: GroupPlan):
+        """Try the PMU's encodings in order on this CPU; remember the first the kernel accepts."""
+        pmu_name = plan.pmu
+        chosen = self._core_choice.get(pmu_name)
+        if isinstance(chosen, GroupPlan):
+            return self._open_plan(chosen.on_cpu(plan.cpu))
+        if isinstance(chosen, int):
+            return self._failure(chosen, "cycles", pmu_name or None, plan.cpu)
+        pmu = self.topology.pmu(pmu_name) if pmu_name else None
+        first_failure = None
+        for candidate in core_group_candidates(self.topology, pmu):
+            result = self._open_plan(candidate.on_cpu(plan.cpu))
+            if isinstance(result, tuple):
+                self._core_choice[pmu_name] = candidate
+                return result
+            first_failure = first_failure or result
+        # Only an answer that is a property of the PMU is remembered; EMFILE or an offline CPU
+        # says nothing about which encoding works.
+        if first_failure.errno in (errno.ENOENT, errno.EOPNOTSUPP, errno.EINVAL, *DENIED):
+            self._core_choice[pmu_name] = first_failure.errno
+        return first_failure
+
+    def _open_plan(self, plan: GroupPlan) -> tuple[OpenGroup, tuple[tuple[str, CounterFailure], ...]] | CounterFailure:
+        if self.scope == "self":
+            plan = plan.for_own_tasks()
+        pid = 0 if self.scope == "self" else -1
+        leader_spec = plan.counters[0]
+        leader = perf.open_event(to_attr(leader_spec, perf.GROUP_READ_FORMAT), pid, plan.cpu)
+        if isinstance(leader, perf.OpenFailure) and leader.errno == errno.EOPNOTSUPP and not leader_spec.exclude_guest:
+            plan = plan.with_exclude_guest()
+            leader_spec = plan.counters[0]
+            leader = perf.open_event(to_attr(leader_spec, perf.GROUP_READ_FORMAT), pid, plan.cpu)
+        pmu_label = plan.pmu or None
+        if isinstance(leader, perf.OpenFailure):
+            return self._failure(leader.errno, leader_spec.name, pmu_label, plan.cpu)
+        fds = [leader]
+        failures = []
+        for spec in plan.counters[1:]:
+            member = perf.open_event(to_attr(spec, perf.GROUP_READ_FORMAT), pid, plan.cpu, leader)
+            if isinstance(member, perf.OpenFailure):
+                cause = self._failure(member.errno, spec.name, pmu_label, plan.cpu)
+                if not spec.optional:
+                    for fd in reversed(fds):
+                        perf.close(fd)
+                    return cause
+                failures.append((spec.name, cause))
+                plan = plan.without(spec.name)
+                continue
+            fds.append(member)
+        # A truthful POLLHUP needs a mapped ring (perf_poll reports HUP for ring-less events).
+        probe = perf.RingBuffer.map(leader, 0)
+        hangup_probe = probe if isinstance(probe, perf.RingBuffer) else None
+        return OpenGroup(plan, fds, hangup_probe, 0), tuple(failures)
+
+    def _build_notices(self) -> tuple[str, ...]:
+        notices = []
+        if not self.topology.core_pmus:
+            notices.append(
+                "No hardware PMU: this kernel exposes no CPU counters (typical of a VM without a virtual PMU), "
+                "so cycles, instructions, IPC and GHz are n/a; software and msr counters are live."
+            )
+        if self.scope == "self":
+            notices.append(
+                f"CPU-wide counting denied ({self.privileges.describe()}, not root or CAP_PERFMON): counting "
+                "pmutop's own process tree in user space only (exclude_kernel). Fix: run as root, grant "
+                "CAP_PERFMON, or `sysctl kernel.perf_event_paranoid=0`."
+            )
+        if self.fds_needed > self.fd_limit:
+            notices.append(
+                f"pmutop needs {self.fds_needed} file descriptors but RLIMIT_NOFILE is {self.fd_limit}: some "
+                "counters are n/a (EMFILE). Fix: raise the hard limit (ulimit -Hn) or select fewer CPUs (-C)."
+            )
+        chosen = [
+            f"{pmu} via {plan.encoding}"
+            for pmu, plan in self._core_choice.items()
+            if isinstance(plan, GroupPlan) and pmu
+        ]
+        if self.topology.is_heterogeneous and chosen:
+            notices.append("Core PMU encodings: " + ", ".join(chosen) + ".")
+        return tuple(notices)
+
+    @property
+    def layouts(self) -> tuple[GroupLayout, ...]:
+        return tuple(slot.layout for slot in self._slots)
+
+    def core_plans(self) -> dict[str, GroupPlan]:
+        """Core PMU → the plan (encoding) the kernel accepted; what per-task counters reuse."""
+        return {pmu: plan for pmu, plan in self._core_choice.items() if isinstance(plan, GroupPlan) and pmu}
+
+    def encodings(self) -> dict[str, str]:
+        """Core PMU → the encoding the kernel accepted, for headers and recordings."""
+        return {pmu: str(plan.encoding) for pmu, plan in self._core_choice.items() if isinstance(plan, GroupPlan)}
+
+    def _rebuild_reader(self) -> None:
+        self._reader_slots = [slot for slot in self._slots if slot.opened is not None]
+        fds = [slot.opened.fds[0] for slot in self._reader_slots]
+        widest = max((len(slot.opened.fds) for slot in self._reader_slots), default=1)
+        self._reader = perf.TickReader(fds, perf.group_read_words(widest)) if fds else None
+
+    # ----------------------------------------------------------------------------- reading
+    def read_tick(self) -> RawTick:
+        """Read every open group once (one C call), then handle CPUs that left or came back."""
+        reads: dict[str, GroupRead] = {}
+        hung: list[GroupSlot] = []
+        monotonic_ns = time.monotonic_ns()
+        if self._reader is not None:
+            status, words = self._reader.read()
+            width = self._reader.words_per_fd
+            hangups = perf.poll_hup([slot.opened.fds[0] for slot in self._reader_slots])
+            for index, slot in enumerate(self._reader_slots):
+                if status[index] <= 0 or hangups[index]:
+                    hung.append(slot)
+                    continue
+                offset = index * width
+                members = words[offset]
+                reads[slot.plan.key] = GroupRead(
+                    enabled=words[offset + 1],
+                    running=words[offset + 2],
+                    values=tuple(words[offset + 3 : offset + 3 + 2 * members : 2]),
+                    generation=slot.opened.generation,
+                )
+        times = procfs.read_cpu_times()
+        online = frozenset(times)
+        self._handle_hotplug(hung, online, reads)
+        layouts = None
+        if self._layouts_changed:
+            layouts, self._layouts_changed = self.layouts, False
+        self._tick_index += 1
+        return RawTick(
+            index=self._tick_index - 1,
+            monotonic_ns=monotonic_ns,
+            wall_time=time.time(),
+            reads=reads,
+            cpu_times={cpu: CpuTimes(busy, total) for cpu, (busy, total) in times.items()},
+            online=online,
+            lost={slot.plan.key: slot.lost for slot in self._slots if slot.lost is not None},
+            layouts=layouts,
+        )
+
+    def _handle_hotplug(self, hung: list[GroupSlot], online: frozenset[int], reads: dict[str, GroupRead]) -> None:
+        """Close groups whose CPU left; reopen groups whose CPU is back."""
+        changed = False
+        for slot in self._slots:
+            gone = slot in hung or (slot.opened is not None and slot.plan.cpu not in online)
+            if gone and slot.opened is not None:
+                slot.opened.close()
+                slot.opened = None
+                reads.pop(slot.plan.key, None)
+                slot.lost = self._failure(errno.ENODEV, slot.plan.role.value, slot.plan.pmu or None, slot.plan.cpu)
+                changed = True
+            elif slot.opened is None and slot.lost is not None and slot.plan.cpu in online:
+                self._open_slot(slot)
+                changed = changed or slot.opened is not None
+        if changed:
+            self._rebuild_reader()
+
+    def close(self) -> None:
+        for slot in self._slots:
+            if slot.opened is not None:
+                slot.opened.close()
+                slot.opened = None
+        self._reader = None
+        self._reader_slots = []

@@ -1,0 +1,157 @@
+"""One counting session: the sampler, optional task following and command, and the rate model.
+
+`pmutop stat`, `pmutop record` and the TUI's live feed all drive this, so they open, follow and
+compute the same way.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field, replace
+
+from pmutop.live.sampler import Sampler
+from pmutop.live.tasks import TaskFollower
+from pmutop.live.topology_loader import load_topology
+from pmutop.model.rates import RateModel
+from pmutop.model.samples import RawTick
+from pmutop.model.snapshot import Snapshot
+from pmutop.model.topology import Topology
+
+# The child waits on this pipe until its counters are open, then execs the command: nothing it
+# does is missed, as with perf stat's workload start. (A wrapper interpreter instead of
+# preexec_fn, which is unsafe when the process has threads, as the TUI does.)
+_WAIT_THEN_EXEC = (
+    "import os, sys\n"
+    "os.read(int(sys.argv[1]), 1)\n"
+    "try:\n"
+    "    os.execvp(sys.argv[2], sys.argv[2:])\n"
+    "except OSError as exc:\n"
+    "    sys.stderr.write(f'pmutop: cannot run {sys.argv[2]!r}: {exc.strerror}\\n')\n"
+    "    sys.exit(127 if isinstance(exc, FileNotFoundError) else 126)\n"
+)
+
+
+@dataclass
+class StatSession:
+    topology: Topology
+    sampler: Sampler
+    model: RateModel
+    follower: TaskFollower | None = None
+    child: subprocess.Popen | None = None
+    _release_fd: int | None = None
+    _first: RawTick | None = None
+    _last: RawTick | None = None
+    _last_snapshot: Snapshot | None = None
+    notices: list[str] = field(default_factory=list)
+
+    @classmethod
+    def create(
+        cls,
+        cpus: tuple[int, ...] | None = None,
+        pids: tuple[int, ...] = (),
+        comm: str | None = None,
+        command: list[str] | None = None,
+        topology: Topology | None = None,
+    ) -> "StatSession | str":
+        """A ready session, or a one-line reason why it cannot start (no such command, no process)."""
+        topology = topology or load_topology("/")
+        if command and shutil.which(command[0]) is None:
+            return f"cannot run {command[0]!r}: command not found"
+        sampler = Sampler(topology, cpus=cpus)
+        sampler.open()
+        session = cls(topology, sampler, RateModel(topology, sampler.layouts, sampler.notices))
+        child_pid = session._spawn(command) if command else None
+        if pids or comm or child_pid:
+            follower = TaskFollower(
+                topology,
+                sampler.privileges,
+                sampler.core_plans(),
+                pids=(*pids, *((child_pid,) if child_pid else ())),
+                comm=comm,
+                include_children=child_pid is not None,
+                fd_limit=sampler.fd_limit,
+                fds_in_use=sampler.fds_needed,
+            )
+            problem = follower.start()
+            if problem:
+                sampler.close()
+                return problem
+            session.follower = follower
+        return session
+
+    def _spawn(self, command: list[str]) -> int:
+        read_end, write_end = os.pipe()
+        self.child = subprocess.Popen(
+            [sys.executable, "-c", _WAIT_THEN_EXEC, str(read_end), *command], pass_fds=(read_end,)
+        )
+        os.close(read_end)
+        self._release_fd = write_end
+        return self.child.pid
+
+    def start(self) -> None:
+        """Take the baseline tick, then let a held command run."""
+        self.tick()
+        if self._release_fd is not None:
+            os.write(self._release_fd, b"x")
+            os.close(self._release_fd)
+            self._release_fd = None
+
+    def wait_until(self, deadline: float) -> str | None:
+        """Sleep to the deadline (CLOCK_MONOTONIC); returns early with a reason when the command exits."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if self.child is not None and self.child.poll() is not None:
+                return "command exited"
+            if remaining <= 0:
+                return None
+            time.sleep(min(remaining, 0.05) if self.child is not None else remaining)
+
+    def tick(self) -> Snapshot | None:
+        raw = self.sampler.read_tick()
+        if self.follower is not None:
+            if self.child is not None and self.child.returncode is not None:
+                self.follower.mark_exited(self.child.pid, self.child.returncode)
+            raw = replace(raw, tasks=self.follower.tick())
+        self._first = self._first or raw
+        self._last = raw
+        snapshot = self.model.update(raw)
+        if snapshot is not None:
+            extra = tuple(self.follower.notices) if self.follower else ()
+            snapshot = replace(snapshot, notices=snapshot.notices + extra)
+            self._last_snapshot = snapshot
+        return snapshot
+
+    def finish(self) -> Snapshot | None:
+        """Close everything; the whole run as one interval (first tick to last), for a summary."""
+        if self.child is not None:
+            if self._release_fd is not None:
+                os.close(self._release_fd)
+            if self.child.poll() is None:
+                self.child.wait()
+        summary = None
+        if self._first is not None and self._last is not None and self._last is not self._first:
+            whole = RateModel(self.topology, self.sampler.layouts, self.model.notices)
+            whole.update(replace(self._first, tasks=None, layouts=self.sampler.layouts))
+            summary = whole.update(replace(self._last, tasks=None, layouts=None))
+        if summary is not None and self._last_snapshot is not None:
+            tasks = tuple(
+                replace(
+                    task,
+                    residency=task.residency_total,
+                    migrations_interval=task.migrations,
+                    cross_type_interval=task.cross_type_migrations,
+                )
+                for task in self._last_snapshot.tasks
+            )
+            summary = replace(summary, tasks=tasks, notices=self._last_snapshot.notices)
+        self.sampler.close()
+        if self.follower is not None:
+            self.follower.close()
+        return summary
+
+    def exit_code(self, reason: str) -> int:
+        if self.child is not None and self.child.returncode is not None:
+            return self.child.returncode
+        return 130 if reason == "interrupted" else 0

@@ -1,0 +1,249 @@
+"""Frozen per-tick snapshots: everything a face (stat, TUI, exporter) shows, already computed.
+
+A snapshot is immutable and self-contained, so the sampler thread can hand it to the UI thread
+without locks and a face never needs to reach back into the sampler or the kernel.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pmutop.model.samples import CounterFailure, Encoding
+
+# The per-CPU and per-PMU figures, in display order. Counts are per interval; rates per second.
+CPU_METRICS = (
+    "ghz",
+    "ipc",
+    "instructions_per_s",
+    "util_pct",
+    "context_switches_per_s",
+    "migrations_per_s",
+    "cycles",
+    "instructions",
+    "ref_cycles",
+    "effective_ghz",
+    "tsc_ghz",
+)
+METRIC_LABELS = {
+    "ghz": "GHz",
+    "ipc": "IPC",
+    "instructions_per_s": "instr/s",
+    "util_pct": "util%",
+    "context_switches_per_s": "cs/s",
+    "migrations_per_s": "migr/s",
+    "cycles": "cycles",
+    "instructions": "instructions",
+    "ref_cycles": "ref-cycles",
+    "effective_ghz": "eff GHz",
+    "tsc_ghz": "TSC GHz",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One figure with its provenance.
+
+    `coverage` is time_running/time_enabled over the interval (1.0 = counted the whole time);
+    `extrapolated` means the value was scaled up from partial coverage, as perf does. A value of
+    None is "not available": `failure` says why when a counter could not be opened or read.
+    """
+
+    value: float | None
+    coverage: float | None = None
+    extrapolated: bool = False
+    failure: CounterFailure | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.value is not None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.value is None:
+            record: dict[str, Any] = {"value": None}
+            if self.failure:
+                record.update(error=self.failure.errno_name, reason=self.failure.explanation)
+            else:
+                record["reason"] = "not counted this interval"
+            return record
+        record = {"value": round(self.value, 6) if isinstance(self.value, float) else self.value}
+        if self.coverage is not None:
+            record["coverage"] = round(self.coverage, 4)
+        if self.extrapolated:
+            record["extrapolated"] = True
+        return record
+
+
+NOT_COUNTED = Metric(None)
+
+
+@dataclass(frozen=True, slots=True)
+class CpuRow:
+    cpu: int
+    pmu: str | None
+    core_type: str | None
+    online: bool
+    metrics: Mapping[str, Metric]
+
+    def metric(self, name: str) -> Metric:
+        return self.metrics.get(name, NOT_COUNTED)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cpu": self.cpu,
+            "pmu": self.pmu,
+            "core_type": self.core_type,
+            "online": self.online,
+            "metrics": {name: metric.to_json() for name, metric in self.metrics.items()},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PmuRow:
+    """A core PMU's aggregate over its CPUs: sums of what was counted, never of guesses alone."""
+
+    pmu: str
+    type: int
+    core_type: str
+    encoding: Encoding | None
+    cpus: tuple[int, ...]
+    metrics: Mapping[str, Metric]
+    # Share of the aggregate cycles+instructions that came from scaling up partial coverage.
+    extrapolated_share: float = 0.0
+
+    def metric(self, name: str) -> Metric:
+        return self.metrics.get(name, NOT_COUNTED)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pmu": self.pmu,
+            "type": self.type,
+            "core_type": self.core_type,
+            "encoding": str(self.encoding) if self.encoding else None,
+            "cpus": list(self.cpus),
+            "metrics": {name: metric.to_json() for name, metric in self.metrics.items()},
+            "extrapolated_share": round(self.extrapolated_share, 4),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationEntry:
+    """One sched_migrate_task record for a followed task, placed on the machine's core types."""
+
+    time_s: float
+    pid: int
+    tid: int
+    comm: str
+    from_cpu: int
+    to_cpu: int
+    from_pmu: str | None
+    to_pmu: str | None
+    cross_type: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time": round(self.time_s, 6),
+            "pid": self.pid,
+            "tid": self.tid,
+            "comm": self.comm,
+            "from_cpu": self.from_cpu,
+            "to_cpu": self.to_cpu,
+            "from_pmu": self.from_pmu,
+            "to_pmu": self.to_pmu,
+            "cross_type": self.cross_type,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    """A followed process (all its threads), as of this tick."""
+
+    pid: int
+    comm: str
+    alive: bool
+    threads: int
+    cpu_now: int | None
+    pmu_now: str | None
+    core_type_now: str | None
+    # Share of running time per place: keys are core PMU names, or "cpuN" on a machine without
+    # core PMUs; values sum to ~1 over the interval (and over the whole run in `residency_total`).
+    residency: Mapping[str, float]
+    residency_total: Mapping[str, float]
+    ipc: Mapping[str, Metric]
+    cycles: Mapping[str, Metric]
+    instructions: Mapping[str, Metric]
+    migrations: int
+    cross_type_migrations: int
+    migrations_interval: int
+    cross_type_interval: int
+    running_s: float
+    exit_status: int | None = None
+    # The source of residency figures, e.g. "task-clock per CPU" or "cycles per core PMU".
+    residency_method: str = ""
+    # (tid, CPU it last ran on) for each live thread.
+    thread_cpus: tuple[tuple[int, int | None], ...] = ()
+    # The last few migrations of this task (bounded), newest last.
+    recent_migrations: tuple[MigrationEntry, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid,
+            "comm": self.comm,
+            "alive": self.alive,
+            "threads": self.threads,
+            "cpu": self.cpu_now,
+            "pmu": self.pmu_now,
+            "core_type": self.core_type_now,
+            "residency": {k: round(v, 4) for k, v in self.residency.items()},
+            "residency_total": {k: round(v, 4) for k, v in self.residency_total.items()},
+            "residency_method": self.residency_method,
+            "ipc": {k: m.to_json() for k, m in self.ipc.items()},
+            "cycles": {k: m.to_json() for k, m in self.cycles.items()},
+            "instructions": {k: m.to_json() for k, m in self.instructions.items()},
+            "migrations": self.migrations,
+            "cross_type_migrations": self.cross_type_migrations,
+            "migrations_interval": self.migrations_interval,
+            "cross_type_interval": self.cross_type_interval,
+            "running_s": round(self.running_s, 6),
+            "exit_status": self.exit_status,
+            "thread_cpus": {str(tid): cpu for tid, cpu in self.thread_cpus},
+        }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    index: int
+    # Seconds since sampling started, and the length of this interval.
+    time_s: float
+    interval_s: float
+    wall_time: float
+    cpus: tuple[CpuRow, ...]
+    pmus: tuple[PmuRow, ...]
+    # One-line explanations shown once as a banner: a missing PMU, a privilege limit, a fallback.
+    notices: tuple[str, ...] = ()
+    tasks: tuple[TaskRow, ...] = ()
+    # Migrations of followed tasks that happened during this interval, oldest first.
+    migrations: tuple[MigrationEntry, ...] = ()
+    lost_migrations: int = 0
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    def cpu(self, number: int) -> CpuRow | None:
+        for row in self.cpus:
+            if row.cpu == number:
+                return row
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "interval": self.index,
+            "time": round(self.time_s, 6),
+            "elapsed_s": round(self.interval_s, 6),
+            "timestamp": round(self.wall_time, 3),
+            "cpus": [row.to_json() for row in self.cpus],
+            "pmus": [row.to_json() for row in self.pmus],
+            "notices": list(self.notices),
+        }
+        if self.tasks or self.migrations:
+            record["tasks"] = [task.to_json() for task in self.tasks]
+            record["migrations"] = [entry.to_json() for entry in self.migrations]
+            record["lost_migrations"] = self.lost_migrations
+        return record

@@ -1,0 +1,10 @@
+"""Showing strings that come from outside (task names, sysfs text) literally and safely."""
+
+# C0 and C1 control characters would move the cursor or recolour a terminal: show them as escapes.
+_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+_ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (ESC, BEL, newlines, C1 controls) escaped, everything else kept."""
+    return text.translate(_ESCAPES)

@@ -1,0 +1,319 @@
+"""pmutop.kernel.perf against the real kernel: no mocks, the events are opened for real."""
+
+import errno
+import os
+import re
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pmutop.kernel import perf
+from pmutop.kernel.perf import EventAttr, OpenFailure
+
+IS_ROOT = os.geteuid() == 0
+TRACEFS = Path("/sys/kernel/tracing")
+
+
+def needs_root(test):
+    reason = "needs root: CPU-wide events, tracepoints and mounting tracefs are refused to normal users"
+    return pytest.mark.needs_root(pytest.mark.skipif(not IS_ROOT, reason=reason)(test))
+
+
+def online_cpus() -> list[int]:
+    cpus = []
+    for part in Path("/sys/devices/system/cpu/online").read_text().strip().split(","):
+        lo, _, hi = part.partition("-")
+        cpus.extend(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def busy(seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+@pytest.fixture
+def opened():
+    """Opens events for a test and closes whatever it opened afterwards; failures fail the test."""
+    fds: list[int] = []
+
+    def open_ok(attr: EventAttr, **where: int) -> int:
+        fd = perf.open_event(attr, **where)
+        assert not isinstance(fd, OpenFailure), f"{attr} {where}: {fd.name}"
+        fds.append(fd)
+        return fd
+
+    yield open_ok
+    for fd in reversed(fds):
+        perf.close(fd)
+
+
+def sw(config: int, **kw) -> EventAttr:
+    return EventAttr(perf.PERF_TYPE_SOFTWARE, config, read_format=perf.GROUP_READ_FORMAT, **kw)
+
+
+@needs_root
+def test_software_group_per_cpu_reads_in_one_tick(opened):
+    cpus = online_cpus()
+    members = (perf.PERF_COUNT_SW_CONTEXT_SWITCHES, perf.PERF_COUNT_SW_CPU_MIGRATIONS)
+    leaders, ids = [], []
+    for cpu in cpus:
+        leader = opened(sw(perf.PERF_COUNT_SW_CPU_CLOCK), cpu=cpu)
+        group = [leader] + [opened(sw(m), cpu=cpu, group_fd=leader) for m in members]
+        leaders.append(leader)
+        ids.append([perf.event_id(fd) for fd in group])
+    words = perf.group_read_words(3)
+    reader = perf.TickReader(leaders, words)
+
+    busy_cpu = cpus[0]
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {busy_cpu})
+    try:
+        status1, words1 = reader.read()
+        t0 = time.monotonic_ns()
+        busy(0.3)
+        status2, words2 = reader.read()
+        wall = time.monotonic_ns() - t0
+    finally:
+        os.sched_setaffinity(0, affinity)
+
+    assert status1 == status2 == [8 * words] * len(cpus)
+    for i, cpu in enumerate(cpus):
+        enabled1, running1, values1 = perf.parse_group_read(words1, i * words)
+        enabled2, running2, values2 = perf.parse_group_read(words2, i * words)
+        assert enabled2 > enabled1 and running2 > running1
+        assert [event_id for _, event_id in values2] == ids[i]
+        assert all(v2 >= v1 for (v1, _), (v2, _) in zip(values1, values2, strict=True))
+        if cpu == busy_cpu:
+            clock_delta = values2[0][0] - values1[0][0]
+            assert 0.5 * wall < clock_delta < 1.5 * wall
+
+
+def test_task_clock_follows_this_task_and_ioctls_work(opened):
+    # exclude_kernel keeps this within perf_event_paranoid=2, so it runs unprivileged too.
+    leader = opened(sw(perf.PERF_COUNT_SW_TASK_CLOCK, disabled=True, exclude_kernel=True), pid=0)
+    opened(sw(perf.PERF_COUNT_SW_PAGE_FAULTS, exclude_kernel=True), pid=0, group_fd=leader)
+    reader = perf.TickReader([leader], perf.group_read_words(2))
+
+    def clock() -> int:
+        status, words = reader.read()
+        assert status == [8 * perf.group_read_words(2)]
+        return perf.parse_group_read(words)[2][0][0]
+
+    busy(0.05)
+    assert clock() == 0, "disabled=True must reach the kernel"
+    perf.enable(leader)
+    busy(0.2)
+    perf.disable(leader)
+    counted = clock()
+    assert 0.1e9 < counted < 0.3e9
+    busy(0.05)
+    assert clock() == counted
+    perf.reset(leader)
+    assert clock() == 0
+
+
+def test_hardware_cycles_open_or_enoent(opened):
+    attr = EventAttr(perf.PERF_TYPE_HARDWARE, perf.PERF_COUNT_HW_CPU_CYCLES, exclude_kernel=True, exclude_hv=True)
+    fd = perf.open_event(attr, pid=0)
+    if isinstance(fd, OpenFailure):
+        # No hardware PMU (e.g. a VM without PMU passthrough): the kernel finds no PMU for type 0.
+        assert fd.name == "ENOENT"
+        return
+    try:
+        busy(0.05)
+        status, words = perf.TickReader([fd], 1).read()
+        assert status == [8]
+        assert words[0] > 0
+    finally:
+        perf.close(fd)
+
+
+@needs_root
+def test_msr_tsc_ticks_at_gigahertz_rate(opened):
+    pmu = Path("/sys/bus/event_source/devices/msr")
+    if not (pmu / "events" / "tsc").exists():
+        pytest.skip("no msr PMU with a tsc event on this machine")
+    assert (pmu / "events" / "tsc").read_text().strip() == "event=0x00"
+    msr_type = int((pmu / "type").read_text())
+    cpus = online_cpus()
+    reader = perf.TickReader([opened(EventAttr(msr_type, 0), cpu=cpu) for cpu in cpus], 1)
+
+    status1, tsc1 = reader.read()
+    t0 = time.monotonic_ns()
+    time.sleep(0.2)
+    status2, tsc2 = reader.read()
+    elapsed_ns = time.monotonic_ns() - t0
+    assert status1 == status2 == [8] * len(cpus)
+    for before, after in zip(tsc1, tsc2, strict=True):
+        ghz = (after - before) / elapsed_ns
+        assert 0.5 < ghz < 10
+
+
+def test_invalid_cpu_is_a_value_not_an_exception():
+    failure = perf.open_event(sw(perf.PERF_COUNT_SW_TASK_CLOCK, exclude_kernel=True), pid=0, cpu=1 << 20)
+    assert failure == OpenFailure(errno.EINVAL)
+    assert failure.name == "EINVAL"
+
+
+def test_bad_group_fd_is_ebadf():
+    attr = sw(perf.PERF_COUNT_SW_TASK_CLOCK, exclude_kernel=True)
+    stale = perf.open_event(attr, pid=0)
+    assert isinstance(stale, int)
+    perf.close(stale)
+    read_end, write_end = os.pipe()
+    try:
+        assert perf.open_event(attr, pid=0, group_fd=stale) == OpenFailure(errno.EBADF)
+        # A live fd that is not a perf event is refused the same way.
+        assert perf.open_event(attr, pid=0, group_fd=read_end) == OpenFailure(errno.EBADF)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_pollhup_after_task_exit(opened):
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        mapped = opened(sw(perf.PERF_COUNT_SW_TASK_CLOCK, exclude_kernel=True), pid=child.pid)
+        unmapped = opened(sw(perf.PERF_COUNT_SW_TASK_CLOCK, exclude_kernel=True), pid=child.pid)
+        ring = perf.RingBuffer.map(mapped, data_pages=0)
+        assert isinstance(ring, perf.RingBuffer), ring
+        try:
+            # Without a ring the kernel's perf_poll() reports POLLHUP even for a live task.
+            assert perf.poll_hup([mapped, unmapped]) == [False, True]
+            child.kill()
+            child.wait()
+            assert perf.poll_hup([mapped, unmapped]) == [True, True]
+            # The exited task's final counts stay readable.
+            status, _ = perf.TickReader([mapped], perf.group_read_words(1)).read()
+            assert status == [8 * perf.group_read_words(1)]
+        finally:
+            ring.close()
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.fixture
+def tracefs():
+    mounted = False
+    if not (TRACEFS / "events").is_dir():
+        subprocess.run(["mount", "-t", "tracefs", "nodev", str(TRACEFS)], check=True)
+        mounted = True
+    try:
+        yield TRACEFS
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(TRACEFS)], check=True)
+
+
+def tracepoint_fields(format_text: str) -> dict[str, tuple[int, int]]:
+    """name -> (offset, size) from a tracefs events/<sys>/<name>/format file."""
+    fields = {}
+    for decl, offset, size in re.findall(r"field:([^;]*);\s*offset:(\d+);\s*size:(\d+);", format_text):
+        fields[decl.split()[-1].split("[")[0]] = (int(offset), int(size))
+    return fields
+
+
+SAMPLE_TID_TIME_CPU_RAW = struct.Struct("=IIQIII")
+
+
+@needs_root
+@pytest.mark.changes_machine
+def test_sched_migrate_task_samples_through_a_wrapping_ring(tracefs, opened):
+    cpus = online_cpus()
+    if len(cpus) < 2:
+        pytest.skip("needs two online CPUs to migrate a task between")
+    event_dir = tracefs / "events" / "sched" / "sched_migrate_task"
+    pid_offset, pid_size = tracepoint_fields((event_dir / "format").read_text())["pid"]
+    assert pid_size == 4
+    attr = EventAttr(
+        perf.PERF_TYPE_TRACEPOINT,
+        int((event_dir / "id").read_text()),
+        sample_period=1,
+        sample_type=perf.PERF_SAMPLE_TID | perf.PERF_SAMPLE_TIME | perf.PERF_SAMPLE_CPU | perf.PERF_SAMPLE_RAW,
+        wakeup_events=1,
+    )
+    # One data page, drained often, so records straddle the end of the ring and exercise the wrap.
+    rings = []
+    for cpu in cpus:
+        ring = perf.RingBuffer.map(opened(attr, cpu=cpu), data_pages=1)
+        assert isinstance(ring, perf.RingBuffer), ring
+        rings.append(ring)
+
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    drained = [bytearray() for _ in rings]
+    try:
+        for i in range(150):
+            os.sched_setaffinity(child.pid, {cpus[i % 2]})
+            time.sleep(0.003)
+            for ring, out in zip(rings, drained, strict=True):
+                out += ring.drain()
+    finally:
+        child.kill()
+        child.wait()
+        for ring in rings:
+            ring.close()
+
+    assert sum(map(len, drained)) > os.sysconf("SC_PAGESIZE"), "the ring never wrapped"
+    migrated_child = 0
+    for cpu, data in zip(cpus, drained, strict=True):
+        last_time = 0
+        for rtype, _misc, payload in perf.records(bytes(data)):
+            if rtype != perf.PERF_RECORD_SAMPLE:
+                assert rtype in (perf.PERF_RECORD_LOST, perf.PERF_RECORD_LOST_SAMPLES)
+                continue
+            _pid, _tid, when, sample_cpu, _res, raw_size = SAMPLE_TID_TIME_CPU_RAW.unpack_from(payload)
+            raw = payload[SAMPLE_TID_TIME_CPU_RAW.size :]
+            assert sample_cpu == cpu
+            assert when >= last_time
+            last_time = when
+            assert raw_size <= len(raw) < raw_size + 8
+            (moved_pid,) = struct.unpack_from("=i", raw, pid_offset)
+            migrated_child += moved_pid == child.pid
+    assert migrated_child > 0
+
+
+def test_ring_map_rejects_a_non_power_of_two():
+    with pytest.raises(ValueError):
+        perf.RingBuffer.map(-1, data_pages=3)
+
+
+def test_ring_map_failure_is_a_value():
+    assert perf.RingBuffer.map(-1, data_pages=1) == OpenFailure(errno.EBADF)
+
+
+def test_attr_size_is_a_published_version():
+    assert perf.attr_size() in (64, 72, 80, 96, 104, 112, 120, 128, 136)
+
+
+def test_parse_group_read_decodes_and_bounds_checks():
+    words = [7, 2, 100, 50, 5, 11, 6, 12]
+    assert perf.parse_group_read(words, 1) == (100, 50, [(5, 11), (6, 12)])
+    with pytest.raises(ValueError):
+        perf.parse_group_read([3, 1, 1, 5, 6])
+
+
+record_st = st.tuples(
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 2**16 - 1),
+    st.integers(0, 16).map(lambda n: bytes(range(8 * n))),
+)
+
+
+@given(st.lists(record_st, max_size=20))
+def test_records_splits_what_it_is_given(recs):
+    data = b"".join(struct.pack("=IHH", t, m, 8 + len(p)) + p for t, m, p in recs)
+    assert list(perf.records(data)) == recs
+
+
+def test_records_rejects_a_truncated_record():
+    with pytest.raises(ValueError):
+        list(perf.records(struct.pack("=IHH", 9, 0, 16) + b"\0" * 4))
