@@ -519,6 +519,17 @@ def build_rk3399_offline(root: Path) -> Path:
     return build_rk3399(root, offline=[5])
 
 
+def build_qemu_two_pmu(root: Path, *, a53_type: int = 10, a72_type: int = 11) -> Path:
+    """The arm64 QEMU guest with its device tree split in two (../shared/reference/qemu-arm64-pmu.md):
+    armv8_cortex_a53 on cpu0 and armv8_cortex_a72 on cpu1 (types 10/11 on 6.12, 8/9 on 6.1)."""
+    add_pmu(root, PmuSpec("armv8_cortex_a53", a53_type, cpus="0", events=ARMV8_EVENTS, formats=ARMV8_FORMATS))
+    add_pmu(root, PmuSpec("armv8_cortex_a72", a72_type, cpus="1", events=ARMV8_EVENTS, formats=ARMV8_FORMATS))
+    for spec in (SOFTWARE, TRACEPOINT, BREAKPOINT, kprobe(6), uprobe(7)):
+        add_pmu(root, spec)
+    add_cpus(root, _arm_cluster_cpus([((0,), None, "0x00000000411fd070"), ((1,), None, "0x00000000411fd070")]))
+    return root
+
+
 def build_three_cluster_arm(root: Path) -> Path:
     """A510 x4 (0-3) / A710 x3 (4-6) / X2 x1 (7) phone SoC; capacities 250/750/1024.
 

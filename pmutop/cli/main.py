@@ -4,6 +4,7 @@ Subcommands import only what they use, so `pmutop topology` never loads textual 
 """
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -65,6 +66,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:
+        if exc.errno not in (errno.EMFILE, errno.ENFILE):
+            raise
+        # Past the counters (which report EMFILE in place), Python itself could not open a file.
+        print(
+            f"pmutop: out of file descriptors ({errno.errorcode[exc.errno]}): raise the limit with `ulimit -n`",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def _dispatch(argv: Sequence[str]) -> int:

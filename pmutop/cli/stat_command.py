@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+from pmutop.cli import stat_output
+from pmutop.live.stat_session import StatSession
 from pmutop.model.cpulist import parse_cpulist
 
 
@@ -50,8 +52,6 @@ def parse_pids(text: str | None) -> tuple[int, ...]:
 
 class _Output:
     def __init__(self, args: argparse.Namespace) -> None:
-        from pmutop.cli import stat_output
-
         self.json = args.json
         self.csv = stat_output.CsvRenderer() if args.csv else None
         self.text = stat_output.TextRenderer(per_pmu_only=args.per_pmu)
@@ -83,8 +83,6 @@ def run_stat(args: argparse.Namespace, command: list[str]) -> int:
         from pmutop.cli.record_command import stat_from_recording
 
         return stat_from_recording(args, _Output(args))
-    from pmutop.live.stat_session import StatSession
-
     try:
         cpus = parse_cpulist(args.cpus) if args.cpus else None
     except ValueError as exc:

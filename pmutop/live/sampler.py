@@ -26,6 +26,9 @@ from pmutop.model.samples import CounterFailure, CpuTimes, GroupLayout, GroupRea
 from pmutop.model.topology import Topology
 
 DENIED = (errno.EACCES, errno.EPERM)
+# Descriptors kept free for pmutop's own files (/proc/stat each tick, imports, output) when the
+# limit is tight: a counter is refused with EMFILE before the process itself would be.
+FD_RESERVE = 16
 
 
 def current_privileges(topology: Topology | None = None) -> Privileges:
@@ -71,12 +74,14 @@ class OpenGroup:
     hangup_probe: perf.RingBuffer | None
     generation: int
 
-    def close(self) -> None:
+    def close(self) -> int:
+        """Close the group's fds; returns how many were closed."""
         if self.hangup_probe is not None:
             self.hangup_probe.close()
         for fd in reversed(self.fds):
             perf.close(fd)
-        self.fds = []
+        closed, self.fds = len(self.fds), []
+        return closed
 
 
 @dataclass
@@ -101,6 +106,8 @@ class Sampler:
     notices: tuple[str, ...] = ()
     fds_needed: int = 0
     fd_limit: int = 0
+    # How many more perf fds may be opened before eating into FD_RESERVE.
+    fd_headroom: int = 0
     _slots: list[GroupSlot] = field(default_factory=list)
     # Core PMU → the encoding the kernel accepted, or the errno every encoding got.
     _core_choice: dict[str, GroupPlan | int] = field(default_factory=dict)
@@ -116,11 +123,15 @@ class Sampler:
 
     def open(self) -> None:
         self.fd_limit = raise_fd_limit()
+        already_open = len(os.listdir("/proc/self/fd"))
+        self.fd_headroom = self.fd_limit - already_open - FD_RESERVE
         online = set(procfs.read_cpu_times())
         cpus = self.selected_cpus()
         self.scope = self._probe_scope([c for c in cpus if c in online])
         plans = [plan for cpu in cpus for plan in self._plans_for(cpu)]
-        self.fds_needed = sum(len(p.counters) for p in plans)
+        # What the whole plan takes, counting what is already open and the reserve, so the figure
+        # can be compared with RLIMIT_NOFILE directly.
+        self.fds_needed = sum(len(p.counters) for p in plans) + already_open + FD_RESERVE
         for plan in plans:
             slot = GroupSlot(plan, self._pending_layout(plan))
             self._slots.append(slot)
@@ -231,6 +242,8 @@ class Sampler:
         if self.scope == "self":
             plan = plan.for_own_tasks()
         pid = 0 if self.scope == "self" else -1
+        if self.fd_headroom < len(plan.counters):
+            return self._failure(errno.EMFILE, plan.counters[0].name, plan.pmu or None, plan.cpu)
         leader_spec = plan.counters[0]
         leader = perf.open_event(to_attr(leader_spec, perf.GROUP_READ_FORMAT), pid, plan.cpu)
         if isinstance(leader, perf.OpenFailure) and leader.errno == errno.EOPNOTSUPP and not leader_spec.exclude_guest:
@@ -254,6 +267,7 @@ class Sampler:
                 plan = plan.without(spec.name)
                 continue
             fds.append(member)
+        self.fd_headroom -= len(fds)
         # A truthful POLLHUP needs a mapped ring (perf_poll reports HUP for ring-less events).
         probe = perf.RingBuffer.map(leader, 0)
         hangup_probe = probe if isinstance(probe, perf.RingBuffer) else None
@@ -272,7 +286,7 @@ class Sampler:
                 "pmutop's own process tree in user space only (exclude_kernel). Fix: run as root, grant "
                 "CAP_PERFMON, or `sysctl kernel.perf_event_paranoid=0`."
             )
-        if self.fds_needed > self.fd_limit:
+        if any(cause.errno == errno.EMFILE for slot in self._slots for _, cause in slot.layout.failures):
             notices.append(
                 f"pmutop needs {self.fds_needed} file descriptors but RLIMIT_NOFILE is {self.fd_limit}: some "
                 "counters are n/a (EMFILE). Fix: raise the hard limit (ulimit -Hn) or select fewer CPUs (-C)."
@@ -350,7 +364,7 @@ class Sampler:
         for slot in self._slots:
             gone = slot in hung or (slot.opened is not None and slot.plan.cpu not in online)
             if gone and slot.opened is not None:
-                slot.opened.close()
+                self.fd_headroom += slot.opened.close()
                 slot.opened = None
                 reads.pop(slot.plan.key, None)
                 slot.lost = self._failure(errno.ENODEV, slot.plan.role.value, slot.plan.pmu or None, slot.plan.cpu)

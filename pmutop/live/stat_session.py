@@ -102,15 +102,27 @@ class StatSession:
         """Sleep to the deadline (CLOCK_MONOTONIC); returns early with a reason when the command exits."""
         while True:
             remaining = deadline - time.monotonic()
-            if self.child is not None and self.child.poll() is not None:
+            if self.child is not None and self._child_has_exited():
                 return "command exited"
             if remaining <= 0:
                 return None
             time.sleep(min(remaining, 0.05) if self.child is not None else remaining)
 
+    def _child_has_exited(self) -> bool:
+        """Whether the command ended, without reaping it: a zombie still shows its name and threads."""
+        if self.child.returncode is not None:
+            return True
+        try:
+            return os.waitid(os.P_PID, self.child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
+
     def tick(self) -> Snapshot | None:
         raw = self.sampler.read_tick()
         if self.follower is not None:
+            if self.child is not None and self.child.returncode is None and self._child_has_exited():
+                self.follower.refresh_comm(self.child.pid)
+                self.child.wait()
             if self.child is not None and self.child.returncode is not None:
                 self.follower.mark_exited(self.child.pid, self.child.returncode)
             raw = replace(raw, tasks=self.follower.tick())

@@ -270,6 +270,8 @@ class TaskFollower:
                 process.threads = {}
                 continue
             process.threads = {tid: procfs.thread_cpu(process.pid, tid) for tid in tids}
+            # A followed command shows its own name once it has exec'd.
+            self.refresh_comm(process.pid)
             for tid in tids:
                 if tid not in self._counters and self._open_thread(process.pid, tid):
                     changed = True
@@ -331,6 +333,11 @@ class TaskFollower:
                     result.append(RawMigration(now, followed.get(tid, process.pid), tid, process.comm, before, cpu))
                 self._last_cpu[tid] = cpu
         return result
+
+    def refresh_comm(self, pid: int) -> None:
+        process = self._processes.get(pid)
+        if process:
+            process.comm = procfs.read_comm(pid) or process.comm
 
     def mark_exited(self, pid: int, status: int) -> None:
         process = self._processes.get(pid)

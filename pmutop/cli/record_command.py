@@ -1,0 +1,117 @@
+"""`pmutop record` (raw ticks to a file) and `pmutop replay` (the TUI over a recording)."""
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+from pmutop.kernel.sysfs import read_sysfs_any
+from pmutop.recording.format import RecordingError, RecordingHeader, RecordingWriter
+
+
+def _pid_list(text: str) -> tuple[int, ...]:
+    try:
+        pids = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a PID list: {text!r}") from None
+    if not pids or any(pid <= 0 for pid in pids):
+        raise argparse.ArgumentTypeError(f"not a PID list: {text!r}")
+    return pids
+
+
+def add_record_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "record",
+        help="record raw counts to a file for `pmutop replay` (format: pmutop/recording/format.py)",
+    )
+    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write (.gz compresses)")
+    parser.add_argument("-I", "--interval", type=int, default=1000, metavar="MS", help="tick interval (default 1000)")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("-n", "--count", type=int, metavar="COUNT", help="stop after COUNT intervals")
+    length.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    parser.add_argument("-p", "--pid", type=_pid_list, default=(), metavar="PID,...", help="follow these processes")
+    parser.add_argument("--comm", metavar="NAME", help="follow processes with this name")
+
+
+def add_replay_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("replay", help="replay a recording in the TUI (that machine's PMUs and CPUs)")
+    parser.add_argument("file", metavar="FILE")
+    parser.add_argument("--speed", type=float, default=1.0, metavar="X", help="playback speed (default 1)")
+
+
+def run_record(args: argparse.Namespace, command: list[str]) -> int:
+    from pmutop.live.stat_session import StatSession
+    from pmutop.model.topology import build_topology
+
+    if args.interval <= 0:
+        print("pmutop record: -I must be positive", file=sys.stderr)
+        return 2
+    read = read_sysfs_any("/")
+    topology = build_topology(read.files, read.errors, read.pmu_names, read.cpu_names, source=read.source)
+    session = StatSession.create(pids=args.pid, comm=args.comm, command=command or None, topology=topology)
+    if isinstance(session, str):
+        print(f"pmutop record: {session}", file=sys.stderr)
+        return 1
+    uname = os.uname()
+    header = RecordingHeader(
+        host=uname.nodename,
+        kernel=uname.release,
+        privileges=session.sampler.privileges.describe(),
+        interval_s=args.interval / 1000,
+        sysfs=read,
+        layouts=session.sampler.layouts,
+        notices=session.sampler.notices,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
+    interval = args.interval / 1000
+    limit = args.count if args.count is not None else None
+    stop_at = time.monotonic() + args.duration if args.duration is not None else None
+    reason = "interrupted"
+    with RecordingWriter(args.output, header) as writer:
+        try:
+            session.start()
+            writer.write_tick(session.last_raw)
+            deadline = time.monotonic()
+            while True:
+                if limit is not None and writer.ticks_written > limit:
+                    reason = "count reached"
+                    break
+                if stop_at is not None and time.monotonic() >= stop_at:
+                    reason = "duration reached"
+                    break
+                deadline += interval
+                ended = session.wait_until(deadline)
+                session.tick()
+                writer.write_tick(session.last_raw)
+                if ended:
+                    reason = ended
+                    break
+        except KeyboardInterrupt:
+            pass
+        finally:
+            session.finish()
+    print(
+        f"pmutop record: wrote {writer.ticks_written} ticks to {args.output} ({reason}; {platform.machine()})",
+        file=sys.stderr,
+    )
+    return session.exit_code(reason)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from pmutop.recording.replay import ReplayFeed
+    from pmutop.tui.app import PmutopApp
+
+    if args.speed <= 0:
+        print("pmutop replay: --speed must be positive", file=sys.stderr)
+        return 2
+    try:
+        feed = ReplayFeed.from_file(args.file, speed=args.speed)
+    except RecordingError as exc:
+        print(f"pmutop replay: {exc}", file=sys.stderr)
+        return 1
+    problem = feed.recording.error_summary()
+    if problem:
+        print(f"pmutop replay: {problem}", file=sys.stderr)
+    PmutopApp(feed).run()
+    return 0

@@ -1,0 +1,224 @@
+"""`pmutop stat` against the real kernel of the machine running the tests (CI runs as root)."""
+
+import json
+import os
+import pwd
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+DEVICES = Path("/sys/bus/event_source/devices")
+HAS_CORE_PMU = any((p / "cpus").exists() or p.name in ("cpu", "cpum_cf") for p in DEVICES.iterdir())
+TWO_CPUS = len(os.sched_getaffinity(0)) >= 2
+
+
+def stat_json(command: list[str], *args: str, **kwargs) -> list[dict]:
+    result = subprocess.run([*command, "stat", "--json", *args], capture_output=True, text=True, timeout=60, **kwargs)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    # Every line is a complete JSON object.
+    return [json.loads(line) for line in lines]
+
+
+def cpu_record(interval: dict, cpu: int) -> dict:
+    return next(c for c in interval["cpus"] if c["cpu"] == cpu)
+
+
+def spinner(cpu: int, seconds: float) -> subprocess.Popen:
+    code = (
+        f"import os, time\nos.sched_setaffinity(0, {{{cpu}}})\nend = time.monotonic() + {seconds}\n"
+        "while time.monotonic() < end: pass\n"
+    )
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+@pytest.mark.needs_root
+def test_json_lines_per_interval_with_software_metrics(pmutop_command):
+    records = stat_json(pmutop_command, "-I", "200", "-n", "3")
+    intervals = [r for r in records if not r.get("summary")]
+    assert len(intervals) == 3 and records[-1]["summary"] is True
+    online = set(os.sched_getaffinity(0))
+    for record in intervals:
+        assert {c["cpu"] for c in record["cpus"] if c["online"]} >= online
+        for cpu in record["cpus"]:
+            if not cpu["online"]:
+                continue
+            metrics = cpu["metrics"]
+            assert metrics["context_switches_per_s"]["value"] is not None
+            assert metrics["context_switches_per_s"]["coverage"] == 1.0
+            assert 0 <= metrics["util_pct"]["value"] <= 100
+
+
+@pytest.mark.needs_root
+@pytest.mark.skipif(HAS_CORE_PMU, reason="this machine has a hardware PMU: cycles count here")
+def test_missing_hardware_pmu_is_explained_in_json_and_text(pmutop_command):
+    record = stat_json(pmutop_command, "-I", "100", "-n", "1")[0]
+    for cpu in record["cpus"]:
+        for name in ("cycles", "instructions", "ipc", "ghz"):
+            metric = cpu["metrics"][name]
+            assert metric["value"] is None and metric["error"] == "ENOENT"
+            assert "no hardware PMU" in metric["reason"]
+    text = subprocess.run([*pmutop_command, "stat", "-I", "100", "-n", "1"], capture_output=True, text=True).stdout
+    assert "n/a (ENOENT)" in text and "no hardware PMU" in text and "No hardware PMU" in text
+
+
+@pytest.mark.needs_root
+@pytest.mark.skipif(not HAS_CORE_PMU, reason="no hardware PMU on this machine")
+def test_cycles_count_where_there_is_a_core_pmu(pmutop_command):
+    record = stat_json(pmutop_command, "-I", "200", "-n", "1")[0]
+    assert any((c["metrics"]["cycles"]["value"] or 0) > 0 for c in record["cpus"])
+    assert record["pmus"] and all(p["encoding"] for p in record["pmus"])
+
+
+@pytest.mark.needs_root
+@pytest.mark.skipif(not TWO_CPUS, reason="needs two CPUs")
+def test_busy_loop_on_cpu1_shows_on_cpu1(pmutop_command):
+    busy = spinner(1, 3.0)
+    try:
+        time.sleep(0.3)
+        records = stat_json(pmutop_command, "-I", "500", "-n", "3", "-p", str(busy.pid))
+    finally:
+        busy.kill()
+        busy.wait()
+    intervals = [r for r in records if not r.get("summary")]
+    utils = [cpu_record(r, 1)["metrics"]["util_pct"]["value"] for r in intervals]
+    assert min(utils) >= 80, utils
+    task = intervals[-1]["tasks"][0]
+    assert task["pid"] == busy.pid and task["cpu"] == 1
+    # The spinner is the one landing on CPU 1 and not on CPU 0, by its own per-CPU task-clock.
+    assert task["residency"].get("cpu1", 0) >= 0.95, task["residency"]
+
+
+@pytest.mark.needs_root
+def test_tsc_rate_matches_the_tsc_frequency(pmutop_command):
+    if not (DEVICES / "msr" / "events" / "tsc").exists():
+        pytest.skip("no msr PMU with a tsc event on this machine")
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    flags = re.search(r"^flags\s*:(.*)$", cpuinfo, re.M)
+    if not flags or "constant_tsc" not in flags.group(1).split():
+        pytest.skip("TSC rate is not constant on this CPU")
+    record = stat_json(pmutop_command, "-I", "500", "-n", "1")[0]
+    rates = [c["metrics"]["tsc_ghz"]["value"] for c in record["cpus"] if c["online"]]
+    # Under a hypervisor (and with constant_tsc generally), "cpu MHz" is the TSC frequency.
+    if "hypervisor" in flags.group(1).split():
+        mhz = float(re.search(r"^cpu MHz\s*:\s*([\d.]+)", cpuinfo, re.M).group(1))
+        for rate in rates:
+            assert rate == pytest.approx(mhz / 1000, rel=0.03)
+    else:
+        assert all(0.5 < rate < 10 for rate in rates)
+
+
+@pytest.mark.needs_root
+@pytest.mark.changes_machine
+@pytest.mark.skipif(not Path("/sys/devices/system/cpu/cpu1/online").exists(), reason="cpu1 cannot be hotplugged")
+def test_cpu1_offline_then_back_during_stat(pmutop_command):
+    online_file = Path("/sys/devices/system/cpu/cpu1/online")
+    run = subprocess.Popen(
+        [*pmutop_command, "stat", "--json", "-I", "200", "-n", "14"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(0.9)
+        online_file.write_text("0")
+        time.sleep(1.0)
+        online_file.write_text("1")
+        out, _ = run.communicate(timeout=30)
+    finally:
+        if online_file.read_text().strip() != "1":
+            online_file.write_text("1")
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0
+    states = []
+    for line in out.splitlines():
+        record = json.loads(line)
+        if record.get("summary"):
+            continue
+        cpu1 = cpu_record(record, 1)
+        counted = cpu1["metrics"].get("context_switches_per_s", {}).get("value") is not None
+        states.append("counting" if cpu1["online"] and counted else "offline" if not cpu1["online"] else "other")
+        if not cpu1["online"]:
+            assert cpu1["metrics"]["context_switches_per_s"].get("error") == "ENODEV"
+    # Counting, then offline, then counting again with CPU 0's history intact.
+    assert "offline" in states
+    first_off = states.index("offline")
+    assert "counting" in states[:first_off]
+    assert "counting" in states[first_off:], states
+
+
+@pytest.fixture
+def unprivileged_user():
+    """A real unprivileged user, created for the test and removed after."""
+    name = "pmutop-test"
+    created = subprocess.run(["useradd", "--system", "--no-create-home", name], capture_output=True).returncode == 0
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        if created:
+            subprocess.run(["userdel", name], capture_output=True)
+
+
+@pytest.fixture
+def paranoid_2():
+    path = Path("/proc/sys/kernel/perf_event_paranoid")
+    before = path.read_text().strip()
+    path.write_text("2")
+    try:
+        yield
+    finally:
+        path.write_text(before)
+
+
+# The interpreter may live where another user cannot read it (pyenv under /root), so the run drops
+# privilege after start-up instead of being exec'd as the user: everything it needs is imported first.
+UNPRIVILEGED_RUN = """
+import os, sys
+import pmutop.cli.main, pmutop.cli.stat_command, pmutop.cli.stat_output
+uid, gid = int(sys.argv[1]), int(sys.argv[2])
+os.setgroups([]); os.setgid(gid); os.setuid(uid)
+assert os.geteuid() == uid
+sys.exit(pmutop.cli.main.main(["stat", "--json", "-I", "200", "-n", "2"]))
+"""
+
+
+@pytest.mark.needs_root
+@pytest.mark.changes_machine
+def test_unprivileged_user_gets_explanation_and_own_process_fallback(unprivileged_user, paranoid_2):
+    result = subprocess.run(
+        [sys.executable, "-c", UNPRIVILEGED_RUN, str(unprivileged_user.pw_uid), str(unprivileged_user.pw_gid)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout.splitlines()[0])
+    notices = " ".join(record["notices"])
+    assert "CPU-wide counting denied" in notices and "paranoid 2" in notices
+    assert "CAP_PERFMON" in notices and "perf_event_paranoid" in notices
+    assert "own process tree" in notices
+
+
+EMFILE_RUN = """
+import os, resource, sys
+import pmutop.cli.main, pmutop.cli.stat_command, pmutop.cli.stat_output
+# Just enough descriptors for pmutop itself, too few for every counter.
+limit = len(os.listdir("/proc/self/fd")) + 20
+resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+sys.exit(pmutop.cli.main.main(["stat", "--json", "-I", "100", "-n", "1"]))
+"""
+
+
+@pytest.mark.needs_root
+def test_low_fd_limit_gives_emfile_explanation_not_a_crash():
+    result = subprocess.run([sys.executable, "-c", EMFILE_RUN], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    record = json.loads(result.stdout.splitlines()[0])
+    reasons = [m.get("reason", "") for c in record["cpus"] for m in c["metrics"].values()]
+    emfile = [r for r in reasons if "EMFILE" in r]
+    assert emfile and "needs" in emfile[0] and "ulimit" in emfile[0]
+    assert any("RLIMIT_NOFILE" in n for n in record["notices"])

@@ -1,0 +1,210 @@
+"""Following tasks on the real kernel: migrations, residency, threads, exits, commands, hostile names."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pmutop.live.stat_session import StatSession
+from pmutop.live.topology_loader import load_topology
+from tests import sysfs_trees
+
+TWO_CPUS = len(os.sched_getaffinity(0)) >= 2
+pytestmark = [pytest.mark.needs_root, pytest.mark.skipif(not TWO_CPUS, reason="needs two CPUs")]
+
+SPINNER = "import time\nwhile True:\n    pass\n"
+THREADS_LATER = """
+import sys, threading, time
+def spin():
+    end = time.monotonic() + 1.5
+    while time.monotonic() < end:
+        pass
+time.sleep(0.6)
+workers = [threading.Thread(target=spin) for _ in range(3)]
+for w in workers: w.start()
+for w in workers: w.join()
+"""
+
+
+@pytest.fixture
+def spinning_child():
+    child = subprocess.Popen([sys.executable, "-c", SPINNER])
+    os.sched_setaffinity(child.pid, {0})
+    try:
+        yield child
+    finally:
+        child.kill()
+        child.wait()
+
+
+def tick_after(session: StatSession, seconds: float):
+    time.sleep(seconds)
+    return session.tick()
+
+
+def test_affinity_moves_are_logged_with_residency_per_phase(spinning_child):
+    session = StatSession.create(pids=(spinning_child.pid,))
+    assert not isinstance(session, str), session
+    moves = []
+    try:
+        session.start()
+        tick_after(session, 0.3)
+        target = 0
+        for _ in range(3):
+            for target in (1, 0):
+                os.sched_setaffinity(spinning_child.pid, {target})
+                moves.append(target)
+                # Let the move land, close the interval that contains it, then measure a clean phase.
+                tick_after(session, 0.05)
+                phase = tick_after(session, 0.4)
+                task = phase.tasks[0]
+                assert task.cpu_now == target
+                assert task.residency.get(f"cpu{target}", 0) >= 0.95, task.residency
+        final = tick_after(session, 0.05)
+    finally:
+        session.finish()
+    task = final.tasks[0]
+    assert task.migrations == len(moves), [e for e in task.recent_migrations]
+    assert final.lost_migrations == 0
+    logged = [(e.from_cpu, e.to_cpu) for e in task.recent_migrations]
+    expected = list(zip([0, *moves[:-1]], moves, strict=True))
+    assert logged == expected
+    assert all(not e.cross_type for e in task.recent_migrations)
+
+
+def test_cross_core_type_flagging_on_a_two_pmu_topology(spinning_child, tmp_path):
+    """The model maps CPU 0 and CPU 1 to different core PMUs; the kernel part is this machine's."""
+    topology = load_topology(sysfs_trees.build_qemu_two_pmu(tmp_path))
+    assert topology.cpu(0).core_pmu != topology.cpu(1).core_pmu
+    session = StatSession.create(pids=(spinning_child.pid,), topology=topology)
+    assert not isinstance(session, str), session
+    try:
+        session.start()
+        tick_after(session, 0.2)
+        os.sched_setaffinity(spinning_child.pid, {1})
+        tick_after(session, 0.05)
+        phase = tick_after(session, 0.4)
+    finally:
+        session.finish()
+    task = phase.tasks[0]
+    pmu0, pmu1 = topology.cpu(0).core_pmu, topology.cpu(1).core_pmu
+    assert task.pmu_now == pmu1
+    assert task.residency.get(pmu1, 0) >= 0.95, task.residency
+    assert task.cross_type_migrations == 1
+    crossing = task.recent_migrations[-1]
+    assert (crossing.from_pmu, crossing.to_pmu, crossing.cross_type) == (pmu0, pmu1, True)
+
+
+def test_threads_started_later_are_followed_and_exit_is_reported():
+    child = subprocess.Popen([sys.executable, "-c", THREADS_LATER])
+    session = StatSession.create(pids=(child.pid,))
+    assert not isinstance(session, str), session
+    seen_threads = []
+    try:
+        session.start()
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            snapshot = tick_after(session, 0.2)
+            task = snapshot.tasks[0]
+            seen_threads.append(task.threads)
+            if child.poll() is not None:
+                snapshot = tick_after(session, 0.05)
+                break
+    finally:
+        session.finish()
+        child.wait()
+    assert max(seen_threads) >= 4, seen_threads
+    task = snapshot.tasks[0]
+    assert not task.alive
+    # The late threads' running time was counted: three spinners taking turns on the GIL for ~1.5 s
+    # of wall time, of which at most a tick is missed before they are picked up.
+    assert task.running_s > 0.8
+
+
+def test_stat_command_follows_and_returns_exit_code(pmutop_command):
+    script = "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exit 3"
+    result = subprocess.run(
+        [*pmutop_command, "stat", "--json", "--", "sh", "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 3, result.stderr
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert summary["summary"] is True and summary["ended"] == "command exited"
+    task = summary["tasks"][0]
+    assert task["comm"] == "sh" and task["exit_status"] == 3 and task["alive"] is False
+    assert sum(task["residency"].values()) == pytest.approx(1.0, abs=0.01)
+
+
+def test_acceptance_pinned_phases_under_stat_command(pmutop_command):
+    code = (
+        "import os, time\n"
+        "def spin(s):\n    end = time.monotonic() + s\n    while time.monotonic() < end: pass\n"
+        "os.sched_setaffinity(0, {0}); spin(0.6)\nos.sched_setaffinity(0, {1}); spin(0.6)\n"
+    )
+    result = subprocess.run(
+        [*pmutop_command, "stat", "-I", "200", "--json", "--", sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    cpus_seen = [r["tasks"][0]["cpu"] for r in records if not r.get("summary") and r["tasks"][0]["alive"]]
+    assert 0 in cpus_seen and 1 in cpus_seen and cpus_seen.index(0) < len(cpus_seen) - cpus_seen[::-1].index(1)
+    moves = [m for r in records for m in r.get("migrations", []) if (m["from_cpu"], m["to_cpu"]) == (0, 1)]
+    assert moves, "the move from CPU 0 to CPU 1 is in the log"
+    assert {"time", "pid", "tid", "comm", "from_cpu", "to_cpu", "from_pmu", "to_pmu", "cross_type"} <= set(moves[0])
+
+
+def test_hostile_task_names_are_printed_literally(pmutop_command):
+    name = "[bold]x\x1b[31m"
+    code = f"open('/proc/self/comm', 'w').write({name!r})\nimport time\ntime.sleep(5)\n"
+    child = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        for _ in range(50):
+            if Path(f"/proc/{child.pid}/comm").read_text().startswith("[bold]"):
+                break
+            time.sleep(0.02)
+        result = subprocess.run(
+            [*pmutop_command, "stat", "-I", "100", "-n", "1", "-p", str(child.pid)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        child.kill()
+        child.wait()
+    assert "\x1b" not in result.stdout
+    assert "[bold]x\\x1b[31m" in result.stdout
+
+
+def test_unknown_pid_and_missing_command_are_messages(pmutop_command):
+    gone = subprocess.run([*pmutop_command, "stat", "-n", "1", "-p", "999999999"], capture_output=True, text=True)
+    assert gone.returncode == 1 and "999999999" in gone.stderr and "Traceback" not in gone.stderr
+    missing = subprocess.run(
+        [*pmutop_command, "stat", "--", "no-such-command-pmutop"], capture_output=True, text=True, timeout=30
+    )
+    assert missing.returncode == 127 and "command not found" in missing.stderr
+
+
+def test_comm_that_matches_nothing_yet_is_followed_when_it_starts(pmutop_command):
+    run = subprocess.Popen(
+        [*pmutop_command, "stat", "--json", "-I", "200", "-n", "6", "--comm", "pmutop-late"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.5)
+    late = subprocess.Popen(
+        [sys.executable, "-c", "open('/proc/self/comm','w').write('pmutop-late')\nimport time\ntime.sleep(3)"]
+    )
+    try:
+        out, _ = run.communicate(timeout=30)
+    finally:
+        late.kill()
+        late.wait()
+    records = [json.loads(line) for line in out.splitlines()]
+    assert any("no process named" in n for n in records[0]["notices"])
+    assert any(t["pid"] == late.pid for r in records for t in r.get("tasks", []))
