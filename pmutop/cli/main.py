@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from pmutop.cli import stat_command
+from pmutop.cli import record_args, stat_args
 
 SUBCOMMANDS = ("topology", "snapshot", "stat", "record", "replay")
 
@@ -52,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _topology_parser(sub)
     _snapshot_parser(sub)
-    stat_command.add_parser(sub)
+    stat_args.add_parser(sub)
+    record_args.add_record_parser(sub)
+    record_args.add_replay_parser(sub)
     return parser
 
 
@@ -97,5 +99,13 @@ def _dispatch(argv: Sequence[str]) -> int:
         from pmutop.cli.stat_command import run_stat
 
         return run_stat(args, command)
+    if args.command == "record":
+        from pmutop.cli.record_command import run_record
+
+        return run_record(args, command)
+    if args.command == "replay":
+        from pmutop.cli.record_command import run_replay
+
+        return run_replay(args)
     parser.print_help()
     return 2

@@ -1,53 +1,15 @@
 """`pmutop stat`: headless counting like `perf stat -I`, per CPU and per core PMU, optionally following tasks."""
 
 import argparse
+import dataclasses
 import signal
-import subprocess
 import sys
 import time
 
 from pmutop.cli import stat_output
+from pmutop.cli.stat_args import parse_pids
 from pmutop.live.stat_session import StatSession
 from pmutop.model.cpulist import parse_cpulist
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "stat",
-        help="print counts per CPU and per core PMU every interval (like perf stat -I)",
-        description="Count per CPU and per core PMU. With -p/--comm/-- CMD, also follow tasks: where they run, "
-        "their residency and IPC per core type, and their migrations.",
-    )
-    parser.add_argument("-I", "--interval", type=int, metavar="MS", help="print every MS milliseconds (default 1000)")
-    parser.add_argument("-n", "--count", type=int, metavar="COUNT", help="stop after COUNT intervals")
-    parser.add_argument("-C", "--cpus", metavar="CPULIST", help="only these CPUs, e.g. 0-3,8")
-    parser.add_argument("--per-pmu", action="store_true", help="print only the per core PMU aggregate rows")
-    output = parser.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="one JSON object per interval per line")
-    output.add_argument("--csv", action="store_true", help="CSV rows")
-    add_task_selectors(parser)
-    parser.add_argument("--input", metavar="FILE", help="compute from a `pmutop record` file instead of the kernel")
-    parser.add_argument("--sysfs-root", default="/", metavar="PATH", help=argparse.SUPPRESS)
-    parser.add_argument(
-        "command_hint", nargs="*", metavar="-- COMMAND", help="run COMMAND and follow it until it exits"
-    )
-
-
-def add_task_selectors(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-p", "--pid", metavar="PID[,PID...]", help="follow these processes and all their threads")
-    parser.add_argument("--comm", metavar="NAME", help="follow every process named NAME, including ones started later")
-
-
-def parse_pids(text: str | None) -> tuple[int, ...]:
-    if not text:
-        return ()
-    try:
-        pids = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise SystemExit(f"pmutop stat: -p takes process ids separated by commas, not {text!r}") from None
-    if any(pid <= 0 for pid in pids):
-        raise SystemExit("pmutop stat: process ids are positive numbers")
-    return pids
 
 
 class _Output:
@@ -80,9 +42,7 @@ def run_stat(args: argparse.Namespace, command: list[str]) -> int:
     if args.interval is not None and args.interval < 10:
         raise SystemExit("pmutop stat: -I must be at least 10 ms")
     if args.input:
-        from pmutop.cli.record_command import stat_from_recording
-
-        return stat_from_recording(args, _Output(args))
+        return stat_from_recording(args.input, _Output(args), args.count)
     try:
         cpus = parse_cpulist(args.cpus) if args.cpus else None
     except ValueError as exc:
@@ -125,9 +85,33 @@ def run_stat(args: argparse.Namespace, command: list[str]) -> int:
     return session.exit_code(reason)
 
 
-def spawn(command: list[str]) -> subprocess.Popen | str:
-    """Start COMMAND for `pmutop stat -- COMMAND`; a message instead of a traceback when it cannot start."""
+def stat_from_recording(path: str, output: _Output, count: int | None) -> int:
+    """Headless output recomputed from a recording's raw ticks with the same model as a live run."""
+    from pmutop.model.rates import RateModel
+    from pmutop.model.topology import build_topology
+    from pmutop.recording.format import RecordingError, read_recording
+
     try:
-        return subprocess.Popen(command)
-    except OSError as exc:
-        return f"cannot run {command[0]!r}: {exc.strerror}"
+        recording = read_recording(path)
+    except RecordingError as exc:
+        print(f"pmutop stat: {exc}", file=sys.stderr)
+        return 1
+    header = recording.header
+    sysfs = header.sysfs
+    topology = build_topology(sysfs.files, sysfs.errors, sysfs.pmu_names, sysfs.cpu_names, source=path)
+    model = RateModel(topology, header.layouts, header.notices)
+    whole = RateModel(topology, header.layouts, header.notices)
+    printed = 0
+    for tick in recording.ticks:
+        snapshot = model.update(tick)
+        if snapshot is not None and (count is None or printed < count):
+            output.interval(snapshot)
+            printed += 1
+    if len(recording.ticks) >= 2:
+        whole.update(recording.ticks[0])
+        summary = whole.update(dataclasses.replace(recording.ticks[-1], layouts=None))
+        if summary is not None:
+            output.summary(summary, "end of recording")
+    for error in recording.errors:
+        print(f"pmutop stat: {path}: {error.describe()}", file=sys.stderr)
+    return 1 if recording.errors else 0

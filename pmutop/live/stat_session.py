@@ -44,6 +44,7 @@ class StatSession:
     _first: RawTick | None = None
     _last: RawTick | None = None
     _last_snapshot: Snapshot | None = None
+    # Session-level messages, e.g. why a follow request from the UI could not be honoured.
     notices: list[str] = field(default_factory=list)
 
     @classmethod
@@ -64,22 +65,41 @@ class StatSession:
         session = cls(topology, sampler, RateModel(topology, sampler.layouts, sampler.notices))
         child_pid = session._spawn(command) if command else None
         if pids or comm or child_pid:
-            follower = TaskFollower(
-                topology,
-                sampler.privileges,
-                sampler.core_plans(),
-                pids=(*pids, *((child_pid,) if child_pid else ())),
-                comm=comm,
-                include_children=child_pid is not None,
-                fd_limit=sampler.fd_limit,
-                fds_in_use=sampler.fds_needed,
-            )
-            problem = follower.start()
+            problem = session.follow((*pids, *((child_pid,) if child_pid else ())), comm, child_pid is not None)
             if problem:
                 sampler.close()
                 return problem
-            session.follower = follower
         return session
+
+    def follow(self, pids: tuple[int, ...], comm: str | None = None, include_children: bool = False) -> str | None:
+        """Follow these processes from the next tick on, replacing what was followed; a reason on failure."""
+        follower = TaskFollower(
+            self.topology,
+            self.sampler.privileges,
+            self.sampler.core_plans(),
+            pids=pids,
+            comm=comm,
+            include_children=include_children,
+            fd_limit=self.sampler.fd_limit,
+            fds_in_use=self.sampler.fds_needed,
+        )
+        problem = follower.start()
+        if problem:
+            follower.close()
+            return problem
+        self.unfollow()
+        self.follower = follower
+        return None
+
+    def unfollow(self) -> None:
+        if self.follower is not None:
+            self.follower.close()
+            self.follower = None
+
+    @property
+    def last_raw(self) -> RawTick | None:
+        """The newest raw tick, for recordings."""
+        return self._last
 
     def _spawn(self, command: list[str]) -> int:
         read_end, write_end = os.pipe()
@@ -102,13 +122,13 @@ class StatSession:
         """Sleep to the deadline (CLOCK_MONOTONIC); returns early with a reason when the command exits."""
         while True:
             remaining = deadline - time.monotonic()
-            if self.child is not None and self._child_has_exited():
+            if self.child is not None and self.child_has_exited():
                 return "command exited"
             if remaining <= 0:
                 return None
             time.sleep(min(remaining, 0.05) if self.child is not None else remaining)
 
-    def _child_has_exited(self) -> bool:
+    def child_has_exited(self) -> bool:
         """Whether the command ended, without reaping it: a zombie still shows its name and threads."""
         if self.child.returncode is not None:
             return True
@@ -120,7 +140,7 @@ class StatSession:
     def tick(self) -> Snapshot | None:
         raw = self.sampler.read_tick()
         if self.follower is not None:
-            if self.child is not None and self.child.returncode is None and self._child_has_exited():
+            if self.child is not None and self.child.returncode is None and self.child_has_exited():
                 self.follower.refresh_comm(self.child.pid)
                 self.child.wait()
             if self.child is not None and self.child.returncode is not None:
@@ -130,8 +150,8 @@ class StatSession:
         self._last = raw
         snapshot = self.model.update(raw)
         if snapshot is not None:
-            extra = tuple(self.follower.notices) if self.follower else ()
-            snapshot = replace(snapshot, notices=snapshot.notices + extra)
+            extra = (*self.notices, *(self.follower.notices if self.follower else ()))
+            snapshot = replace(snapshot, notices=snapshot.notices + tuple(extra))
             self._last_snapshot = snapshot
         return snapshot
 

@@ -1,0 +1,42 @@
+"""The `pmutop stat` command line, kept apart from the command so that `pmutop topology` stays light."""
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "stat",
+        help="print counts per CPU and per core PMU every interval (like perf stat -I)",
+        description="Count per CPU and per core PMU. With -p/--comm/-- CMD, also follow tasks: where they run, "
+        "their residency and IPC per core type, and their migrations.",
+    )
+    parser.add_argument("-I", "--interval", type=int, metavar="MS", help="print every MS milliseconds (default 1000)")
+    parser.add_argument("-n", "--count", type=int, metavar="COUNT", help="stop after COUNT intervals")
+    parser.add_argument("-C", "--cpus", metavar="CPULIST", help="only these CPUs, e.g. 0-3,8")
+    parser.add_argument("--per-pmu", action="store_true", help="print only the per core PMU aggregate rows")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="one JSON object per interval per line")
+    output.add_argument("--csv", action="store_true", help="CSV rows")
+    add_task_selectors(parser)
+    parser.add_argument("--input", metavar="FILE", help="compute from a `pmutop record` file instead of the kernel")
+    parser.add_argument("--sysfs-root", default="/", metavar="PATH", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "command_hint", nargs="*", metavar="-- COMMAND", help="run COMMAND and follow it until it exits"
+    )
+
+
+def add_task_selectors(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-p", "--pid", metavar="PID[,PID...]", help="follow these processes and all their threads")
+    parser.add_argument("--comm", metavar="NAME", help="follow every process named NAME, including ones started later")
+
+
+def parse_pids(text: str | None) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        pids = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise SystemExit(f"pmutop stat: -p takes process ids separated by commas, not {text!r}") from None
+    if any(pid <= 0 for pid in pids):
+        raise SystemExit("pmutop stat: process ids are positive numbers")
+    return pids

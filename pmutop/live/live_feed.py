@@ -1,0 +1,136 @@
+"""The live SnapshotFeed: a thread that owns the tick deadline and a StatSession, for the TUI."""
+
+import os
+import threading
+import time
+
+from pmutop.kernel import procfs
+from pmutop.live.feed import EndCallback, SnapshotCallback
+from pmutop.live.stat_session import StatSession
+
+MIN_INTERVAL_S = 0.1
+MAX_INTERVAL_S = 60.0
+
+
+class LiveFeed:
+    """Ticks a StatSession on its own thread and hands each snapshot to the UI.
+
+    Requests from the UI (follow, interval, pause) only set state here; the feed thread acts on them
+    at its next wake-up, so the session and every fd are touched by one thread only.
+    """
+
+    def __init__(self, session: StatSession, interval_s: float = 1.0) -> None:
+        self.session = session
+        self.topology = session.topology
+        uname = os.uname()
+        self.description = {
+            "host": uname.nodename,
+            "kernel": uname.release,
+            "privileges": session.sampler.privileges.describe(),
+        }
+        self._interval_s = min(max(interval_s, MIN_INTERVAL_S), MAX_INTERVAL_S)
+        self._paused = False
+        self._stopping = False
+        self._requests: list[tuple] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def create(
+        cls,
+        interval_s: float = 1.0,
+        cpus: tuple[int, ...] | None = None,
+        pids: tuple[int, ...] = (),
+        comm: str | None = None,
+        command: list[str] | None = None,
+    ) -> "LiveFeed | str":
+        session = StatSession.create(cpus=cpus, pids=pids, comm=comm, command=command)
+        if isinstance(session, str):
+            return session
+        return cls(session, interval_s)
+
+    @property
+    def interval_s(self) -> float:
+        return self._interval_s
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def start(self, on_snapshot: SnapshotCallback, on_end: EndCallback) -> None:
+        self._thread = threading.Thread(
+            target=self._run, args=(on_snapshot, on_end), name="pmutop-sampler", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        if self._thread is None or not self._thread.is_alive():
+            self.session.finish()
+
+    def set_interval(self, seconds: float) -> None:
+        with self._wake:
+            self._interval_s = min(max(seconds, MIN_INTERVAL_S), MAX_INTERVAL_S)
+            self._wake.notify_all()
+
+    def set_paused(self, paused: bool) -> None:
+        with self._wake:
+            self._paused = paused
+            self._wake.notify_all()
+
+    def follow(self, pids: tuple[int, ...], comm: str | None = None) -> None:
+        with self._wake:
+            self._requests.append(("follow", pids, comm))
+            self._wake.notify_all()
+
+    def unfollow(self) -> None:
+        with self._wake:
+            self._requests.append(("unfollow",))
+            self._wake.notify_all()
+
+    def processes(self) -> list[tuple[int, str]]:
+        return procfs.list_processes()
+
+    def _run(self, on_snapshot: SnapshotCallback, on_end: EndCallback) -> None:
+        session = self.session
+        try:
+            session.start()
+            deadline = time.monotonic()
+            while True:
+                with self._wake:
+                    deadline += self._interval_s
+                    # A late wake-up (a slow tick, a suspended laptop) restarts the schedule rather
+                    # than firing a burst of catch-up ticks.
+                    deadline = max(deadline, time.monotonic())
+                    while not self._stopping and (self._paused or time.monotonic() < deadline) and not self._requests:
+                        timeout = None if self._paused else deadline - time.monotonic()
+                        self._wake.wait(timeout=timeout)
+                    if self._stopping:
+                        return
+                    requests, self._requests = self._requests, []
+                for request in requests:
+                    self._apply(request)
+                if requests and time.monotonic() < deadline:
+                    deadline -= self._interval_s
+                    continue
+                ended = session.child is not None and session.child_has_exited()
+                snapshot = session.tick()
+                if snapshot is not None:
+                    on_snapshot(snapshot)
+                if ended:
+                    on_end("command exited")
+                    return
+        except Exception as exc:  # the UI shows why sampling stopped instead of freezing silently
+            on_end(f"sampling stopped: {type(exc).__name__}: {exc}")
+
+    def _apply(self, request: tuple) -> None:
+        if request[0] == "follow":
+            problem = self.session.follow(request[1], request[2])
+            if problem:
+                self.session.notices[:] = [f"cannot follow: {problem}"]
+        else:
+            self.session.unfollow()

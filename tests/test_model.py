@@ -1,0 +1,245 @@
+"""The pure model without the kernel: encodings it would open, scaling, coverage, aggregates, tracepoints."""
+
+import errno
+
+import pytest
+
+from pmutop.live.topology_loader import load_topology
+from pmutop.model.failures import OpenContext, Privileges, explain
+from pmutop.model.plan import core_group_candidates, msr_group, software_group
+from pmutop.model.rates import RateModel, group_delta
+from pmutop.model.samples import CounterFailure, CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
+from pmutop.model.tasks import RESIDENCY_BY_PMU, ProcessState, RawMigration, TaskCounterRead, TaskModel, TaskTick
+from pmutop.model.text import printable
+from pmutop.model.tracepoint import parse_format, read_field
+from tests import sysfs_trees
+
+
+def attrs(plan):
+    return [(c.name, c.type, hex(c.config)) for c in plan.counters]
+
+
+# ---------------------------------------------------------------------------- encodings per PMU
+
+
+def test_alder_lake_tries_extended_then_raw_aliases(tmp_path):
+    topology = load_topology(sysfs_trees.build_alder_lake(tmp_path, atom_type=10))
+    core, atom = topology.core_pmus
+    assert (core.name, atom.name) == ("cpu_core", "cpu_atom")
+    extended, raw = core_group_candidates(topology, atom)
+    assert extended.encoding is Encoding.EXTENDED
+    assert attrs(extended) == [
+        ("cycles", 0, hex(0 | 10 << 32)),
+        ("instructions", 0, hex(1 | 10 << 32)),
+        ("ref-cycles", 0, hex(9 | 10 << 32)),
+    ]
+    assert raw.encoding is Encoding.RAW_ALIAS
+    assert attrs(raw)[:2] == [("cycles", 10, "0x3c"), ("instructions", 10, "0xc0")]
+    assert attrs(core_group_candidates(topology, core)[0])[0] == ("cycles", 0, hex(4 << 32))
+
+
+def test_rk3399_raw_fallback_uses_arm_aliases(tmp_path):
+    topology = load_topology(sysfs_trees.build_rk3399(tmp_path, a53_type=7, a72_type=8))
+    big, little = topology.core_pmus
+    assert (big.name, little.name) == ("armv8_cortex_a72", "armv8_cortex_a53")
+    extended, raw = core_group_candidates(topology, little)
+    assert attrs(extended)[0] == ("cycles", 0, hex(7 << 32))
+    # Arm PMUs have no `cycles` alias: cpu_cycles (0x11) and inst_retired (0x08), on the PMU's own type.
+    assert attrs(raw) == [("cycles", 7, "0x11"), ("instructions", 7, "0x8")]
+
+
+def test_apple_and_single_pmu_machines(tmp_path):
+    apple = load_topology(sysfs_trees.build_apple_m2(tmp_path / "m2"))
+    assert [p.name for p in apple.core_pmus] == ["apple_avalanche_pmu", "apple_blizzard_pmu"]
+    assert attrs(core_group_candidates(apple, apple.pmu("apple_blizzard_pmu"))[1])[0] == ("cycles", 8, "0x2")
+    # One core PMU: plain PERF_TYPE_HARDWARE, the kernel routes it.
+    zen = load_topology(sysfs_trees.build_amd_zen(tmp_path / "zen"))
+    (plain, *_rest) = core_group_candidates(zen, zen.pmu("cpu"))
+    assert plain.encoding is Encoding.HARDWARE and attrs(plain)[0] == ("cycles", 0, "0x0")
+    # No core PMU at all: still ask the kernel, so the error shown is its own.
+    vm = load_topology(sysfs_trees.build_this_vm(tmp_path / "vm"))
+    assert [c.encoding for c in core_group_candidates(vm, None)] == [Encoding.HARDWARE]
+
+
+def test_software_and_msr_groups_never_mix_pmus(tmp_path):
+    vm = load_topology(sysfs_trees.build_this_vm(tmp_path))
+    assert {c.type for c in software_group().counters} == {1}
+    msr = msr_group(vm)
+    assert msr is not None and {c.type for c in msr.counters} == {vm.pmu("msr").type}
+    assert msr.counters[0].name == "tsc"
+    # Apple retry and the unprivileged fallback change flags, never the events.
+    plan = software_group().on_cpu(3)
+    assert all(c.exclude_guest for c in plan.with_exclude_guest().counters)
+    own = plan.for_own_tasks()
+    assert all(c.exclude_kernel and c.inherit for c in own.counters) and own.key == "cpu3/software/software"
+
+
+# ---------------------------------------------------------------------------- rates
+
+
+LAYOUT = GroupLayout("cpu0/core/cpu", 0, GroupRole.CORE, "cpu", Encoding.HARDWARE, ("cycles", "instructions"))
+
+
+def test_multiplexed_counts_are_scaled_and_marked():
+    delta = group_delta(LAYOUT, GroupRead(0, 0, (0, 0)), GroupRead(1000, 250, (1_000, 2_000)))
+    assert delta.scaled == {"cycles": 4_000.0, "instructions": 8_000.0}
+    assert delta.raw == {"cycles": 1_000, "instructions": 2_000}
+    assert delta.coverage == 0.25 and delta.extrapolated
+
+
+def test_no_delta_across_a_reopen_or_a_decrease():
+    assert group_delta(LAYOUT, GroupRead(10, 10, (5, 5), 1), GroupRead(20, 20, (1, 1), 2)) is None
+    assert group_delta(LAYOUT, GroupRead(10, 10, (2**64 - 5, 5)), GroupRead(20, 20, (3, 9))) is None
+    not_counted = group_delta(LAYOUT, GroupRead(0, 0, (0, 0)), GroupRead(1000, 0, (0, 0)))
+    assert not_counted.scaled == {} and not_counted.coverage == 0.0
+
+
+def tick(index, ns, reads, busy=(0, 0), total=(0, 0), layouts=None, lost=None):
+    return RawTick(
+        index=index,
+        monotonic_ns=ns,
+        wall_time=0.0,
+        reads=reads,
+        cpu_times={0: CpuTimes(busy[0], total[0]), 1: CpuTimes(busy[1], total[1])},
+        online=frozenset({0, 1}),
+        lost=lost or {},
+        layouts=layouts,
+    )
+
+
+def test_ghz_ipc_and_aggregates_on_a_two_pmu_machine(tmp_path):
+    topology = load_topology(sysfs_trees.build_qemu_two_pmu(tmp_path))
+    layouts = tuple(
+        GroupLayout(f"cpu{cpu}/core/{pmu}", cpu, GroupRole.CORE, pmu, Encoding.EXTENDED, ("cycles", "instructions"))
+        for cpu, pmu in ((0, "armv8_cortex_a53"), (1, "armv8_cortex_a72"))
+    )
+    model = RateModel(topology, layouts)
+    first = {layout.key: GroupRead(0, 0, (0, 0)) for layout in layouts}
+    assert model.update(tick(0, 0, first, layouts=layouts)) is None
+    second = {
+        "cpu0/core/armv8_cortex_a53": GroupRead(10**9, 10**9, (1_000_000_000, 500_000_000)),
+        # Multiplexed half the time: counted 1e9 cycles, extrapolated to 2e9.
+        "cpu1/core/armv8_cortex_a72": GroupRead(10**9, 5 * 10**8, (1_000_000_000, 2_000_000_000)),
+    }
+    snapshot = model.update(tick(1, 10**9, second, busy=(100, 50), total=(100, 100)))
+    cpu0, cpu1 = snapshot.cpus
+    assert cpu0.metric("ghz").value == pytest.approx(1.0) and cpu0.metric("ipc").value == pytest.approx(0.5)
+    assert cpu1.metric("cycles").value == pytest.approx(2e9) and cpu1.metric("cycles").extrapolated
+    assert cpu1.metric("ghz").value == pytest.approx(4.0)  # 2e9 cycles in 0.5 s busy
+    assert cpu1.metric("util_pct").value == pytest.approx(50.0)
+    a53, a72 = sorted(snapshot.pmus, key=lambda p: p.pmu)
+    assert a53.metric("cycles").value == pytest.approx(1e9) and a53.extrapolated_share == 0
+    # Scaled 2e9 cycles + 4e9 instructions, of which 1e9 + 2e9 were counted: half extrapolated.
+    assert a72.extrapolated_share == pytest.approx(0.5)
+    assert a72.metric("ipc").value == pytest.approx(2.0)
+
+
+def test_failures_and_offline_cpus_are_values(tmp_path):
+    topology = load_topology(sysfs_trees.build_this_vm(tmp_path))
+    enoent = CounterFailure(errno.ENOENT, "ENOENT", "no hardware PMU")
+    enodev = CounterFailure(errno.ENODEV, "ENODEV", "offline")
+    core = GroupLayout("cpu0/core/", 0, GroupRole.CORE, "", None, (), (("cycles", enoent), ("instructions", enoent)))
+    soft = GroupLayout("cpu1/software/software", 1, GroupRole.SOFTWARE, "software", Encoding.PMU_TYPE,
+                       ("context-switches", "cpu-migrations"))  # fmt: skip
+    model = RateModel(topology, (core, soft))
+    model.update(tick(0, 0, {soft.key: GroupRead(0, 0, (0, 0))}))
+    snapshot = model.update(tick(1, 10**9, {}, lost={soft.key: enodev}))
+    cpu0, cpu1 = snapshot.cpus
+    assert cpu0.metric("cycles").failure is enoent and cpu0.metric("ipc").failure is enoent
+    assert cpu1.metric("context_switches_per_s").failure is enodev
+    assert cpu1.metric("context_switches_per_s").to_json()["error"] == "ENODEV"
+
+
+# ---------------------------------------------------------------------------- tasks
+
+
+def test_task_residency_ipc_and_cross_type_migrations(tmp_path):
+    topology = load_topology(sysfs_trees.build_qemu_two_pmu(tmp_path))
+    model = TaskModel(topology)
+    process = ProcessState(7, "worker", True, ((7, 1),))
+
+    def reads(a53, a72):
+        return tuple(
+            TaskCounterRead(7, 7, "core", pmu, enabled, running, values)
+            for pmu, (enabled, running, values) in (("armv8_cortex_a53", a53), ("armv8_cortex_a72", a72))
+        )
+
+    model.update(TaskTick((process,), reads((0, 0, (0, 0)), (0, 0, (0, 0))), (), 0, RESIDENCY_BY_PMU), 0)
+    migration = RawMigration(5 * 10**8, 7, 7, "worker", 0, 1)
+    rows, entries, lost = model.update(
+        TaskTick(
+            (process,),
+            reads((10**9, 2 * 10**8, (100, 50)), (10**9, 8 * 10**8, (400, 800))),
+            (migration,),
+            0,
+            RESIDENCY_BY_PMU,
+        ),
+        0,
+    )
+    (row,) = rows
+    assert row.residency == {"armv8_cortex_a53": pytest.approx(0.2), "armv8_cortex_a72": pytest.approx(0.8)}
+    assert row.ipc["armv8_cortex_a53"].value == 0.5 and row.ipc["armv8_cortex_a72"].value == 2.0
+    assert row.cpu_now == 1 and row.pmu_now == "armv8_cortex_a72"
+    (entry,) = entries
+    assert entry.cross_type and (entry.from_pmu, entry.to_pmu) == ("armv8_cortex_a53", "armv8_cortex_a72")
+    assert entry.time_s == 0.5 and row.cross_type_migrations == 1 and lost == 0
+
+
+# ---------------------------------------------------------------------------- tracepoints, text, errno
+
+FORMAT_6_18 = """name: sched_migrate_task
+ID: 371
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+\tfield:__data_loc char[] comm;\toffset:8;\tsize:4;\tsigned:0;
+\tfield:pid_t pid;\toffset:12;\tsize:4;\tsigned:1;
+\tfield:int prio;\toffset:16;\tsize:4;\tsigned:1;
+\tfield:int orig_cpu;\toffset:20;\tsize:4;\tsigned:1;
+\tfield:int dest_cpu;\toffset:24;\tsize:4;\tsigned:1;
+"""
+FORMAT_6_1 = """name: sched_migrate_task
+ID: 311
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:char comm[16];\toffset:8;\tsize:16;\tsigned:0;
+\tfield:pid_t pid;\toffset:24;\tsize:4;\tsigned:1;
+\tfield:int prio;\toffset:28;\tsize:4;\tsigned:1;
+\tfield:int orig_cpu;\toffset:32;\tsize:4;\tsigned:1;
+\tfield:int dest_cpu;\toffset:36;\tsize:4;\tsigned:1;
+"""
+
+
+def test_sched_migrate_task_layouts_before_and_after_6_16():
+    import struct
+
+    new = parse_format(FORMAT_6_18)
+    raw = bytearray(36)
+    struct.pack_into("<IiiII", raw, 8, (8 << 16) | 28, 4242, 120, 0, 1)
+    raw[28:36] = b"python3\0"
+    assert (new.id, read_field(new, bytes(raw), "comm"), read_field(new, bytes(raw), "pid")) == (371, "python3", 4242)
+    old = parse_format(FORMAT_6_1)
+    raw = bytearray(40)
+    raw[8:24] = b"bash".ljust(16, b"\0")
+    struct.pack_into("<iiii", raw, 24, 99, 120, 1, 0)
+    assert [read_field(old, bytes(raw), f) for f in ("comm", "pid", "orig_cpu", "dest_cpu")] == ["bash", 99, 1, 0]
+    with pytest.raises(ValueError):
+        parse_format("not a format")
+
+
+def test_printable_escapes_control_bytes_only():
+    assert printable("[bold]x\x1b[31m\x07ok") == "[bold]x\\x1b[31m\\x07ok"
+    assert printable("naïve ✓") == "naïve ✓"
+
+
+def test_explanations_name_the_fix():
+    unprivileged = Privileges(is_root=False, has_cap_perfmon=False, paranoid=2)
+    denied = explain(errno.EACCES, OpenContext("cycles", "cpu_core", 3), unprivileged)
+    assert "perf_event_paranoid is 2" in denied and "CAP_PERFMON" in denied and "cpu3" in denied
+    emfile = explain(errno.EMFILE, OpenContext("cycles", None, 0, fds_needed=900, fd_limit=256), unprivileged)
+    assert "900" in emfile and "256" in emfile and "ulimit" in emfile
+    assert "watchdog" in explain(errno.EBUSY, OpenContext("cycles"), unprivileged)
+    assert "offline" in explain(errno.ENODEV, OpenContext("cycles", cpu=1), unprivileged)
+    assert "no hardware PMU" in explain(errno.ENOENT, OpenContext("cycles"), unprivileged)
+    assert "exclude_guest" in explain(errno.EOPNOTSUPP, OpenContext("cycles", "apple_firestorm_pmu"), unprivileged)
