@@ -161,7 +161,7 @@ class TaskModel:
         for raw in sorted(tick.migrations, key=lambda m: m.monotonic_ns):
             from_pmu, to_pmu = self.place_of_cpu(raw.from_cpu), self.place_of_cpu(raw.to_cpu)
             entry = MigrationEntry(
-                time_s=(raw.monotonic_ns - (self._origin_ns or raw.monotonic_ns)) / 1e9,
+                time_s=(raw.monotonic_ns - (raw.monotonic_ns if self._origin_ns is None else self._origin_ns)) / 1e9,
                 pid=raw.pid,
                 tid=raw.tid,
                 comm=raw.comm,
