@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pmutop.model.cpulist import parse_cpulist
+from pmutop.model.cpulist import format_cpulist, parse_cpulist
 from pmutop.model.encoding import FormatField, encode_alias, parse_format
 
 PMU_DIR = "sys/bus/event_source/devices"
@@ -348,14 +348,17 @@ def build_topology(
     builder = _Builder(files, errors)
     cpus_raw = _read_cpus(builder, cpu_names)
     online = tuple(raw.number for raw in cpus_raw if raw.online)
+    known_cpus = {raw.number for raw in cpus_raw}
 
     pmus: list[Pmu] = []
     for name in pmu_names:
         rel = f"{PMU_DIR}/{name}"
         pmu_type = builder.integer(f"{rel}/type")
-        if pmu_type is not None and pmu_type < 0:
-            builder.problem(f"{rel}/type", f"negative type {pmu_type}")
-        if pmu_type is None or pmu_type < 0:
+        # attr.type is a u32: anything outside it cannot be opened.
+        if pmu_type is not None and not 0 <= pmu_type <= 0xFFFFFFFF:
+            builder.problem(f"{rel}/type", f"type {pmu_type} is outside the 32-bit perf type range")
+            pmu_type = None
+        if pmu_type is None:
             # perf reads `type` first and skips the PMU when it cannot: nothing could open it.
             builder.problem(rel, "skipped: no usable perf type")
             continue
@@ -367,6 +370,12 @@ def build_topology(
             cpus = ()
             if kind is PmuKind.CORE and cpus_source == "none":
                 cpus, cpus_source = online, "online"
+        unknown = sorted(set(cpus) - known_cpus) if known_cpus else []
+        if unknown:
+            builder.problem(
+                f"{rel}/{cpus_source}", f"lists CPUs that do not exist here ({format_cpulist(unknown)}); ignored"
+            )
+            cpus = tuple(c for c in cpus if c in known_cpus)
         formats = _read_formats(builder, rel)
         pmus.append(
             Pmu(
