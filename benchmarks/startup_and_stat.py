@@ -45,7 +45,7 @@ def steady_cpu_seconds(command: list[str], seconds: float, warmup: float = 3.0) 
         time.sleep(seconds)
         return process_cpu(child.pid) - before
     finally:
-        child.send_signal(2)
+        child.terminate()
         child.wait()
 
 

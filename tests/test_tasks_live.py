@@ -208,3 +208,61 @@ def test_comm_that_matches_nothing_yet_is_followed_when_it_starts(pmutop_command
     records = [json.loads(line) for line in out.splitlines()]
     assert any("no process named" in n for n in records[0]["notices"])
     assert any(t["pid"] == late.pid for r in records for t in r.get("tasks", []))
+
+
+MANY_THREADS = """
+import threading, time
+stop = threading.Event()
+threads = [threading.Thread(target=stop.wait) for _ in range(200)]
+for t in threads: t.start()
+print("ready", flush=True)
+time.sleep(30)
+"""
+
+
+def test_fd_budget_is_said_not_exceeded():
+    from pmutop.live.sampler import current_privileges
+    from pmutop.live.tasks import FD_RESERVE, TaskFollower
+
+    child = subprocess.Popen([sys.executable, "-c", MANY_THREADS], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        topology = load_topology("/")
+        follower = TaskFollower(topology, current_privileges(), {}, pids=(child.pid,), fd_limit=FD_RESERVE + 100)
+        assert follower.start() is None
+        try:
+            tick = follower.tick()
+            assert follower.fds_in_use <= 100
+        finally:
+            follower.close()
+    finally:
+        child.kill()
+        child.wait()
+    (process,) = tick.processes
+    assert len(process.threads) == 201  # every thread is shown...
+    assert any("fd budget reached" in notice for notice in follower.notices)  # ...and the limit is said
+
+
+def test_ring_overflow_is_counted_as_lost(spinning_child):
+    from pmutop.live.tasks import MigrationTracer
+
+    tracer = MigrationTracer(tuple(sorted(os.sched_getaffinity(0))), data_pages=1)
+    problem = tracer.start()
+    if problem:
+        pytest.skip(problem)
+    try:
+        # Far more migrations than one page of ring holds, with no drain in between.
+        for round_trip in range(400):
+            os.sched_setaffinity(spinning_child.pid, {round_trip % 2})
+        followed = {spinning_child.pid: spinning_child.pid}
+        logged = tracer.drain(followed)
+        # The kernel writes its PERF_RECORD_LOST once there is room again, before the next sample.
+        os.sched_setaffinity(spinning_child.pid, {0, 1})
+        os.sched_setaffinity(spinning_child.pid, {0})
+        os.sched_setaffinity(spinning_child.pid, {1})
+        logged += tracer.drain(followed)
+        lost = tracer.lost
+    finally:
+        tracer.close()
+    assert lost > 0
+    assert 0 < len(logged) < 400

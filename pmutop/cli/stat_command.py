@@ -36,6 +36,11 @@ class _Output:
             print(self.text.render(snapshot, title=f"summary over {snapshot.time_s:.3f} s ({reason})"), flush=True)
 
 
+def _interrupt(signum, frame) -> None:
+    """SIGTERM ends the run as Ctrl-C does: with a summary, not a traceback."""
+    raise KeyboardInterrupt
+
+
 def run_stat(args: argparse.Namespace, command: list[str]) -> int:
     if args.command_hint:
         raise SystemExit("pmutop stat: put the command after `--`, e.g. pmutop stat -- make -j4")
@@ -59,8 +64,7 @@ def run_stat(args: argparse.Namespace, command: list[str]) -> int:
     output = _Output(args)
     interval_ms = args.interval or 1000
     print_intervals = args.interval is not None or not command
-    # SIGTERM ends the run like Ctrl-C does: with a summary, not a traceback.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
     reason = "count reached"
     try:
         session.start()

@@ -38,6 +38,7 @@ class MigrationTracer:
     """sched:sched_migrate_task on every online CPU into mmap rings; only followed tids are kept."""
 
     cpus: tuple[int, ...]
+    data_pages: int = MIGRATION_RING_PAGES
     layout: TraceFormat | None = None
     rings: list[perf.RingBuffer] = field(default_factory=list)
     fds: list[int] = field(default_factory=list)
@@ -79,7 +80,7 @@ class MigrationTracer:
                     continue  # offline CPU: no migrations are decided there
                 self.close()
                 return f"sched_migrate_task refused ({fd.name}): needs root, CAP_PERFMON or perf_event_paranoid <= -1"
-            ring = perf.RingBuffer.map(fd, MIGRATION_RING_PAGES)
+            ring = perf.RingBuffer.map(fd, self.data_pages)
             if isinstance(ring, perf.OpenFailure):
                 perf.close(fd)
                 self.close()
