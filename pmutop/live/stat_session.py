@@ -172,6 +172,7 @@ class StatSession:
                 replace(
                     task,
                     residency=task.residency_total,
+                    ipc=task.ipc_total,
                     migrations_interval=task.migrations,
                     cross_type_interval=task.cross_type_migrations,
                 )

@@ -71,6 +71,8 @@ class _TaskHistory:
     recent: deque = field(default_factory=lambda: deque(maxlen=RECENT_MIGRATIONS))
     residency_ns: dict[str, int] = field(default_factory=dict)
     running_ns: int = 0
+    cycles: dict[str, int] = field(default_factory=dict)
+    instructions: dict[str, int] = field(default_factory=dict)
 
 
 class TaskModel:
@@ -141,6 +143,9 @@ class TaskModel:
             for place, ns in interval_ns.items():
                 history.residency_ns[place] = history.residency_ns.get(place, 0) + ns
             history.running_ns += sum(interval_ns.values())
+            for total, interval in ((history.cycles, cycles), (history.instructions, instructions)):
+                for place, count in interval.get(process.pid, {}).items():
+                    total[place] = total.get(place, 0) + count
             total_interval, cross_interval = interval_counts.get(process.pid, (0, 0))
             rows.append(
                 self._row(
@@ -205,7 +210,8 @@ class TaskModel:
             core_type_now=core_type.label if core_type and process.alive else None,
             residency=_shares(interval_ns),
             residency_total=_shares(history.residency_ns),
-            ipc={p: Metric(instructions.get(p, 0) / cycles[p]) if cycles.get(p) else Metric(None) for p in places},
+            ipc=_ipc(cycles, instructions),
+            ipc_total=_ipc(history.cycles, history.instructions),
             cycles={p: Metric(float(cycles.get(p, 0))) for p in places},
             instructions={p: Metric(float(instructions.get(p, 0))) for p in places},
             migrations=history.migrations,
@@ -218,6 +224,11 @@ class TaskModel:
             thread_cpus=tuple(process.threads),
             recent_migrations=tuple(history.recent),
         )
+
+
+def _ipc(cycles: dict[str, int], instructions: dict[str, int]) -> dict[str, Metric]:
+    places = sorted(set(cycles) | set(instructions))
+    return {p: Metric(instructions.get(p, 0) / cycles[p]) if cycles.get(p) else Metric(None) for p in places}
 
 
 def _shares(nanoseconds: dict[str, int]) -> dict[str, float]:
