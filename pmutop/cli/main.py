@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from pmutop.cli import record_args, stat_args
+from pmutop.cli import record_args, stat_args, tui_args
 
 SUBCOMMANDS = ("topology", "snapshot", "stat", "record", "replay")
 
@@ -48,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pmutop",
         description="Performance monitoring units: topology, live counts per core type, and the tasks on them.",
+        usage="pmutop [TUI options] [-- COMMAND ARGS] | pmutop COMMAND ...",
     )
+    tui_args.add_tui_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _topology_parser(sub)
     _snapshot_parser(sub)

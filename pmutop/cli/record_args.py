@@ -2,15 +2,7 @@
 
 import argparse
 
-
-def _pid_list(text: str) -> tuple[int, ...]:
-    try:
-        pids = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a PID list: {text!r}") from None
-    if not pids or any(pid <= 0 for pid in pids):
-        raise argparse.ArgumentTypeError(f"not a PID list: {text!r}")
-    return pids
+from pmutop.cli import stat_args
 
 
 def add_record_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,8 +15,7 @@ def add_record_parser(sub: argparse._SubParsersAction) -> None:
     length = parser.add_mutually_exclusive_group()
     length.add_argument("-n", "--count", type=int, metavar="COUNT", help="stop after COUNT intervals")
     length.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    parser.add_argument("-p", "--pid", type=_pid_list, default=(), metavar="PID,...", help="follow these processes")
-    parser.add_argument("--comm", metavar="NAME", help="follow processes with this name")
+    stat_args.add_task_selectors(parser)
 
 
 def add_replay_parser(sub: argparse._SubParsersAction) -> None:

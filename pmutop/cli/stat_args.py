@@ -13,6 +13,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("-I", "--interval", type=int, metavar="MS", help="print every MS milliseconds (default 1000)")
     parser.add_argument("-n", "--count", type=int, metavar="COUNT", help="stop after COUNT intervals")
     parser.add_argument("-C", "--cpus", metavar="CPULIST", help="only these CPUs, e.g. 0-3,8")
+    parser.add_argument(
+        "--user", action="store_true", help="count cycles and instructions in user space only (perf's :u)"
+    )
     parser.add_argument("--per-pmu", action="store_true", help="print only the per core PMU aggregate rows")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON object per interval per line")
@@ -25,18 +28,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
 
 
-def add_task_selectors(parser: argparse.ArgumentParser) -> None:
+def add_task_selectors(parser: argparse._ActionsContainer) -> None:
     parser.add_argument("-p", "--pid", metavar="PID[,PID...]", help="follow these processes and all their threads")
     parser.add_argument("--comm", metavar="NAME", help="follow every process named NAME, including ones started later")
 
 
-def parse_pids(text: str | None) -> tuple[int, ...]:
+def parse_pids(text: str | None, command: str = "pmutop stat") -> tuple[int, ...]:
+    """The -p list; a bad one ends the program with a message naming `command`."""
     if not text:
         return ()
     try:
         pids = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise SystemExit(f"pmutop stat: -p takes process ids separated by commas, not {text!r}") from None
+        raise SystemExit(f"{command}: -p takes process ids separated by commas, not {text!r}") from None
     if any(pid <= 0 for pid in pids):
-        raise SystemExit("pmutop stat: process ids are positive numbers")
+        raise SystemExit(f"{command}: process ids are positive numbers")
     return pids

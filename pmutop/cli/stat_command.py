@@ -57,6 +57,7 @@ def run_stat(args: argparse.Namespace, command: list[str]) -> int:
         pids=parse_pids(args.pid),
         comm=args.comm,
         command=command,
+        user_only=args.user,
     )
     if isinstance(session, str):
         print(f"pmutop stat: {session}", file=sys.stderr)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pmutop.model.snapshot import CpuRow, Metric, PmuRow, Snapshot, TaskRow
 from pmutop.model.text import printable
 
-# (metric, header, width, format)
+# Columns of the text table: metric name, header, width, number format.
 TEXT_COLUMNS = (
     ("cycles", "cycles", 14, "{:,.0f}"),
     ("instructions", "instructions", 14, "{:,.0f}"),

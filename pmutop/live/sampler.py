@@ -31,7 +31,7 @@ DENIED = (errno.EACCES, errno.EPERM)
 FD_RESERVE = 16
 
 
-def current_privileges(topology: Topology | None = None) -> Privileges:
+def current_privileges() -> Privileges:
     paranoid = procfs.perf_event_paranoid()
     return Privileges(
         is_root=os.geteuid() == 0,
@@ -101,6 +101,9 @@ class Sampler:
     topology: Topology
     cpus: tuple[int, ...] | None = None
     privileges: Privileges = field(default_factory=current_privileges)
+    # Core groups count user space only (perf's `:u`), e.g. to see busy vs idle where kernel idle
+    # loops count too.
+    user_only: bool = False
     # Where the groups count: "cpu" (system-wide per CPU) or "self" (pmutop's own process tree).
     scope: str = "cpu"
     notices: tuple[str, ...] = ()
@@ -241,6 +244,8 @@ class Sampler:
     def _open_plan(self, plan: GroupPlan) -> tuple[OpenGroup, tuple[tuple[str, CounterFailure], ...]] | CounterFailure:
         if self.scope == "self":
             plan = plan.for_own_tasks()
+        elif self.user_only and plan.role is GroupRole.CORE:
+            plan = plan.user_only()
         pid = 0 if self.scope == "self" else -1
         if self.fd_headroom < len(plan.counters):
             return self._failure(errno.EMFILE, plan.counters[0].name, plan.pmu or None, plan.cpu)
@@ -296,6 +301,8 @@ class Sampler:
             for pmu, plan in self._core_choice.items()
             if isinstance(plan, GroupPlan) and pmu
         ]
+        if self.user_only:
+            notices.append("Cycles and instructions count user space only (--user), as perf's :u.")
         if self.topology.is_heterogeneous and chosen:
             notices.append("Core PMU encodings: " + ", ".join(chosen) + ".")
         return tuple(notices)

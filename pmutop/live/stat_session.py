@@ -55,12 +55,13 @@ class StatSession:
         comm: str | None = None,
         command: list[str] | None = None,
         topology: Topology | None = None,
+        user_only: bool = False,
     ) -> "StatSession | str":
         """A ready session, or a one-line reason why it cannot start (no such command, no process)."""
         topology = topology or load_topology("/")
         if command and shutil.which(command[0]) is None:
             return f"cannot run {command[0]!r}: command not found"
-        sampler = Sampler(topology, cpus=cpus)
+        sampler = Sampler(topology, cpus=cpus, user_only=user_only)
         sampler.open()
         session = cls(topology, sampler, RateModel(topology, sampler.layouts, sampler.notices))
         child_pid = session._spawn(command) if command else None
@@ -173,6 +174,8 @@ class StatSession:
                     task,
                     residency=task.residency_total,
                     ipc=task.ipc_total,
+                    cycles=task.cycles_total,
+                    instructions=task.instructions_total,
                     migrations_interval=task.migrations,
                     cross_type_interval=task.cross_type_migrations,
                 )

@@ -204,7 +204,7 @@ class TaskFollower:
                             if comm is not None:
                                 self._processes[child] = _Process(child, comm)
 
-    def _thread_specs(self, tid: int) -> list[tuple[str, str, list[CounterSpec]]]:
+    def _thread_specs(self) -> list[tuple[str, str, list[CounterSpec]]]:
         unprivileged = not self.privileges.privileged
         specs = []
         for pmu, plan in self.core_plans.items():
@@ -220,7 +220,7 @@ class TaskFollower:
         ]
 
     def _open_thread(self, pid: int, tid: int) -> bool:
-        specs = self._thread_specs(tid)
+        specs = self._thread_specs()
         needed = sum(len(members) for _, _, members in specs)
         if self.fds_in_use + needed > self.fd_limit - FD_RESERVE:
             if not self._budget_hit:

@@ -66,10 +66,14 @@ class GroupPlan:
     def on_cpu(self, cpu: int) -> "GroupPlan":
         return replace(self, cpu=cpu)
 
+    def user_only(self) -> "GroupPlan":
+        """Count user space only (perf's `:u`)."""
+        return replace(self, counters=tuple(replace(c, exclude_kernel=True, exclude_hv=True) for c in self.counters))
+
     def for_own_tasks(self) -> "GroupPlan":
         """The fallback when CPU-wide counting is denied: pmutop's own process tree, user space only."""
-        counters = tuple(replace(c, exclude_kernel=True, exclude_hv=True, inherit=True) for c in self.counters)
-        return replace(self, counters=counters)
+        plan = self.user_only()
+        return replace(plan, counters=tuple(replace(c, inherit=True) for c in plan.counters))
 
     def with_exclude_guest(self) -> "GroupPlan":
         """Apple's PMUs refuse events that would count in guests (EOPNOTSUPP); perf retries like this."""

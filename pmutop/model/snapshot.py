@@ -183,8 +183,10 @@ class TaskRow:
     thread_cpus: tuple[tuple[int, int | None], ...] = ()
     # The last few migrations of this task (bounded), newest last.
     recent_migrations: tuple[MigrationEntry, ...] = ()
-    # IPC per core PMU over the whole time followed.
+    # Per core PMU over the whole time followed.
     ipc_total: Mapping[str, Metric] = field(default_factory=dict)
+    cycles_total: Mapping[str, Metric] = field(default_factory=dict)
+    instructions_total: Mapping[str, Metric] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -200,6 +202,8 @@ class TaskRow:
             "residency_method": self.residency_method,
             "ipc": {k: m.to_json() for k, m in self.ipc.items()},
             "ipc_total": {k: m.to_json() for k, m in self.ipc_total.items()},
+            "cycles_total": {k: m.to_json() for k, m in self.cycles_total.items()},
+            "instructions_total": {k: m.to_json() for k, m in self.instructions_total.items()},
             "cycles": {k: m.to_json() for k, m in self.cycles.items()},
             "instructions": {k: m.to_json() for k, m in self.instructions.items()},
             "migrations": self.migrations,

@@ -101,6 +101,8 @@ class TaskModel:
         per_task_ns: dict[int, dict[str, int]] = {}
         cycles: dict[int, dict[str, int]] = {}
         instructions: dict[int, dict[str, int]] = {}
+        # Core PMUs each process has counters on, counted this interval or not.
+        core_places: dict[int, set[str]] = {}
         current_keys = set()
         for read in tick.counters:
             key = (read.tid, read.kind, read.place)
@@ -118,9 +120,13 @@ class TaskModel:
                 bucket = per_task_ns.setdefault(read.pid, {})
                 bucket[place] = bucket.get(place, 0) + deltas[0]
             else:
+                core_places.setdefault(read.pid, set()).add(read.place)
                 if tick.method == RESIDENCY_BY_PMU:
                     bucket = per_task_ns.setdefault(read.pid, {})
                     bucket[read.place] = bucket.get(read.place, 0) + running
+                if running == 0:
+                    # Never on this PMU's CPUs this interval: "not counted", as perf says, not a zero.
+                    continue
                 for store, value in zip((cycles, instructions), deltas, strict=False):
                     task_store = store.setdefault(read.pid, {})
                     task_store[read.place] = task_store.get(read.place, 0) + value
@@ -154,6 +160,7 @@ class TaskModel:
                     interval_ns,
                     cycles.get(process.pid, {}),
                     instructions.get(process.pid, {}),
+                    core_places.get(process.pid, set()),
                     total_interval,
                     cross_interval,
                     tick.method,
@@ -190,6 +197,7 @@ class TaskModel:
         interval_ns: dict[str, int],
         cycles: dict[str, int],
         instructions: dict[str, int],
+        core_places: set[str],
         migrations_interval: int,
         cross_interval: int,
         method: str,
@@ -199,7 +207,7 @@ class TaskModel:
             main_cpu = process.threads[0][1]
         core_pmu = self.place_of_cpu(main_cpu)
         core_type = self.topology.core_type_of(main_cpu) if main_cpu is not None else None
-        places = sorted(set(cycles) | set(instructions))
+        places = sorted(core_places | set(history.cycles))
         return TaskRow(
             pid=process.pid,
             comm=process.comm,
@@ -210,10 +218,9 @@ class TaskModel:
             core_type_now=core_type.label if core_type and process.alive else None,
             residency=_shares(interval_ns),
             residency_total=_shares(history.residency_ns),
-            ipc=_ipc(cycles, instructions),
-            ipc_total=_ipc(history.cycles, history.instructions),
-            cycles={p: Metric(float(cycles.get(p, 0))) for p in places},
-            instructions={p: Metric(float(instructions.get(p, 0))) for p in places},
+            ipc=_ipc(places, cycles, instructions),
+            cycles=_counts(places, cycles),
+            instructions=_counts(places, instructions),
             migrations=history.migrations,
             cross_type_migrations=history.cross_type,
             migrations_interval=migrations_interval,
@@ -223,12 +230,18 @@ class TaskModel:
             residency_method=method,
             thread_cpus=tuple(process.threads),
             recent_migrations=tuple(history.recent),
+            ipc_total=_ipc(places, history.cycles, history.instructions),
+            cycles_total=_counts(places, history.cycles),
+            instructions_total=_counts(places, history.instructions),
         )
 
 
-def _ipc(cycles: dict[str, int], instructions: dict[str, int]) -> dict[str, Metric]:
-    places = sorted(set(cycles) | set(instructions))
+def _ipc(places: list[str], cycles: dict[str, int], instructions: dict[str, int]) -> dict[str, Metric]:
     return {p: Metric(instructions.get(p, 0) / cycles[p]) if cycles.get(p) else Metric(None) for p in places}
+
+
+def _counts(places: list[str], counts: dict[str, int]) -> dict[str, Metric]:
+    return {p: Metric(float(counts[p])) if p in counts else Metric(None) for p in places}
 
 
 def _shares(nanoseconds: dict[str, int]) -> dict[str, float]:

@@ -1,0 +1,113 @@
+"""`pmutop` without a subcommand: the TUI over a live feed of this machine's counters."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+
+from pmutop.cli.stat_args import parse_pids
+from pmutop.cli.tui_args import build_tui_parser
+from pmutop.model.cpulist import parse_cpulist
+
+MIN_INTERVAL_MS = 100
+MAX_INTERVAL_MS = 60_000
+# How long a followed command gets to exit after SIGINT when the user quits, before SIGKILL.
+COMMAND_GRACE_S = 2.0
+
+
+@contextlib.contextmanager
+def _command_io_away_from_terminal(log_path: str) -> Iterator[None]:
+    """While the followed command is spawned, point fds 0-2 away from the terminal so that it inherits
+    /dev/null and a log file: its output would scribble over the TUI and it would steal keystrokes."""
+    saved = [os.dup(fd) for fd in (0, 1, 2)]
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    log = os.open(log_path, os.O_WRONLY | os.O_APPEND)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(devnull, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        yield
+    finally:
+        for fd, copy in zip((0, 1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(devnull)
+        os.close(log)
+
+
+def _exit_status(returncode: int) -> int:
+    """A shell's view of a child's status: 128+N for death by signal N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def run_tui(options_argv: list[str], command: list[str]) -> int:
+    from pmutop.live.live_feed import LiveFeed
+
+    args = build_tui_parser().parse_args(options_argv)
+    if args.command_hint:
+        raise SystemExit(
+            f"pmutop: unknown subcommand {args.command_hint[0]!r} (topology, snapshot, stat, record, replay); "
+            "to follow a command, put it after `--`, e.g. pmutop -- make -j4"
+        )
+    if os.path.abspath(args.sysfs_root) != "/":
+        raise SystemExit(
+            "pmutop: --sysfs-root works only with `/` for live counting; to look at another machine's PMUs use "
+            f"`pmutop topology --sysfs-root {args.sysfs_root}`, or `pmutop replay FILE` on a recording made there"
+        )
+    if not MIN_INTERVAL_MS <= args.interval <= MAX_INTERVAL_MS:
+        raise SystemExit(f"pmutop: -I must be between {MIN_INTERVAL_MS} and {MAX_INTERVAL_MS} ms")
+    try:
+        cpus = parse_cpulist(args.cpus) if args.cpus else None
+    except ValueError as exc:
+        raise SystemExit(f"pmutop: -C: {exc}") from None
+    pids = parse_pids(args.pid, "pmutop")
+    log_path = None
+    if command:
+        handle, log_path = tempfile.mkstemp(prefix="pmutop-command-", suffix=".log")
+        os.close(handle)
+    try:
+        with _command_io_away_from_terminal(log_path) if log_path else contextlib.nullcontext():
+            feed = LiveFeed.create(args.interval / 1000, cpus=cpus, pids=pids, comm=args.comm, command=command)
+        if isinstance(feed, str):
+            print(f"pmutop: {feed}", file=sys.stderr)
+            return 127 if command else 1
+        return _run_app(feed)
+    finally:
+        if log_path:
+            _report_command_log(log_path, command)
+
+
+def _run_app(feed) -> int:
+    from pmutop.tui.app import PmutopApp
+
+    child = feed.session.child
+    ended_by_itself = False
+    try:
+        PmutopApp(feed).run()
+    finally:
+        if child is not None:
+            ended_by_itself = child.poll() is not None
+            if not ended_by_itself:
+                # The user quit while the command still ran: end it as Ctrl-C in perf stat would, rather
+                # than leave it orphaned with no one counting it (and the session waiting on it).
+                child.send_signal(signal.SIGINT)
+                try:
+                    child.wait(timeout=COMMAND_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        feed.stop()
+    if ended_by_itself:
+        return _exit_status(child.returncode)
+    return 0
+
+
+def _report_command_log(path: str, command: list[str]) -> None:
+    if os.path.getsize(path) == 0:
+        os.unlink(path)
+    else:
+        print(f"pmutop: the output of {command[0]} is in {path}", file=sys.stderr)

@@ -1,0 +1,288 @@
+"""Runs inside the arm64 guest (python3.11, started by /init): pmutop's own commands and raw probes.
+
+Every result is printed on the serial console between `===PMUTOP-BEGIN name===` and
+`===PMUTOP-END name rc===` lines; the host parses and checks them. Nothing here asserts: a failure is
+printed as data (an rc, an errno, a traceback) so the host reports it with context.
+"""
+
+import errno
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+
+PMU_ROOT = Path("/sys/bus/event_source/devices")
+PMUTOP = [sys.executable, "-m", "pmutop"]
+COMMAND_TIMEOUT_S = 90
+TASK_SCRIPT = (
+    "import os, time\n"
+    "def spin(cpu, seconds):\n"
+    "    os.sched_setaffinity(0, {cpu})\n"
+    "    end = time.monotonic() + seconds\n"
+    "    while time.monotonic() < end:\n"
+    "        pass\n"
+    "spin(0, 0.5)\n"
+    "spin(1, 0.5)\n"
+)
+ARMV8_CPU_CYCLES = 0x11
+ARMV8_INST_RETIRED = 0x08
+
+
+@contextmanager
+def section(name: str):
+    print(f"===PMUTOP-BEGIN {name}===", flush=True)
+    rc = 0
+    start = time.monotonic()
+    try:
+        yield
+    except Exception:
+        traceback.print_exc(file=sys.stdout)
+        rc = 99
+    sys.stdout.flush()
+    print(f"\n# guest-seconds {time.monotonic() - start:.2f}", flush=True)
+    print(f"===PMUTOP-END {name} {rc}===", flush=True)
+
+
+def _emit_command_output(name: str, argv: list[str], out: str, rc: int, start: float) -> None:
+    print(f"===PMUTOP-BEGIN {name}===", flush=True)
+    print("# argv " + json.dumps(argv), flush=True)
+    sys.stdout.write(out if out.endswith("\n") or not out else out + "\n")
+    print(f"# guest-seconds {time.monotonic() - start:.2f}", flush=True)
+    print(f"===PMUTOP-END {name} {rc}===", flush=True)
+
+
+def command_section(name: str, argv: list[str]) -> tuple[int, str]:
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=COMMAND_TIMEOUT_S, check=False
+        )
+        out, rc = proc.stdout.decode(errors="replace"), proc.returncode
+    except subprocess.TimeoutExpired as exc:
+        out, rc = (exc.stdout or b"").decode(errors="replace") + "\n# TIMEOUT", 124
+    _emit_command_output(name, argv, out, rc, start)
+    return rc, out
+
+
+def stat_with_spinner(name: str, argv: list[str], busy_cpu: int) -> None:
+    """Run `pmutop stat`, and once it printed its first interval, spin on busy_cpu until it ends.
+
+    The spinner starts late on purpose: under QEMU's round-robin TCG, every cross-CPU call the kernel
+    makes while opening counters (an IPI to the target CPU) waits for the spinning vCPU's time slice,
+    which makes pmutop's start-up tens of times slower in guest time. A `# spinner-started` line marks
+    the intervals that had the spinner for the whole interval (the ones after it).
+
+    pmutop itself is pinned to the busy CPU too: on the other CPU, its reads of the busy CPU's
+    counters would spin in the kernel waiting for those IPIs, and that CPU would look busy.
+    """
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=lambda: os.sched_setaffinity(0, {busy_cpu}),
+    )
+    watchdog = threading.Timer(COMMAND_TIMEOUT_S, proc.kill)
+    watchdog.start()
+    lines: list[str] = []
+    pid = None
+    try:
+        for raw in proc.stdout:
+            line = raw.decode(errors="replace")
+            lines.append(line)
+            if pid is None and line.startswith("{"):
+                pid = spinner(busy_cpu)
+                lines.append(f"# spinner-started cpu{busy_cpu}\n")
+        rc = proc.wait()
+    finally:
+        watchdog.cancel()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    if rc == -signal.SIGKILL:
+        lines.append("# TIMEOUT\n")
+        rc = 124
+    _emit_command_output(name, argv, "".join(lines), rc, start)
+
+
+def read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        return f"!{errno.errorcode.get(exc.errno or 0, exc.errno)}"
+
+
+def sysfs_facts() -> dict:
+    pmus = {}
+    for pmu in sorted(PMU_ROOT.iterdir()):
+        entry = {"type": read(pmu / "type")}
+        for name in ("cpus", "cpumask"):
+            if (pmu / name).exists():
+                entry[name] = read(pmu / name)
+        events = pmu / "events"
+        if events.is_dir():
+            entry["events"] = {
+                e.name: read(e) for e in sorted(events.iterdir()) if e.name in ("cpu_cycles", "inst_retired")
+            }
+        pmus[pmu.name] = entry
+    cpus = {}
+    for cpu in sorted(Path("/sys/devices/system/cpu").glob("cpu[0-9]*")):
+        cpus[cpu.name] = {"midr_el1": read(cpu / "regs/identification/midr_el1")}
+    return {
+        "release": os.uname().release,
+        "machine": os.uname().machine,
+        "online": read(Path("/sys/devices/system/cpu/online")),
+        "pmus": pmus,
+        "cpus": cpus,
+        "cmdline": read(Path("/proc/cmdline")),
+    }
+
+
+def core_pmus() -> dict[str, tuple[int, str]]:
+    """name -> (type, cpus) for every PMU with a `cpus` file (perf's definition of a core PMU)."""
+    out = {}
+    for pmu in sorted(PMU_ROOT.iterdir()):
+        if (pmu / "cpus").exists():
+            out[pmu.name] = (int((pmu / "type").read_text()), (pmu / "cpus").read_text().strip())
+    return out
+
+
+def spin(seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+def probe() -> list[dict]:
+    """Open cycles/instructions on every CPU with each encoding pmutop may use; record what happens."""
+    from pmutop.kernel import perf
+
+    read_format = perf.PERF_FORMAT_TOTAL_TIME_ENABLED | perf.PERF_FORMAT_TOTAL_TIME_RUNNING
+    hw = {"cycles": perf.PERF_COUNT_HW_CPU_CYCLES, "instructions": perf.PERF_COUNT_HW_INSTRUCTIONS}
+    raw = {"cycles": ARMV8_CPU_CYCLES, "instructions": ARMV8_INST_RETIRED}
+    results = []
+    ncpu = os.cpu_count() or 1
+    for cpu in range(ncpu):
+        specs = []
+        for event in ("cycles", "instructions"):
+            specs.append({"pmu": None, "encoding": "hardware", "event": event, "type": 0, "config": hw[event]})
+            for name, (ptype, _cpus) in core_pmus().items():
+                specs.append({"pmu": name, "encoding": "own-type", "event": event, "type": ptype, "config": raw[event]})
+                specs.append(
+                    {
+                        "pmu": name,
+                        "encoding": "extended",
+                        "event": event,
+                        "type": perf.PERF_TYPE_HARDWARE,
+                        "config": hw[event] | ptype << 32,
+                    }
+                )
+        os.sched_setaffinity(0, {cpu})
+        opened = []
+        for spec in specs:
+            attr = perf.EventAttr(type=spec["type"], config=spec["config"], read_format=read_format, disabled=True)
+            fd = perf.open_event(attr, pid=-1, cpu=cpu)
+            spec = dict(spec, cpu=cpu)
+            if isinstance(fd, perf.OpenFailure):
+                spec["errno"] = fd.name
+            else:
+                spec["fd"] = fd
+                opened.append(spec)
+            results.append(spec)
+        for spec in opened:
+            perf.enable(spec["fd"], group=False)
+        spin(0.05)
+        for spec in opened:
+            perf.disable(spec["fd"], group=False)
+        for spec in opened:
+            value, enabled, running = struct.unpack("=QQQ", os.read(spec["fd"], 24))
+            perf.close(spec.pop("fd"))
+            spec.update(value=value, enabled=enabled, running=running)
+    os.sched_setaffinity(0, set(range(ncpu)))
+    return results
+
+
+def busy_vs_idle() -> list[dict]:
+    """Legacy cycles/instructions on both CPUs while this process spins pinned to one of them."""
+    from pmutop.kernel import perf
+
+    read_format = perf.PERF_FORMAT_TOTAL_TIME_ENABLED | perf.PERF_FORMAT_TOTAL_TIME_RUNNING
+    ncpu = os.cpu_count() or 1
+    out = []
+    for busy in range(ncpu):
+        fds = {}
+        for cpu in range(ncpu):
+            for event, config in (("cycles", 0), ("instructions", 1)):
+                for user_only in (False, True):
+                    attr = perf.EventAttr(
+                        type=0, config=config, read_format=read_format, disabled=True, exclude_kernel=user_only
+                    )
+                    fd = perf.open_event(attr, cpu=cpu)
+                    if isinstance(fd, int):
+                        fds[(cpu, event + (":u" if user_only else ""))] = fd
+        os.sched_setaffinity(0, {busy})
+        for fd in fds.values():
+            perf.enable(fd, group=False)
+        spin(0.2)
+        for fd in fds.values():
+            perf.disable(fd, group=False)
+        for (cpu, event), fd in fds.items():
+            value, _enabled, running = struct.unpack("=QQQ", os.read(fd, 24))
+            perf.close(fd)
+            out.append({"busy": busy, "cpu": cpu, "event": event, "value": value, "running": running})
+    os.sched_setaffinity(0, set(range(ncpu)))
+    return out
+
+
+def spinner(cpu: int) -> int:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.sched_setaffinity(0, {cpu})
+            while True:
+                pass
+        finally:
+            os._exit(0)
+    return pid
+
+
+def main() -> int:
+    with section("sysfs"):
+        print(json.dumps(sysfs_facts()))
+    with section("import"):
+        from pmutop.kernel import perf
+
+        print(json.dumps({"attr_size": perf.attr_size(), "perf": perf.__file__}))
+    with section("probe"):
+        for row in probe():
+            print(json.dumps(row))
+    with section("busy-vs-idle"):
+        for row in busy_vs_idle():
+            print(json.dumps(row))
+    command_section("topology", [*PMUTOP, "topology", "--json"])
+    rc, help_text = command_section("stat-help", [*PMUTOP, "stat", "--help"])
+    if rc == 0:
+        for cpu in range(os.cpu_count() or 1):
+            stat_with_spinner(f"stat-busy-cpu{cpu}", [*PMUTOP, "stat", "-I", "300", "-n", "4", "--json"], cpu)
+        if "--user" in help_text:
+            for cpu in range(os.cpu_count() or 1):
+                stat_with_spinner(
+                    f"stat-user-busy-cpu{cpu}", [*PMUTOP, "stat", "--user", "-I", "300", "-n", "4", "--json"], cpu
+                )
+        if " -- " in help_text or "COMMAND" in help_text or "command" in help_text:
+            command_section(
+                "stat-task",
+                [*PMUTOP, "stat", "-I", "200", "--json", "--", sys.executable, "-c", TASK_SCRIPT],
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
