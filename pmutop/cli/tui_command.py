@@ -2,8 +2,6 @@
 
 import contextlib
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -14,8 +12,6 @@ from pmutop.model.cpulist import parse_cpulist
 
 MIN_INTERVAL_MS = 100
 MAX_INTERVAL_MS = 60_000
-# How long a followed command gets to exit after SIGINT when the user quits, before SIGKILL.
-COMMAND_GRACE_S = 2.0
 
 
 @contextlib.contextmanager
@@ -85,23 +81,12 @@ def run_tui(options_argv: list[str], command: list[str]) -> int:
 def _run_app(feed) -> int:
     from pmutop.tui.app import PmutopApp
 
-    child = feed.session.child
-    ended_by_itself = False
     try:
         PmutopApp(feed).run()
     finally:
-        if child is not None:
-            ended_by_itself = child.poll() is not None
-            if not ended_by_itself:
-                # The user quit while the command still ran: end it as Ctrl-C in perf stat would, rather
-                # than leave it orphaned with no one counting it (and the session waiting on it).
-                child.send_signal(signal.SIGINT)
-                try:
-                    child.wait(timeout=COMMAND_GRACE_S)
-                except subprocess.TimeoutExpired:
-                    child.kill()
         feed.stop()
-    if ended_by_itself:
+    child = feed.session.child
+    if child is not None and not feed.command_interrupted:
         return _exit_status(child.returncode)
     return 0
 

@@ -1,6 +1,8 @@
 """The live SnapshotFeed: a thread that owns the tick deadline and a StatSession, for the TUI."""
 
 import os
+import signal
+import subprocess
 import threading
 import time
 
@@ -10,6 +12,8 @@ from pmutop.live.stat_session import StatSession
 
 MIN_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 60.0
+# How long a followed command gets to exit after SIGINT when the UI quits, before SIGKILL.
+COMMAND_GRACE_S = 2.0
 
 
 class LiveFeed:
@@ -31,6 +35,9 @@ class LiveFeed:
         self._interval_s = min(max(interval_s, MIN_INTERVAL_S), MAX_INTERVAL_S)
         self._paused = False
         self._stopping = False
+        self._stopped = False
+        # Whether stop() had to end the followed command (rather than it ending by itself).
+        self.command_interrupted = False
         self._requests: list[tuple] = []
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -64,11 +71,23 @@ class LiveFeed:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop sampling and close everything; a followed command still running is ended (SIGINT, then
+        SIGKILL after COMMAND_GRACE_S), as Ctrl-C ends it under perf stat. Safe to call twice."""
         with self._wake:
-            self._stopping = True
+            if self._stopped:
+                return
+            self._stopped = self._stopping = True
             self._wake.notify_all()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+        child = self.session.child
+        if child is not None and child.poll() is None:
+            self.command_interrupted = True
+            child.send_signal(signal.SIGINT)
+            try:
+                child.wait(timeout=COMMAND_GRACE_S)
+            except subprocess.TimeoutExpired:
+                child.kill()
         if self._thread is None or not self._thread.is_alive():
             self.session.finish()
 

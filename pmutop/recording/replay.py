@@ -1,0 +1,192 @@
+"""Replaying a recording as a SnapshotFeed: the same RateModel over the recorded raw ticks.
+
+The feed rebuilds the recorded machine's Topology from the header's raw sysfs text, so a replay
+shows that machine's PMUs and CPUs. Its thread paces ticks by their recorded timestamps divided
+by the speed; `set_interval` (the UI's +/-) changes the speed, and `step` advances one tick while
+paused.
+"""
+
+import itertools
+import os
+import statistics
+import threading
+import time
+from pathlib import Path
+
+from pmutop.live.feed import EndCallback, SnapshotCallback
+from pmutop.model.rates import RateModel
+from pmutop.model.snapshot import Snapshot
+from pmutop.model.tasks import TaskTick
+from pmutop.model.topology import build_topology
+from pmutop.recording.format import Recording, read_recording
+
+
+def _recorded_interval(recording: Recording) -> float:
+    stamps = [tick.monotonic_ns for tick in recording.ticks]
+    gaps = [(later - earlier) / 1e9 for earlier, later in itertools.pairwise(stamps)]
+    return statistics.median(gaps) if gaps else recording.header.interval_s
+
+
+class ReplayFeed:
+    """A SnapshotFeed over a loaded Recording.
+
+    `start_at` folds the first ticks in at once, without pacing, and pauses after delivering
+    the snapshot of tick position `start_at` when `paused` is set: tests and screenshots use
+    that to show a fixed moment of a recording with its history behind it.
+    """
+
+    def __init__(
+        self,
+        recording: Recording,
+        *,
+        speed: float = 1.0,
+        paused: bool = False,
+        start_at: int = 0,
+        name: str = "recording",
+    ) -> None:
+        header = recording.header
+        sysfs = header.sysfs
+        self.recording = recording
+        self.topology = build_topology(sysfs.files, sysfs.errors, sysfs.pmu_names, sysfs.cpu_names, source=name)
+        self.description = {
+            "host": header.host,
+            "kernel": header.kernel,
+            "privileges": header.privileges,
+            "replay": name,
+        }
+        self.recorded_interval_s = _recorded_interval(recording)
+        self._speed = speed
+        self._paused = paused
+        self._start_at = start_at
+        self._steps = 0
+        self._stopping = False
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._followed: tuple[int, ...] | None = None
+        # Position of the next tick to fold in; read by the UI for "tick N of M".
+        self.position = 0
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], **options) -> "ReplayFeed":
+        return cls(read_recording(path), name=Path(path).name, **options)
+
+    @property
+    def total_ticks(self) -> int:
+        return len(self.recording.ticks)
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    @property
+    def interval_s(self) -> float:
+        return self.recorded_interval_s / self._speed
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def start(self, on_snapshot: SnapshotCallback, on_end: EndCallback) -> None:
+        self._thread = threading.Thread(target=self._run, args=(on_snapshot, on_end), name="pmutop-replay", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+
+    def set_interval(self, seconds: float) -> None:
+        """The UI's refresh interval, applied as a speed: half the interval plays twice as fast."""
+        with self._wake:
+            self._speed = self.recorded_interval_s / seconds
+            self._wake.notify_all()
+
+    def set_paused(self, paused: bool) -> None:
+        with self._wake:
+            self._paused = paused
+            self._wake.notify_all()
+
+    def step(self) -> None:
+        """Advance one tick while paused."""
+        with self._wake:
+            self._steps += 1
+            self._wake.notify_all()
+
+    def follow(self, pids: tuple[int, ...], comm: str | None = None) -> None:
+        """A replay cannot follow new processes: this shows only the recorded ones that match."""
+        self._followed = tuple(
+            pid for pid, name in self.processes() if pid in pids or (comm is not None and name == comm)
+        )
+
+    def unfollow(self) -> None:
+        self._followed = ()
+
+    def processes(self) -> list[tuple[int, str]]:
+        """The processes the recording followed (from its ticks) and any the header names."""
+        found = dict(self.recording.header.processes)
+        for tick in self.recording.ticks:
+            if isinstance(tick.tasks, TaskTick):
+                found.update((process.pid, process.comm) for process in tick.tasks.processes)
+        return sorted(found.items())
+
+    def _filtered(self, snapshot: Snapshot) -> Snapshot:
+        followed = self._followed
+        if followed is None or not snapshot.tasks:
+            return snapshot
+        tasks = tuple(task for task in snapshot.tasks if task.pid in followed)
+        migrations = tuple(entry for entry in snapshot.migrations if entry.pid in followed)
+        return Snapshot(
+            index=snapshot.index,
+            time_s=snapshot.time_s,
+            interval_s=snapshot.interval_s,
+            wall_time=snapshot.wall_time,
+            cpus=snapshot.cpus,
+            pmus=snapshot.pmus,
+            notices=snapshot.notices,
+            tasks=tasks,
+            migrations=migrations,
+            lost_migrations=snapshot.lost_migrations,
+            extras=snapshot.extras,
+        )
+
+    def _wait_turn(self, delay_s: float | None) -> bool:
+        """Wait until the next tick is due (or a step while paused); False when stopping."""
+        with self._wake:
+            deadline_wait = delay_s
+            while not self._stopping:
+                if self._paused:
+                    if self._steps:
+                        self._steps -= 1
+                        return True
+                    self._wake.wait()
+                    continue
+                if deadline_wait is None or deadline_wait <= 0:
+                    return True
+                speed_before = self._speed
+                started = time.monotonic()
+                self._wake.wait(timeout=deadline_wait)
+                elapsed = time.monotonic() - started
+                # A speed change rescales what is left of the wait; a pause keeps it for later.
+                deadline_wait = (deadline_wait - elapsed) * speed_before / self._speed
+            return False
+
+    def _run(self, on_snapshot: SnapshotCallback, on_end: EndCallback) -> None:
+        recording = self.recording
+        model = RateModel(self.topology, recording.header.layouts, recording.header.notices)
+        previous_ns: int | None = None
+        for position, tick in enumerate(recording.ticks):
+            catching_up = position <= self._start_at
+            if not catching_up:
+                delay = (tick.monotonic_ns - previous_ns) / 1e9 / self._speed if previous_ns is not None else None
+                if not self._wait_turn(delay):
+                    return
+            elif self._stopping:
+                return
+            snapshot = model.update(tick)
+            previous_ns = tick.monotonic_ns
+            self.position = position + 1
+            if snapshot is not None:
+                on_snapshot(self._filtered(snapshot))
+        on_end(recording.error_summary())

@@ -1,0 +1,364 @@
+"""The pmutop Textual app: header, notice banner, topology pane, live pane, task pane, footer.
+
+The app never calls the kernel. A feed (live sampler or replay) runs on its own thread and hands
+snapshots to a SnapshotInbox; the app draws the newest one when it gets to it.
+"""
+
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from pmutop.live.feed import SnapshotFeed
+from pmutop.model.snapshot import Snapshot
+from pmutop.recording.replay import ReplayFeed
+from pmutop.tui.history import HistoryBar
+from pmutop.tui.inbox import FeedEnded, SnapshotInbox, SnapshotReady
+from pmutop.tui.live_pane import LiveTable, RowMarks
+from pmutop.tui.screens import HelpScreen, ProcessPicker
+from pmutop.tui.task_pane import TaskPane
+from pmutop.tui.text import literal
+from pmutop.tui.topology_pane import TopologyTree
+
+# Refresh intervals offered by +/-, in seconds.
+INTERVALS = (0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
+# Below this width the topology pane starts hidden, leaving the live table the whole screen.
+TOPOLOGY_MIN_WIDTH = 120
+COMPACT_FOOTER_WIDTH = 140
+SPARKLINE_LABELS = {"ipc": "IPC", "ghz": "GHz", "util_pct": "util%"}
+STYLES = resources.files("pmutop.styles").joinpath("pmutop.tcss")
+
+
+def _privilege_style(privileges: str) -> str:
+    return "green" if privileges in ("root", "CAP_PERFMON") else "yellow"
+
+
+class PmutopApp(App):
+    CSS_PATH = str(STYLES)
+    TITLE = "pmutop"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Footer order is what a newcomer needs first; at 80 columns the tail is cut off (help lists all).
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("space", "toggle_pause", "Pause"),
+        Binding("full_stop", "step", "Step", key_display="."),
+        Binding("plus", "slower", "Interval", key_display="+/-"),
+        Binding("minus", "faster", "Shorter interval", show=False),
+        Binding("p", "pick_process", "Follow"),
+        Binding("f", "unfollow", "Unfollow"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("t", "toggle_topology", "Tree"),
+        Binding("g", "toggle_grouping", "Group"),
+        Binding("x", "hide_banner", "Hide notice", show=False),
+    ]
+
+    def __init__(self, feed: SnapshotFeed, *, screenshot_dir: str | Path = ".") -> None:
+        super().__init__()
+        self.feed = feed
+        self.topology = feed.topology
+        self.inbox = SnapshotInbox(self.post_message)
+        self.snapshot: Snapshot | None = None
+        self.ended: str | None = None
+        self.screenshot_dir = Path(screenshot_dir)
+        self._hidden_notices: frozenset[str] = frozenset()
+        self._tree_cpus: frozenset[int] = frozenset()
+        self._topology_choice: bool | None = None
+        self._texts: dict[str, Text] = {}
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="header")
+        yield Static(id="banner")
+        with Horizontal(id="body"):
+            yield TopologyTree(self.topology, id="topology")
+            with Vertical(id="main"):
+                yield LiveTable(self.topology, id="live")
+                yield Static(id="detail")
+                yield HistoryBar(id="history")
+                yield TaskPane(tuple(t.pmu for t in self.topology.core_types), id="tasks")
+        yield Input(placeholder="filter CPUs: 0-3,8 or cpu_atom; Enter keeps, Esc clears", id="filter")
+        yield Footer()
+
+    @property
+    def live(self) -> LiveTable:
+        return self.query_one(LiveTable)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter").display = False
+        self.query_one("#tasks").display = False
+        self._apply_topology_visibility()
+        self.live.focus()
+        self._update_header()
+        self._update_banner()
+        self._update_detail()
+        self.feed.start(self.inbox.deliver, self.inbox.end)
+
+    def on_unmount(self) -> None:
+        self.feed.stop()
+
+    def on_resize(self) -> None:
+        self._apply_topology_visibility()
+        # Spaced out, the footer's keys run past the edge of an 80-column terminal.
+        self.query_one(Footer).compact = self.size.width < COMPACT_FOOTER_WIDTH
+
+    def _apply_topology_visibility(self) -> None:
+        shown = self._topology_choice
+        if shown is None:
+            shown = self.size.width >= TOPOLOGY_MIN_WIDTH
+        self.query_one("#topology").display = shown
+
+    # -- snapshots -------------------------------------------------------------------------
+
+    def on_snapshot_ready(self, _message: SnapshotReady) -> None:
+        snapshot = self.inbox.take()
+        if snapshot is None:
+            return
+        self.snapshot = snapshot
+        self.live.show(snapshot)
+        self._update_marks()
+        self._update_tasks()
+        self._update_header()
+        self._update_banner()
+        self._update_detail()
+
+    def on_feed_ended(self, message: FeedEnded) -> None:
+        self.ended = message.reason or "ended"
+        if message.reason:
+            self.notify(message.reason, severity="warning", timeout=10)
+        self._update_header()
+
+    def _followed_cpus(self) -> frozenset[int]:
+        if self.snapshot is None:
+            return frozenset()
+        return frozenset(t.cpu_now for t in self.snapshot.tasks if t.alive and t.cpu_now is not None)
+
+    def _update_marks(self) -> None:
+        self.live.set_marks(RowMarks(followed=self._followed_cpus(), highlighted=self._tree_cpus))
+
+    @property
+    def _following(self) -> bool:
+        return bool(self.snapshot and self.snapshot.tasks)
+
+    def _update_tasks(self) -> None:
+        pane = self.query_one(TaskPane)
+        tasks = self.snapshot.tasks if self.snapshot else ()
+        if pane.display != bool(tasks):
+            pane.display = bool(tasks)
+            # `f` appears in the footer only while something is followed.
+            self.refresh_bindings()
+        if tasks:
+            pane.show(tasks, self.inbox.migration_log(), self.inbox.lost_migrations)
+
+    def _set_text(self, selector: str, text: Text) -> None:
+        """Update a Static only when its text changed: every update re-lays out the whole screen."""
+        if self._texts.get(selector) != text:
+            self._texts[selector] = text
+            self.query_one(selector, Static).update(text)
+
+    def _update_header(self) -> None:
+        description = self.feed.description
+        topology = self.topology
+        text = Text()
+        text.append("pmutop ", style="bold")
+        text.append_text(literal(description.get("host", "?"), "bold"))
+        text.append(" · Linux ")
+        text.append_text(literal(description.get("kernel", "?")))
+        online = len(topology.online_cpus)
+        text.append(f" · {len(topology.cpus)} CPUs" + (f" ({online} online)" if online != len(topology.cpus) else ""))
+        text.append(" · ")
+        if topology.core_pmus:
+            text.append_text(literal(" ".join(f"{pmu.name}:{pmu.type}" for pmu in topology.core_pmus), "bold cyan"))
+        else:
+            text.append("no core PMU", style="yellow")
+        privileges = description.get("privileges", "?")
+        text.append(" · ")
+        text.append_text(literal(privileges, _privilege_style(privileges)))
+        text.append(f" · every {self.feed.interval_s:g}s")
+        if isinstance(self.feed, ReplayFeed):
+            text.append(" · replay ")
+            text.append_text(literal(self.feed.description.get("replay", "")))
+            text.append(f" {self.feed.position}/{self.feed.total_ticks} ×{self.feed.speed:g}")
+        if self.ended is not None:
+            text.append(" · ENDED", style="bold red")
+        elif self.feed.paused:
+            text.append(" · PAUSED", style="bold reverse yellow")
+        text.append(f" · sort {self.live.sort_name}")
+        if not self.live.grouped:
+            text.append(" · ungrouped")
+        if self.live.filter_text:
+            text.append(" · filter ")
+            text.append_text(literal(self.live.filter_text, "bold"))
+        self._set_text("#header", text)
+
+    def _notices(self) -> list[str]:
+        notices = list(self.snapshot.notices) if self.snapshot else []
+        problems = self.topology.problems
+        if problems:
+            notices.append(f"{len(problems)} sysfs problems while reading the topology (see `pmutop topology`)")
+        return [notice for notice in dict.fromkeys(notices) if notice not in self._hidden_notices]
+
+    def _update_banner(self) -> None:
+        banner = self.query_one("#banner", Static)
+        notices = self._notices()
+        if banner.display != bool(notices):
+            banner.display = bool(notices)
+        if notices:
+            text = Text()
+            for index, notice in enumerate(notices):
+                if index:
+                    text.append("\n")
+                text.append("⚠ ", style="bold")
+                text.append_text(literal(notice))
+            text.append("  (x hides)", style="dim")
+            self._set_text("#banner", text)
+
+    def _update_detail(self) -> None:
+        live = self.live
+        key = live.selected_key
+        self._set_text("#detail", live.describe(key))
+        history = self.query_one(HistoryBar)
+        if key is None:
+            history.show(Text(), [], None)
+            return
+        kind, _, name = key.partition(":")
+        row_name = f"cpu{name}" if kind == "cpu" else name
+        for metric, metric_label in SPARKLINE_LABELS.items():
+            series = self.inbox.history(key, metric)
+            if series:
+                history.show(Text(f"{row_name} {metric_label} {series[-1]:.2f}"), series, metric)
+                return
+        history.show(Text(f"{row_name}: no history yet", style="dim"), [], None)
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._update_detail()
+
+    def on_topology_tree_cpus_highlighted(self, message: TopologyTree.CpusHighlighted) -> None:
+        self._tree_cpus = message.cpus
+        self._update_marks()
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "step":
+            return isinstance(self.feed, ReplayFeed)
+        if action == "unfollow":
+            return self._following
+        return True
+
+    def action_toggle_pause(self) -> None:
+        self.feed.set_paused(not self.feed.paused)
+        self._update_header()
+
+    def _change_interval(self, direction: int) -> None:
+        current = self.feed.interval_s
+        if direction > 0:
+            choice = next((value for value in INTERVALS if value > current * 1.001), INTERVALS[-1])
+        else:
+            choice = next((value for value in reversed(INTERVALS) if value < current * 0.999), INTERVALS[0])
+        self.feed.set_interval(choice)
+        self._update_header()
+
+    def action_slower(self) -> None:
+        self._change_interval(+1)
+
+    def action_faster(self) -> None:
+        self._change_interval(-1)
+
+    def action_step(self) -> None:
+        if isinstance(self.feed, ReplayFeed):
+            if not self.feed.paused:
+                self.feed.set_paused(True)
+            self.feed.step()
+            self._update_header()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.value = self.live.filter_text
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.live.set_filter(event.value)
+            self._update_header()
+            self._update_detail()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self._close_filter()
+
+    def on_key(self, event) -> None:
+        box = self.query_one("#filter", Input)
+        if event.key == "escape" and box.display and self.focused is box:
+            box.value = ""
+            self._close_filter()
+            event.stop()
+
+    def _close_filter(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.live.focus()
+
+    def action_pick_process(self) -> None:
+        def follow(pid: int | None) -> None:
+            if pid is not None:
+                self.feed.follow((pid,))
+                self.notify(f"following pid {pid}", timeout=3)
+
+        self.push_screen(ProcessPicker(self.feed.processes()), follow)
+
+    def action_unfollow(self) -> None:
+        self.feed.unfollow()
+
+    def action_cycle_sort(self) -> None:
+        self.live.cycle_sort()
+        self._update_header()
+
+    def action_toggle_topology(self) -> None:
+        tree = self.query_one("#topology")
+        self._topology_choice = not tree.display
+        self._apply_topology_visibility()
+        if not tree.display and self.focused is tree:
+            self.live.focus()
+
+    def action_toggle_grouping(self) -> None:
+        self.live.set_grouped(not self.live.grouped)
+        self._update_header()
+
+    def action_hide_banner(self) -> None:
+        self._hidden_notices = self._hidden_notices | frozenset(self._notices())
+        self._update_banner()
+
+    def action_save_snapshot(self) -> None:
+        index = self.snapshot.index if self.snapshot else 0
+        host = self.feed.description.get("host", "host").replace("/", "_")
+        path = self.save_screenshot(filename=f"pmutop-{host}-tick{index}.svg", path=str(self.screenshot_dir))
+        self.notify(f"saved {path}", timeout=5)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Pause or resume", "Pause sampling, or resume it (space)", self.action_toggle_pause)
+        yield SystemCommand("Longer interval", "Refresh less often (+)", self.action_slower)
+        yield SystemCommand("Shorter interval", "Refresh more often (-)", self.action_faster)
+        yield SystemCommand("Filter CPUs", "Show only some CPUs (/)", self.action_filter)
+        yield SystemCommand("Follow a process", "Pick a process to follow (p)", self.action_pick_process)
+        yield SystemCommand("Stop following", "Stop following processes (f)", self.action_unfollow)
+        yield SystemCommand("Cycle sort", "Sort CPUs by the next column (s)", self.action_cycle_sort)
+        yield SystemCommand("Toggle topology pane", "Show or hide the PMU tree (t)", self.action_toggle_topology)
+        yield SystemCommand("Toggle grouping", "Group CPUs by core PMU on or off (g)", self.action_toggle_grouping)
+        yield SystemCommand("Help", "Keys and columns (?)", self.action_help)
+        yield SystemCommand("Save snapshot", "Save the screen as an SVG file", self.action_save_snapshot)
+        if isinstance(self.feed, ReplayFeed):
+            yield SystemCommand("Step", "Advance the replay one tick (.)", self.action_step)

@@ -1,0 +1,94 @@
+"""Regenerate the SVG screenshots in this folder from real runs and recordings:
+
+    .venv/bin/python screenshots/make_screenshots.py
+
+- this-machine.svg: `pmutop record` on this machine's kernel (root) for a few seconds while a busy task
+  is followed and moved between CPUs with sched_setaffinity, then replayed at its last tick;
+- alder-lake-following.svg: a synthetic recording over the Alder Lake fixture topology
+  (tests/sysfs_trees.py) that follows a task migrating between P- and E-cores;
+- arm64-two-pmu.svg: a recording made in the arm64 two-PMU QEMU guest, when the harness has left
+  one under tests/integration/arm64/work (skipped otherwise).
+"""
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+from sysfs_trees import build_alder_lake  # noqa: E402  (test fixtures, not a package)
+
+from pmutop.kernel.sysfs import read_sysfs  # noqa: E402
+from pmutop.recording.format import Recording, read_recording  # noqa: E402
+from pmutop.recording.replay import ReplayFeed  # noqa: E402
+from pmutop.recording.synthetic import synthetic_recording  # noqa: E402
+from pmutop.tui.app import PmutopApp  # noqa: E402
+
+SIZE = (120, 36)
+
+
+async def screenshot(recording: Recording, name: str, filename: str, size=SIZE) -> None:
+    """The TUI over `recording`, paused at its last tick (with the history before it), saved as SVG."""
+    last = len(recording.ticks) - 1
+    app = PmutopApp(ReplayFeed(recording, paused=True, start_at=last, name=name))
+    async with app.run_test(size=size) as pilot:
+        for _ in range(1000):
+            if app.snapshot is not None and app.snapshot.index >= last:
+                break
+            await pilot.pause(0.01)
+        await pilot.pause(0.2)
+        app.save_screenshot(filename=filename, path=str(HERE))
+    print(f"wrote screenshots/{filename}")
+
+
+def record_this_machine(path: Path) -> None:
+    """A real recording: a busy task followed while it is moved from the first CPU to the last and back."""
+    cpus = sorted(os.sched_getaffinity(0))
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        os.sched_setaffinity(busy.pid, {cpus[0]})
+
+        def move() -> None:
+            for cpu in (cpus[-1], cpus[0], cpus[-1]):
+                time.sleep(1.2)
+                os.sched_setaffinity(busy.pid, {cpu})
+
+        mover = threading.Thread(target=move)
+        mover.start()
+        command = [sys.executable, "-m", "pmutop", "record", "-o", str(path), "-I", "500", "-n", "10"]
+        subprocess.run([*command, "-p", str(busy.pid)], check=True, cwd=REPO)
+        mover.join()
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+def alder_lake_recording(root: Path) -> Recording:
+    build_alder_lake(root)
+    return synthetic_recording(
+        read_sysfs(root), ticks=40, host="alderlake", kernel="6.18.0", follow=(4242, "x264"), seed=7
+    )
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        live = Path(scratch) / "this-machine.jsonl"
+        record_this_machine(live)
+        await screenshot(read_recording(live), "this-machine.jsonl", "this-machine.svg")
+        await screenshot(alder_lake_recording(Path(scratch) / "adl"), "alder-lake.jsonl", "alder-lake-following.svg")
+    arm64 = sorted((REPO / "tests/integration/arm64/work").glob("**/*.jsonl*"))
+    if arm64:
+        await screenshot(read_recording(arm64[-1]), arm64[-1].name, "arm64-two-pmu.svg")
+    else:
+        print("no arm64 guest recording under tests/integration/arm64/work: arm64-two-pmu.svg not made")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

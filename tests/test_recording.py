@@ -1,0 +1,220 @@
+"""The recording format: round trips, replays that recompute the same figures, damaged files."""
+
+import gzip
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from sysfs_trees import build_alder_lake, build_this_vm
+
+from pmutop.kernel.sysfs import read_sysfs
+from pmutop.model.cpulist import parse_cpulist
+from pmutop.model.rates import RateModel
+from pmutop.model.topology import build_topology
+from pmutop.recording.format import FORMAT_VERSION, RecordingError, RecordingWriter, read_recording
+from pmutop.recording.replay import ReplayFeed
+from pmutop.recording.synthetic import synthetic_recording
+
+TICKS = 12
+
+
+@pytest.fixture(scope="module")
+def alder_lake(tmp_path_factory):
+    root = build_alder_lake(tmp_path_factory.mktemp("adl"))
+    return synthetic_recording(read_sysfs(root), ticks=TICKS, host="adl", follow=(4242, "busy"))
+
+
+@pytest.fixture(scope="module")
+def this_vm(tmp_path_factory):
+    root = build_this_vm(tmp_path_factory.mktemp("vm"))
+    return synthetic_recording(read_sysfs(root), ticks=TICKS, host="vm", follow=(77, "spin"))
+
+
+def write(recording, path: Path) -> Path:
+    with RecordingWriter(path, recording.header) as writer:
+        for tick in recording.ticks:
+            writer.write_tick(tick)
+    return path
+
+
+def snapshots(recording) -> list[dict]:
+    sysfs = recording.header.sysfs
+    topology = build_topology(sysfs.files, sysfs.errors, sysfs.pmu_names, sysfs.cpu_names)
+    model = RateModel(topology, recording.header.layouts, recording.header.notices)
+    return [s.to_json() for tick in recording.ticks if (s := model.update(tick)) is not None]
+
+
+@pytest.mark.parametrize("name", ["rec.jsonl", "rec.jsonl.gz"])
+def test_round_trip_keeps_every_raw_value(alder_lake, tmp_path, name):
+    loaded = read_recording(write(alder_lake, tmp_path / name))
+    assert loaded.errors == ()
+    assert loaded.header == alder_lake.header
+    assert loaded.ticks == alder_lake.ticks
+
+
+def test_replayed_figures_equal_the_original(this_vm, tmp_path):
+    loaded = read_recording(write(this_vm, tmp_path / "vm.jsonl"))
+    assert snapshots(loaded) == snapshots(this_vm)
+    # Task following made it through: residency and migrations are recomputed on replay.
+    assert snapshots(loaded)[-1]["tasks"][0]["comm"] == "spin"
+
+
+def test_header_is_versioned_and_documented_fields_are_there(alder_lake, tmp_path):
+    path = write(alder_lake, tmp_path / "rec.jsonl")
+    header = json.loads(path.read_text().splitlines()[0])
+    assert header["format"] == "pmutop-recording" and header["version"] == FORMAT_VERSION
+    assert {"host", "kernel", "privileges", "interval_s", "sysfs", "layouts", "notices"} <= set(header)
+    tick = json.loads(path.read_text().splitlines()[2])
+    assert tick["type"] == "tick" and {"reads", "cpu_times", "online", "monotonic_ns"} <= set(tick)
+
+
+def test_replay_shows_the_recorded_machine(alder_lake):
+    """This VM has no core PMU; the replay still shows Alder Lake's two core PMUs and 24 CPUs."""
+    feed = ReplayFeed(alder_lake)
+    assert [pmu.name for pmu in feed.topology.core_pmus] == ["cpu_core", "cpu_atom"]
+    assert len(feed.topology.cpus) == 24
+
+
+def test_truncated_file_reports_the_line_and_keeps_the_valid_ticks(alder_lake, tmp_path):
+    path = write(alder_lake, tmp_path / "rec.jsonl")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 40])
+    loaded = read_recording(path)
+    assert len(loaded.ticks) == TICKS - 1
+    assert loaded.errors[0].line == TICKS + 1
+    assert "truncated" in loaded.errors[0].reason
+    assert f"line {TICKS + 1}" in loaded.error_summary()
+
+
+def test_corrupt_line_is_skipped_and_reported(alder_lake, tmp_path):
+    path = write(alder_lake, tmp_path / "rec.jsonl")
+    lines = path.read_text().splitlines(keepends=True)
+    lines[4] = '{"type": "tick", "index": "garbage"}\n'
+    lines[6] = "\x00\x01 not json\n"
+    path.write_text("".join(lines))
+    loaded = read_recording(path)
+    assert [error.line for error in loaded.errors] == [5, 7]
+    assert len(loaded.ticks) == TICKS - 2
+    # Rates over the gap come from the recorded times, so they stay right.
+    assert all(s["elapsed_s"] > 0 for s in snapshots(loaded))
+
+
+def test_truncated_gzip_replays_what_is_valid(alder_lake, tmp_path):
+    path = write(alder_lake, tmp_path / "rec.jsonl.gz")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    loaded = read_recording(path)
+    assert 0 < len(loaded.ticks) < TICKS
+    assert loaded.errors
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "no header"),
+        ("not json\n", "line 1"),
+        ('{"format": "something-else"}\n', "not a pmutop recording"),
+        ('{"format": "pmutop-recording", "version": 99}\n', "version 99"),
+    ],
+)
+def test_unusable_header_is_an_error(tmp_path, content, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content)
+    with pytest.raises(RecordingError, match=message):
+        read_recording(path)
+
+
+def test_missing_file_is_an_error(tmp_path):
+    with pytest.raises(RecordingError):
+        read_recording(tmp_path / "absent.jsonl")
+
+
+def test_gzip_header_damage_is_an_error(tmp_path):
+    path = tmp_path / "bad.jsonl.gz"
+    path.write_bytes(gzip.compress(b"x" * 100)[:20])
+    with pytest.raises(RecordingError):
+        read_recording(path)
+
+
+def run_feed(feed: ReplayFeed) -> tuple[list, list]:
+    delivered, ended = [], []
+    done = threading.Event()
+
+    def on_end(reason):
+        ended.append(reason)
+        done.set()
+
+    feed.start(delivered.append, on_end)
+    assert done.wait(10)
+    feed.stop()
+    return delivered, ended
+
+
+def test_replay_feed_delivers_every_interval_and_reports_damage(alder_lake, tmp_path):
+    path = write(alder_lake, tmp_path / "rec.jsonl")
+    path.write_bytes(path.read_bytes()[:-40])
+    feed = ReplayFeed.from_file(path, speed=1000.0)
+    delivered, ended = run_feed(feed)
+    assert [s.index for s in delivered] == list(range(1, TICKS - 1))
+    assert "line" in ended[0]
+
+
+def test_replay_feed_pauses_and_steps(alder_lake):
+    feed = ReplayFeed(alder_lake, paused=True, start_at=3)
+    delivered = []
+    arrived = threading.Semaphore(0)
+
+    def on_snapshot(snapshot):
+        delivered.append(snapshot.index)
+        arrived.release()
+
+    feed.start(on_snapshot, lambda reason: None)
+    for _ in range(3):
+        assert arrived.acquire(timeout=5)
+    assert not arrived.acquire(timeout=0.2)
+    feed.step()
+    assert arrived.acquire(timeout=5)
+    assert delivered == [1, 2, 3, 4]
+    feed.set_interval(0.25)
+    assert feed.speed == pytest.approx(4.0)
+    feed.stop()
+
+
+def test_replay_follow_filters_recorded_tasks(alder_lake):
+    feed = ReplayFeed(alder_lake, speed=1000.0)
+    assert feed.processes() == [(4242, "busy")]
+    feed.unfollow()
+    delivered, _ = run_feed(feed)
+    assert all(s.tasks == () for s in delivered)
+
+
+def test_live_record_then_stat_input_round_trip(tmp_path):
+    """A real recording on this machine's kernel, recomputed headless from the file."""
+    path = tmp_path / "live.jsonl"
+    record = subprocess.run(
+        [sys.executable, "-m", "pmutop", "record", "-o", str(path), "-I", "200", "-n", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert record.returncode == 0, record.stderr
+    assert "wrote 4 ticks" in record.stderr
+    stat = subprocess.run(
+        [sys.executable, "-m", "pmutop", "stat", "--input", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert stat.returncode == 0, stat.stderr
+    lines = [json.loads(line) for line in stat.stdout.splitlines()]
+    assert [line["interval"] for line in lines[:3]] == [1, 2, 3]
+    assert lines[-1]["summary"] is True and len(lines) == 4
+    online = set(parse_cpulist(Path("/sys/devices/system/cpu/online").read_text().strip()))
+    assert {row["cpu"] for row in lines[0]["cpus"] if row["online"]} == online
+    for line in lines[:3]:
+        assert 0.1 < line["elapsed_s"] < 0.5
+        # Software counters count on every kernel, with or without a hardware PMU.
+        assert all(row["metrics"]["context_switches_per_s"]["value"] is not None for row in line["cpus"])

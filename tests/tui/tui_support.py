@@ -1,0 +1,147 @@
+"""Deterministic feeds and helpers for the TUI tests: replays of synthetic recordings, never the clock."""
+
+import dataclasses
+import threading
+from pathlib import Path
+
+from sysfs_trees import build_alder_lake, build_this_vm
+
+from pmutop.kernel.sysfs import read_sysfs
+from pmutop.live.feed import EndCallback, SnapshotCallback
+from pmutop.model.rates import RateModel
+from pmutop.model.snapshot import Metric, MigrationEntry, Snapshot, TaskRow
+from pmutop.model.topology import Topology, build_topology
+from pmutop.recording.format import Recording
+from pmutop.recording.replay import ReplayFeed
+from pmutop.recording.synthetic import synthetic_recording
+from pmutop.tui.app import PmutopApp
+
+# The moment of a recording the screen tests show: enough ticks for a sparkline.
+SHOWN_TICK = 12
+MALICIOUS_COMM = "[bold]x\x1b[31m"
+PROCESSES = ((1, "systemd"), (4242, "stress-ng"), (4343, MALICIOUS_COMM))
+
+
+def recording_for(builder, root: Path, **options) -> Recording:
+    builder(root)
+    return synthetic_recording(read_sysfs(root), ticks=40, host="testhost", kernel="6.18.0-test", **options)
+
+
+def alder_lake_recording(root: Path, **options) -> Recording:
+    return recording_for(build_alder_lake, root, processes=PROCESSES, **options)
+
+
+def this_vm_recording(root: Path) -> Recording:
+    return recording_for(build_this_vm, root, processes=PROCESSES)
+
+
+def paused_replay(recording: Recording) -> ReplayFeed:
+    return ReplayFeed(recording, paused=True, start_at=SHOWN_TICK, name="test.jsonl")
+
+
+async def wait_for_tick(pilot, app: PmutopApp, index: int = SHOWN_TICK) -> None:
+    """Let the feed thread deliver up to `index` and the app draw it (bounded, no sleeps on success)."""
+    for _ in range(500):
+        if app.snapshot is not None and app.snapshot.index >= index:
+            break
+        await pilot.pause(0.01)
+    assert app.snapshot is not None and app.snapshot.index >= index, "the feed never delivered"
+    await pilot.pause()
+
+
+def snapshots_of(recording: Recording) -> list[Snapshot]:
+    sysfs = recording.header.sysfs
+    topology = build_topology(sysfs.files, sysfs.errors, sysfs.pmu_names, sysfs.cpu_names)
+    model = RateModel(topology, recording.header.layouts, recording.header.notices)
+    return [snapshot for tick in recording.ticks if (snapshot := model.update(tick)) is not None]
+
+
+def followed_task(topology: Topology, comm: str = MALICIOUS_COMM) -> TaskRow:
+    """A task on cpu17 (an E-core on Alder Lake) that spent most of its time on P-cores."""
+    return TaskRow(
+        pid=4343,
+        comm=comm,
+        alive=True,
+        threads=2,
+        cpu_now=17,
+        pmu_now="cpu_atom",
+        core_type_now="efficiency",
+        residency={"cpu_core": 0.25, "cpu_atom": 0.75},
+        residency_total={"cpu_core": 0.62, "cpu_atom": 0.38},
+        ipc={"cpu_core": Metric(1.92, coverage=1.0), "cpu_atom": Metric(1.04, coverage=1.0)},
+        cycles={},
+        instructions={},
+        migrations=7,
+        cross_type_migrations=3,
+        migrations_interval=1,
+        cross_type_interval=1,
+        running_s=4.2,
+        residency_method="cycles per core PMU",
+    )
+
+
+MIGRATIONS = (
+    MigrationEntry(3.101, 4343, 4344, MALICIOUS_COMM, 2, 3, "cpu_core", "cpu_core", False),
+    MigrationEntry(3.507, 4343, 4343, MALICIOUS_COMM, 3, 17, "cpu_core", "cpu_atom", True),
+)
+
+
+class ScriptedFeed:
+    """A SnapshotFeed that delivers a fixed list of snapshots at start and records what the UI asks."""
+
+    def __init__(self, topology: Topology, snapshots: list[Snapshot], processes=PROCESSES) -> None:
+        self.topology = topology
+        self.description = {"host": "testhost", "kernel": "6.18.0-test", "privileges": "paranoid 2"}
+        self.snapshots = snapshots
+        self._processes = list(processes)
+        self._interval = 1.0
+        self._paused = False
+        self.calls: list[tuple] = []
+        self._thread: threading.Thread | None = None
+
+    @property
+    def interval_s(self) -> float:
+        return self._interval
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def start(self, on_snapshot: SnapshotCallback, on_end: EndCallback) -> None:
+        def deliver() -> None:
+            for snapshot in self.snapshots:
+                on_snapshot(snapshot)
+
+        self._thread = threading.Thread(target=deliver, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.calls.append(("stop",))
+
+    def set_interval(self, seconds: float) -> None:
+        self._interval = seconds
+        self.calls.append(("set_interval", seconds))
+
+    def set_paused(self, paused: bool) -> None:
+        self._paused = paused
+        self.calls.append(("set_paused", paused))
+
+    def follow(self, pids: tuple[int, ...], comm: str | None = None) -> None:
+        self.calls.append(("follow", pids, comm))
+
+    def unfollow(self) -> None:
+        self.calls.append(("unfollow",))
+
+    def processes(self) -> list[tuple[int, str]]:
+        return list(self._processes)
+
+
+def following_feed(recording: Recording) -> ScriptedFeed:
+    """Alder Lake snapshots up to SHOWN_TICK, the last ones following a task with a hostile name."""
+    sysfs = recording.header.sysfs
+    topology = build_topology(sysfs.files, sysfs.errors, sysfs.pmu_names, sysfs.cpu_names)
+    snapshots = snapshots_of(recording)[:SHOWN_TICK]
+    task = followed_task(topology)
+    snapshots[-2] = dataclasses.replace(snapshots[-2], tasks=(task,), migrations=MIGRATIONS[:1])
+    snapshots[-1] = dataclasses.replace(snapshots[-1], tasks=(task,), migrations=MIGRATIONS[1:])
+    return ScriptedFeed(topology, snapshots)
