@@ -11,6 +11,10 @@ from pmutop.model.tasks import TaskModel, TaskTick
 from pmutop.model.topology import Topology
 
 USER_HZ = 100  # /proc/stat ticks per second on every Linux ABI
+# GHz divides by busy time, which /proc/stat knows only to a tick (10 ms): below this many busy ticks the
+# error would pass 10%, and an idle CPU would show absurd clocks, so GHz is left out instead.
+MIN_BUSY_TICKS_FOR_GHZ = 10
+TOO_IDLE = "too little busy time this interval to measure a clock"
 CORE_COUNTER_METRICS = ("cycles", "instructions", "ref_cycles", "ipc", "ghz", "instructions_per_s")
 SOFTWARE_COUNTER_METRICS = ("context_switches_per_s", "migrations_per_s")
 MSR_COUNTER_METRICS = ("tsc_ghz", "effective_ghz")
@@ -232,10 +236,16 @@ def _core_metrics(
         failed = _failed(("ghz", "ipc"), cycles.failure)
         metrics.update(failed)
     else:
-        metrics["ghz"] = _derived(_ratio(cycles.value, busy_s), cycles, scale=1e-9)
+        metrics["ghz"] = _ghz(cycles, busy_s)
         metrics["ipc"] = _derived(_ratio(instructions.value, cycles.value), cycles, instructions)
     metrics["instructions_per_s"] = _derived(_ratio(instructions.value, interval_s), instructions)
     return metrics
+
+
+def _ghz(cycles: Metric, busy_s: float | None) -> Metric:
+    if busy_s is not None and busy_s * USER_HZ < MIN_BUSY_TICKS_FOR_GHZ:
+        return Metric(None, note=TOO_IDLE)
+    return _derived(_ratio(cycles.value, busy_s), cycles, scale=1e-9)
 
 
 def _derived(value: float | None, *sources: Metric, scale: float = 1.0) -> Metric:
@@ -325,7 +335,7 @@ def _aggregate(
     metrics = {
         "cycles": cycles,
         "instructions": instructions,
-        "ghz": _derived(_ratio(cycles.value, busy_s), cycles, scale=1e-9),
+        "ghz": _ghz(cycles, busy_s),
         "ipc": _derived(_ratio(instructions.value, cycles.value), cycles, instructions),
         "instructions_per_s": _derived(_ratio(instructions.value, interval_s), instructions),
         "util_pct": Metric(sum(utils) / len(utils)) if utils else NOT_COUNTED,

@@ -52,6 +52,8 @@ class Metric:
     coverage: float | None = None
     extrapolated: bool = False
     failure: CounterFailure | None = None
+    # Why a value is missing when no counter failed (e.g. too little busy time to measure).
+    note: str | None = None
 
     @property
     def available(self) -> bool:
@@ -63,7 +65,7 @@ class Metric:
             if self.failure:
                 record.update(error=self.failure.errno_name, reason=self.failure.explanation)
             else:
-                record["reason"] = "not counted this interval"
+                record["reason"] = self.note or "not counted this interval"
             return record
         record = {"value": round(self.value, 6) if isinstance(self.value, float) else self.value}
         if self.coverage is not None:

@@ -430,3 +430,30 @@ def test_stat_follows_a_task_across_core_types(guest, host_has_stat):
             all(residency.get(pmu, 0) > 0.2 for pmu in expected), f"residency_total {residency}, expected both", name
         )
         guest.check(final["cross_type_migrations"] >= 1, f"cross_type_migrations {final}", name)
+
+
+def test_recording_from_the_guest_replays_on_the_host(guest, host_has_stat, tmp_path):
+    """`pmutop record` in the guest, `pmutop stat --input` on this x86 host: the replay shows the guest's
+    PMUs and recomputes the task's trip across core types from the raw counts. The recording is kept in
+    work/recordings/ (tests/fixtures/recordings/arm64-two-pmu.jsonl is a copy of the 6.12 two-PMU one)."""
+    _require_stat(guest, host_has_stat)
+    name = "recording"
+    lines = [line for line in guest.body(name).splitlines() if line.startswith("{")]
+    guest.check(len(lines) >= 4, f"recording has {len(lines)} lines", name)
+    kept = build.WORK / "recordings" / f"{guest.release}-{guest.layout}.jsonl"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text("\n".join(lines) + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pmutop", "stat", "--input", str(kept), "--json"], capture_output=True, text=True
+    )
+    guest.check(result.returncode == 0, f"stat --input failed: {result.stderr[-500:]}", name)
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    owners = OWNERS[guest.layout]
+    for record in records:
+        rows = {row["cpu"]: row["pmu"] for row in record["cpus"]}
+        guest.check(rows == owners, f"replayed CPUs attributed {rows}, expected {owners}", name)
+        guest.check(sorted(p["pmu"] for p in record["pmus"]) == sorted(set(owners.values())), "replayed PMUs", name)
+    migrations = [m for record in records for m in record.get("migrations", [])]
+    crossing = [m for m in migrations if (m["from_cpu"], m["to_cpu"]) == (0, 1)]
+    guest.check(len(crossing) == 1, f"replayed migrations {migrations}", name)
+    guest.check(crossing[0]["cross_type"] is (owners[0] != owners[1]), f"replayed migration {crossing[0]}", name)

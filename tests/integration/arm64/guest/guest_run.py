@@ -281,6 +281,16 @@ def main() -> int:
                 "stat-task",
                 [*PMUTOP, "stat", "-I", "200", "--json", "--", sys.executable, "-c", TASK_SCRIPT],
             )
+    rc, _ = command_section("record-help", [*PMUTOP, "record", "--help"])
+    if rc == 0:
+        recording = "/tmp/pmutop-guest-recording.jsonl"
+        rc, _ = command_section(
+            "record-task",
+            [*PMUTOP, "record", "-o", recording, "-I", "200", "--", sys.executable, "-c", TASK_SCRIPT],
+        )
+        if rc == 0:
+            with section("recording"), open(recording) as handle:
+                sys.stdout.write(handle.read())
     return 0
 
 
