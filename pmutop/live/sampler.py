@@ -141,7 +141,7 @@ class Sampler:
             if plan.cpu in online:
                 self._open_slot(slot)
             else:
-                slot.lost = self._failure(errno.ENODEV, plan.role.value, None, plan.cpu)
+                slot.lost = self._offline(plan)
         self.notices = self._build_notices()
         self._rebuild_reader()
 
@@ -172,6 +172,10 @@ class Sampler:
     def _failure(self, error: int, event: str, pmu: str | None, cpu: int | None) -> CounterFailure:
         context = OpenContext(event=event, pmu=pmu, cpu=cpu, fds_needed=self.fds_needed, fd_limit=self.fd_limit)
         return failure(error, context, self.privileges)
+
+    def _offline(self, plan: GroupPlan) -> CounterFailure:
+        events = ", ".join(counter.name for counter in plan.counters)
+        return self._failure(errno.ENODEV, events, plan.pmu or None, plan.cpu)
 
     def _pending_layout(self, plan: GroupPlan) -> GroupLayout:
         return GroupLayout(
@@ -374,7 +378,7 @@ class Sampler:
                 self.fd_headroom += slot.opened.close()
                 slot.opened = None
                 reads.pop(slot.plan.key, None)
-                slot.lost = self._failure(errno.ENODEV, slot.plan.role.value, slot.plan.pmu or None, slot.plan.cpu)
+                slot.lost = self._offline(slot.plan)
                 changed = True
             elif slot.opened is None and slot.lost is not None and slot.plan.cpu in online:
                 self._open_slot(slot)
