@@ -6,6 +6,7 @@ by the speed; `set_interval` (the UI's +/-) changes the speed, and `step` advanc
 paused.
 """
 
+import dataclasses
 import itertools
 import os
 import statistics
@@ -137,19 +138,7 @@ class ReplayFeed:
             return snapshot
         tasks = tuple(task for task in snapshot.tasks if task.pid in followed)
         migrations = tuple(entry for entry in snapshot.migrations if entry.pid in followed)
-        return Snapshot(
-            index=snapshot.index,
-            time_s=snapshot.time_s,
-            interval_s=snapshot.interval_s,
-            wall_time=snapshot.wall_time,
-            cpus=snapshot.cpus,
-            pmus=snapshot.pmus,
-            notices=snapshot.notices,
-            tasks=tasks,
-            migrations=migrations,
-            lost_migrations=snapshot.lost_migrations,
-            extras=snapshot.extras,
-        )
+        return dataclasses.replace(snapshot, tasks=tasks, migrations=migrations)
 
     def _wait_turn(self, delay_s: float | None) -> bool:
         """Wait until the next tick is due (or a step while paused); False when stopping."""

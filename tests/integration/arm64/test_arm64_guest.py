@@ -61,16 +61,6 @@ def guests():
     return results
 
 
-@pytest.fixture(scope="module")
-def host_has_stat() -> bool:
-    proc = subprocess.run(
-        [sys.executable, "-m", "pmutop", "stat", "--help"],
-        cwd=build.REPO,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    return proc.returncode == 0
 
 
 class Guest:
@@ -250,9 +240,7 @@ def test_kernel_layer_user_only_counts_follow_the_busy_cpu(guest):
 # ---------------------------------------------------------------- pmutop stat
 
 
-def _require_stat(guest: Guest, host_has_stat: bool) -> None:
-    if not host_has_stat:
-        pytest.skip("`pmutop stat` does not exist yet in this checkout")
+def _require_stat(guest: Guest) -> None:
     guest.body("stat-help")
 
 
@@ -287,8 +275,8 @@ def _walk_metrics(record: dict, path: str = ""):
 
 
 @pytest.mark.parametrize("busy_cpu", [0, 1])
-def test_stat_counts_per_cpu_on_its_own_pmu(guest, host_has_stat, busy_cpu):
-    _require_stat(guest, host_has_stat)
+def test_stat_counts_per_cpu_on_its_own_pmu(guest, busy_cpu):
+    _require_stat(guest)
     name = f"stat-busy-cpu{busy_cpu}"
     intervals, _summary = _intervals(guest, name)
     guest.check(len(intervals) >= 3, f"{len(intervals)} interval lines, expected 3", name)
@@ -312,12 +300,12 @@ def test_stat_counts_per_cpu_on_its_own_pmu(guest, host_has_stat, busy_cpu):
 
 
 @pytest.mark.parametrize("busy_cpu", [0, 1])
-def test_stat_busy_cpu_is_busier(guest, host_has_stat, busy_cpu):
+def test_stat_busy_cpu_is_busier(guest, busy_cpu):
     """The pinned spinner's CPU shows full utilisation and the other one far less. Not judged by cycles:
     QEMU's cycle counter is its virtual clock and its instruction counter is global, so both run on an
     idle CPU too. The idle CPU is not at 0% either: under round-robin TCG its IPI handlers last as long
     as the busy vCPU's time slice."""
-    _require_stat(guest, host_has_stat)
+    _require_stat(guest)
     name = f"stat-busy-cpu{busy_cpu}"
     intervals = _spinning_intervals(guest, name)
     guest.check(len(intervals) >= 2, f"only {len(intervals)} intervals with the spinner running", name)
@@ -334,10 +322,10 @@ def test_stat_busy_cpu_is_busier(guest, host_has_stat, busy_cpu):
 
 
 @pytest.mark.parametrize("busy_cpu", [0, 1])
-def test_stat_user_cycles_follow_the_busy_cpu(guest, host_has_stat, busy_cpu):
+def test_stat_user_cycles_follow_the_busy_cpu(guest, busy_cpu):
     """With `--user`, pmutop's own cycles and instructions separate busy from idle: the spinner's CPU
     counts far more than the other, each on the PMU that owns it."""
-    _require_stat(guest, host_has_stat)
+    _require_stat(guest)
     name = f"stat-user-busy-cpu{busy_cpu}"
     intervals = _spinning_intervals(guest, name)
     guest.check(len(intervals) >= 2, f"only {len(intervals)} intervals with the spinner running", name)
@@ -353,8 +341,8 @@ def test_stat_user_cycles_follow_the_busy_cpu(guest, host_has_stat, busy_cpu):
             guest.check(rows[busy_cpu]["pmu"] == OWNERS[guest.layout][busy_cpu], f"busy cpu{busy_cpu} PMU", name)
 
 
-def test_stat_per_pmu_rows_and_encoding(guest, host_has_stat):
-    _require_stat(guest, host_has_stat)
+def test_stat_per_pmu_rows_and_encoding(guest):
+    _require_stat(guest)
     types = guest.sysfs_types()
     expected = owners_pmus(guest.layout)
     encoding = EXPECTED_ENCODING[(guest.release, guest.layout)]
@@ -374,9 +362,9 @@ def test_stat_per_pmu_rows_and_encoding(guest, host_has_stat):
                     guest.check((metric.get("value") or 0) > 0, f"{pmu} {event}: {metric}", name)
 
 
-def test_stat_never_shows_a_refused_counter_as_zero(guest, host_has_stat):
+def test_stat_never_shows_a_refused_counter_as_zero(guest):
     """ENOENT (a PMU on a CPU it does not cover, the extended type on 6.1) is never a zero count."""
-    _require_stat(guest, host_has_stat)
+    _require_stat(guest)
     for name in ("stat-busy-cpu0", "stat-busy-cpu1"):
         intervals, summary = _intervals(guest, name)
         for record in [*intervals, *([summary] if summary else [])]:
@@ -390,11 +378,11 @@ def test_stat_never_shows_a_refused_counter_as_zero(guest, host_has_stat):
 # ---------------------------------------------------------------- task following
 
 
-def test_stat_follows_a_task_across_core_types(guest, host_has_stat):
+def test_stat_follows_a_task_across_core_types(guest):
     """`pmutop stat -- CMD` with CMD pinning itself to CPU 0, then to CPU 1: the task is reported on
     CPU 0's core PMU, then on CPU 1's, with a migration between them that is cross-core-type exactly
     when the two CPUs have different core PMUs."""
-    _require_stat(guest, host_has_stat)
+    _require_stat(guest)
     if "stat-task" not in guest.result.sections:
         guest.fail("`pmutop stat -- CMD` exists on the host but the guest did not run it")
     name = "stat-task"
@@ -432,11 +420,11 @@ def test_stat_follows_a_task_across_core_types(guest, host_has_stat):
         guest.check(final["cross_type_migrations"] >= 1, f"cross_type_migrations {final}", name)
 
 
-def test_recording_from_the_guest_replays_on_the_host(guest, host_has_stat, tmp_path):
+def test_recording_from_the_guest_replays_on_the_host(guest, tmp_path):
     """`pmutop record` in the guest, `pmutop stat --input` on this x86 host: the replay shows the guest's
     PMUs and recomputes the task's trip across core types from the raw counts. The recording is kept in
     work/recordings/ (tests/fixtures/recordings/arm64-two-pmu.jsonl is a copy of the 6.12 two-PMU one)."""
-    _require_stat(guest, host_has_stat)
+    _require_stat(guest)
     name = "recording"
     lines = [line for line in guest.body(name).splitlines() if line.startswith("{")]
     guest.check(len(lines) >= 4, f"recording has {len(lines)} lines", name)
