@@ -6,8 +6,8 @@
   is followed and moved between CPUs with sched_setaffinity, then replayed at its last tick;
 - alder-lake-following.svg: a synthetic recording over the Alder Lake fixture topology
   (tests/sysfs_trees.py) that follows a task migrating between P- and E-cores;
-- arm64-two-pmu.svg: a recording made in the arm64 two-PMU QEMU guest, when the harness has left
-  one under tests/integration/arm64/work (skipped otherwise).
+- arm64-two-pmu.svg: tests/fixtures/recordings/arm64-two-pmu.jsonl, a real recording made in the arm64
+  QEMU guest with two core PMUs (Cortex-A53 on CPU 0, Cortex-A72 on CPU 1) by tests/integration/arm64.
 """
 
 import asyncio
@@ -32,6 +32,7 @@ from pmutop.recording.synthetic import synthetic_recording  # noqa: E402
 from pmutop.tui.app import PmutopApp  # noqa: E402
 
 SIZE = (120, 36)
+ARM64_TWO_PMU = REPO / "tests/fixtures/recordings/arm64-two-pmu.jsonl"
 
 
 async def screenshot(recording: Recording, name: str, filename: str, size=SIZE) -> None:
@@ -83,11 +84,7 @@ async def main() -> None:
         record_this_machine(live)
         await screenshot(read_recording(live), "this-machine.jsonl", "this-machine.svg")
         await screenshot(alder_lake_recording(Path(scratch) / "adl"), "alder-lake.jsonl", "alder-lake-following.svg")
-    arm64 = sorted((REPO / "tests/integration/arm64/work").glob("**/*.jsonl*"))
-    if arm64:
-        await screenshot(read_recording(arm64[-1]), arm64[-1].name, "arm64-two-pmu.svg")
-    else:
-        print("no arm64 guest recording under tests/integration/arm64/work: arm64-two-pmu.svg not made")
+    await screenshot(read_recording(ARM64_TWO_PMU), ARM64_TWO_PMU.name, "arm64-two-pmu.svg")
 
 
 if __name__ == "__main__":

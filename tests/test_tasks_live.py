@@ -16,7 +16,7 @@ from tests import sysfs_trees
 TWO_CPUS = len(os.sched_getaffinity(0)) >= 2
 pytestmark = [pytest.mark.needs_root, pytest.mark.skipif(not TWO_CPUS, reason="needs two CPUs")]
 
-SPINNER = "import time\nwhile True:\n    pass\n"
+SPINNER = "print('spinning', flush=True)\nwhile True:\n    pass\n"
 THREADS_LATER = """
 import sys, threading, time
 def spin():
@@ -32,7 +32,9 @@ for w in workers: w.join()
 
 @pytest.fixture
 def spinning_child():
-    child = subprocess.Popen([sys.executable, "-c", SPINNER])
+    child = subprocess.Popen([sys.executable, "-c", SPINNER], stdout=subprocess.PIPE, text=True)
+    # Only a running task migrates at once when its affinity changes: wait until start-up is over.
+    assert child.stdout.readline().strip() == "spinning"
     os.sched_setaffinity(child.pid, {0})
     try:
         yield child

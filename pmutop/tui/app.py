@@ -13,12 +13,16 @@ from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from pmutop.live.feed import SnapshotFeed
 from pmutop.model.snapshot import Snapshot
 from pmutop.recording.replay import ReplayFeed
+from pmutop.tui.compositor import PmutopScreen
+from pmutop.tui.driver import QuietLinuxDriver
 from pmutop.tui.history import HistoryBar
 from pmutop.tui.inbox import FeedEnded, SnapshotInbox, SnapshotReady
 from pmutop.tui.live_pane import LiveTable, RowMarks
@@ -60,6 +64,13 @@ class PmutopApp(App):
         Binding("x", "hide_banner", "Hide notice", show=False),
     ]
 
+    def get_default_screen(self) -> Screen:
+        return PmutopScreen(id="_default")
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        return QuietLinuxDriver if driver is LinuxDriver else driver
+
     def __init__(self, feed: SnapshotFeed, *, screenshot_dir: str | Path = ".") -> None:
         super().__init__()
         self.feed = feed
@@ -71,30 +82,36 @@ class PmutopApp(App):
         self._hidden_notices: frozenset[str] = frozenset()
         self._tree_cpus: frozenset[int] = frozenset()
         self._topology_choice: bool | None = None
-        self._texts: dict[str, Text] = {}
+        self._texts: dict[Static, Text] = {}
+        self._header_key: tuple | None = None
+        self._banner_notices: list[str] = []
 
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(id="header")
-        yield Static(id="banner")
+        # Kept as attributes: the per-tick code would otherwise look each of them up in the DOM every tick.
+        self.live = LiveTable(self.topology, id="live")
+        self.header = Static(id="header")
+        self.banner = Static(id="banner")
+        self.detail = Static(id="detail")
+        self.history = HistoryBar(id="history")
+        self.task_pane = TaskPane(tuple(t.pmu for t in self.topology.core_types), id="tasks")
+        self.filter_box = Input(placeholder="filter CPUs: 0-3,8 or cpu_atom; Enter keeps, Esc clears", id="filter")
+        yield self.header
+        yield self.banner
         with Horizontal(id="body"):
             yield TopologyTree(self.topology, id="topology")
             with Vertical(id="main"):
-                yield LiveTable(self.topology, id="live")
-                yield Static(id="detail")
-                yield HistoryBar(id="history")
-                yield TaskPane(tuple(t.pmu for t in self.topology.core_types), id="tasks")
-        yield Input(placeholder="filter CPUs: 0-3,8 or cpu_atom; Enter keeps, Esc clears", id="filter")
+                yield self.live
+                yield self.detail
+                yield self.history
+                yield self.task_pane
+        yield self.filter_box
         yield Footer()
 
-    @property
-    def live(self) -> LiveTable:
-        return self.query_one(LiveTable)
-
     def on_mount(self) -> None:
-        self.query_one("#filter").display = False
-        self.query_one("#tasks").display = False
+        self.filter_box.display = False
+        self.task_pane.display = False
         self._apply_topology_visibility()
         self.live.focus()
         self._update_header()
@@ -149,7 +166,7 @@ class PmutopApp(App):
         return bool(self.snapshot and self.snapshot.tasks)
 
     def _update_tasks(self) -> None:
-        pane = self.query_one(TaskPane)
+        pane = self.task_pane
         tasks = self.snapshot.tasks if self.snapshot else ()
         if pane.display != bool(tasks):
             pane.display = bool(tasks)
@@ -158,13 +175,20 @@ class PmutopApp(App):
         if tasks:
             pane.show(tasks, self.inbox.migration_log(), self.inbox.lost_migrations)
 
-    def _set_text(self, selector: str, text: Text) -> None:
+    def _set_text(self, widget: Static, text: Text) -> None:
         """Update a Static only when its text changed: every update re-lays out the whole screen."""
-        if self._texts.get(selector) != text:
-            self._texts[selector] = text
-            self.query_one(selector, Static).update(text)
+        if self._texts.get(widget) != text:
+            self._texts[widget] = text
+            widget.update(text)
 
     def _update_header(self) -> None:
+        # What the header shows, in short: most ticks change none of it, and then no Text is built.
+        feed, live = self.feed, self.live
+        replay = (feed.position, feed.total_ticks, feed.speed) if isinstance(feed, ReplayFeed) else ()
+        key = (feed.interval_s, replay, self.ended, feed.paused, live.sort_name, live.grouped, live.filter_text)
+        if key == self._header_key:
+            return
+        self._header_key = key
         description = self.feed.description
         topology = self.topology
         text = Text()
@@ -182,7 +206,8 @@ class PmutopApp(App):
         privileges = description.get("privileges", "?")
         text.append(" · ")
         text.append_text(literal(privileges, _privilege_style(privileges)))
-        text.append(f" · every {self.feed.interval_s:g}s")
+        # A recording's interval is the measured one (0.20051 s); three digits say it.
+        text.append(f" · every {self.feed.interval_s:.3g}s")
         if isinstance(self.feed, ReplayFeed):
             text.append(" · replay ")
             text.append_text(literal(self.feed.description.get("replay", "")))
@@ -197,7 +222,7 @@ class PmutopApp(App):
         if self.live.filter_text:
             text.append(" · filter ")
             text.append_text(literal(self.live.filter_text, "bold"))
-        self._set_text("#header", text)
+        self._set_text(self.header, text)
 
     def _notices(self) -> list[str]:
         notices = list(self.snapshot.notices) if self.snapshot else []
@@ -207,11 +232,12 @@ class PmutopApp(App):
         return [notice for notice in dict.fromkeys(notices) if notice not in self._hidden_notices]
 
     def _update_banner(self) -> None:
-        banner = self.query_one("#banner", Static)
+        banner = self.banner
         notices = self._notices()
         if banner.display != bool(notices):
             banner.display = bool(notices)
-        if notices:
+        if notices and notices != self._banner_notices:
+            self._banner_notices = notices
             text = Text()
             for index, notice in enumerate(notices):
                 if index:
@@ -219,26 +245,26 @@ class PmutopApp(App):
                 text.append("⚠ ", style="bold")
                 text.append_text(literal(notice))
             text.append("  (x hides)", style="dim")
-            self._set_text("#banner", text)
+            self._set_text(banner, text)
 
     def _update_detail(self) -> None:
         live = self.live
         key = live.selected_key
-        self._set_text("#detail", live.describe(key))
-        history = self.query_one(HistoryBar)
+        self._set_text(self.detail, live.describe(key))
+        history = self.history
         if key is None:
-            history.show(Text(), [], None)
+            history.show("", "", [], None)
             return
         kind, _, name = key.partition(":")
         row_name = f"cpu{name}" if kind == "cpu" else name
         for metric, metric_label in SPARKLINE_LABELS.items():
             series = self.inbox.history(key, metric)
             if series:
-                history.show(Text(f"{row_name} {metric_label} {series[-1]:.2f}"), series, metric)
+                history.show(f"{row_name} {metric_label} {series[-1]:.2f}", "", series, metric)
                 return
-        history.show(Text(f"{row_name}: no history yet", style="dim"), [], None)
+        history.show(f"{row_name}: no history yet", "dim", [], None)
 
-    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+    def on_live_table_row_highlighted(self, _event: LiveTable.RowHighlighted) -> None:
         self._update_detail()
 
     def on_topology_tree_cpus_highlighted(self, message: TopologyTree.CpusHighlighted) -> None:
@@ -285,7 +311,7 @@ class PmutopApp(App):
             self.push_screen(HelpScreen())
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self.filter_box
         box.display = True
         box.value = self.live.filter_text
         box.focus()
@@ -301,14 +327,14 @@ class PmutopApp(App):
             self._close_filter()
 
     def on_key(self, event) -> None:
-        box = self.query_one("#filter", Input)
+        box = self.filter_box
         if event.key == "escape" and box.display and self.focused is box:
             box.value = ""
             self._close_filter()
             event.stop()
 
     def _close_filter(self) -> None:
-        self.query_one("#filter", Input).display = False
+        self.filter_box.display = False
         self.live.focus()
 
     def action_pick_process(self) -> None:

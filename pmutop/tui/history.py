@@ -6,16 +6,22 @@ utilisation into an empty and a full bar; here the bottom is always zero (and ut
 at 100), so the height of a bar means the same thing across ticks and rows.
 """
 
-from rich.text import Text
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
 from textual.widget import Widget
+
+from pmutop.tui.text import escape_controls
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 # Metrics with a natural ceiling; the others scale to their largest recent value.
 CEILINGS = {"util_pct": 100.0}
 LABEL_WIDTH = 22
+BAR_STYLE = Style(color="cyan")
 
 
-def history_text(series: list[float], width: int, ceiling: float | None) -> Text:
+def history_bars(series: list[float], width: int, ceiling: float | None) -> str:
     shown = series[-width:] if width > 0 else []
     top = ceiling if ceiling is not None else max(shown, default=0.0)
     steps = len(BLOCKS) - 1
@@ -24,29 +30,35 @@ def history_text(series: list[float], width: int, ceiling: float | None) -> Text
     else:
         # Any non-zero value gets at least the lowest block, so a trickle is not shown as nothing.
         cells = "".join(BLOCKS[min(steps, max(1 if value > 0 else 0, round(value / top * steps)))] for value in shown)
-    return Text(cells.rjust(width), style="cyan", no_wrap=True)
+    return cells.rjust(width)
 
 
 class HistoryBar(Widget):
-    """Label and bars in one widget whose size never changes, so a new value costs a repaint of one line
-    and never a layout of the screen (a Static's update re-lays out the screen every time)."""
+    """Label and bars in one line-API widget whose size never changes: a new value repaints its one line,
+    built straight from two segments, and never lays out the screen (a Static's update would)."""
 
     DEFAULT_CSS = "HistoryBar { height: 1; padding: 0 1; }"
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._label = Text()
-        self._series: list[float] = []
-        self._ceiling: float | None = None
+        self._shown: tuple[str, str, list[float], float | None] = ("", "", [], None)
 
-    def show(self, label: Text, series: list[float], metric: str | None) -> None:
-        ceiling = CEILINGS.get(metric) if metric else None
-        if (label, series, ceiling) != (self._label, self._series, self._ceiling):
-            self._label, self._series, self._ceiling = label, series, ceiling
+    def show(self, label: str, label_style: str, series: list[float], metric: str | None) -> None:
+        """`label` is shown with control bytes escaped: it names a row, and PMU names come from sysfs."""
+        shown = (escape_controls(label), label_style, series, CEILINGS.get(metric) if metric else None)
+        if shown != self._shown:
+            self._shown = shown
             self.refresh()
 
-    def render(self) -> Text:
-        label = self._label.copy()
-        label.truncate(LABEL_WIDTH, pad=True)
-        width = self.content_size.width - LABEL_WIDTH
-        return Text.assemble(label, history_text(self._series, width, self._ceiling))
+    def render_line(self, y: int) -> Strip:
+        label, label_style, series, ceiling = self._shown
+        base = self.rich_style
+        # A long PMU name widens the label rather than cutting off the value at its end.
+        label_width = min(max(LABEL_WIDTH, cell_len(label) + 1), self.content_size.width)
+        bars = history_bars(series, self.content_size.width - label_width, ceiling)
+        return Strip(
+            [
+                Segment(set_cell_size(label, label_width), base + Style.parse(label_style)),
+                Segment(bars, base + BAR_STYLE),
+            ]
+        )

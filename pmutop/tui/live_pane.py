@@ -1,23 +1,32 @@
 """The live pane: one row per CPU, grouped under its core PMU with an aggregate row per PMU.
 
-Rows are rebuilt only when their order changes (sort by a changing metric, filter, grouping);
-otherwise each tick updates only the rows whose text changed, so the cursor and scroll position
-survive and a tick costs little even with hundreds of CPUs. Each row is one DataTable cell holding
-the whole line, laid out here in fixed-width columns: DataTable renders every cell of every visible
-row again after any update, through Rich, and one cell per row instead of twelve makes that the
-cheapest part of a tick rather than the dearest.
+A line-API widget rather than a DataTable: a DataTable renders every visible line again after any
+cell update, which at one tick a second cost more CPU than everything else pmutop does. Here each
+row's line is built from its cells only when they (or the cursor, or the styles) changed, and a tick
+repaints only the lines of the rows whose text changed. Rows are laid out in fixed-width columns
+under a heading line that stays put while the rows scroll. The row order is worked out again each
+tick (a sort by a changing metric reorders rows); the cursor stays on its row, and the scroll
+position stays where it was.
 """
 
 from dataclasses import dataclass
+from typing import ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.widgets import DataTable
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from pmutop.model.cpulist import format_cpulist, parse_cpulist
 from pmutop.model.snapshot import NOT_COUNTED, CpuRow, Metric, PmuRow, Snapshot
 from pmutop.model.topology import Topology
 from pmutop.tui.inbox import cpu_row_key, pmu_row_key
-from pmutop.tui.text import coverage_cell, literal, metric_cell
+from pmutop.tui.text import coverage_cell, escape_controls, literal, metric_cell
 
 # (column key, heading, width); metric columns are keyed by the snapshot's metric names.
 COLUMNS = (
@@ -35,9 +44,12 @@ COLUMNS = (
 )
 METRIC_COLUMNS = tuple(key for key, _, _ in COLUMNS if key not in ("coverage", "core_type"))
 LABEL_COLUMN = "label"
-ROW_COLUMN = "row"
-# Spaces between columns, as DataTable's cell padding would give.
+CELL_KEYS = (LABEL_COLUMN, *(key for key, _, _ in COLUMNS))
+# Spaces between columns, and on each side of a row.
 GAP = 2
+PAD = 1
+# Lines above the rows that do not scroll: the column headings.
+HEADING_LINES = 1
 # Sort modes cycled by `s`: (name shown, metric or None for CPU number). Metrics sort high first.
 SORTS = (
     ("CPU", None),
@@ -83,28 +95,96 @@ def matches_filter(text: str, cpu: int, pmu: str | None, core_type: str | None) 
     return any(needle in item.lower() for item in haystack)
 
 
-class LiveTable(DataTable):
+def line_pieces(cells: tuple[Cell, ...], label_width: int) -> list[Cell]:
+    """A row as (text, style) pieces in its columns, padding included. The label and the core type come
+    from sysfs and are shown with control bytes escaped (as `literal` does); the rest are numbers."""
+    (label, label_style), *rest = cells
+    pieces: list[Cell] = [(" " * PAD, ""), (escape_controls(label)[:label_width].ljust(label_width), label_style)]
+    for (column, _, width), (value, style) in zip(COLUMNS, rest, strict=True):
+        pieces.append((" " * GAP, ""))
+        if column == "core_type":
+            pieces.append((escape_controls(value)[:width].ljust(width), style))
+        else:
+            pieces.append((value.rjust(width), style))
+    pieces.append((" " * PAD, ""))
+    return pieces
+
+
+class LiveTable(ScrollView, can_focus=True):
     """The CPU table; the app calls `show` with each snapshot and setters for view options."""
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,ctrl+home", "cursor_top", "Top", show=False),
+        Binding("end,ctrl+end", "cursor_bottom", "Bottom", show=False),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"live-table--header", "live-table--cursor"}
+    # The look of Textual's DataTable, which this replaces.
+    DEFAULT_CSS = """
+    LiveTable {
+        background: $surface;
+        color: $foreground;
+        & > .live-table--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        & > .live-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .live-table--header {
+                background-tint: $foreground 5%;
+            }
+            & > .live-table--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+        }
+    }
+    """
+
+    class RowHighlighted(Message):
+        """The cursor is on another row (its key), or on none."""
+
+        def __init__(self, key: str | None) -> None:
+            super().__init__()
+            self.key = key
+
     def __init__(self, topology: Topology, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        super().__init__(**kwargs)
         self.topology = topology
         self.snapshot: Snapshot | None = None
         self.sort_index = 0
         self.grouped = True
         self.filter_text = ""
         self.marks = RowMarks()
+        self.cursor_row = 0
         self._order: list[str] = []
         self._cells: dict[str, tuple[Cell, ...]] = {}
+        self._announced: str | None = None
         self._label_width = max(
             [len(f"cpu{cpu.cpu}") + 2 for cpu in topology.cpus] + [len(p.name) + 2 for p in topology.core_pmus] + [6]
         )
+        heading: list[Cell] = [(" " * PAD, ""), ("CPU".ljust(self._label_width), "")]
+        for _, title, width in COLUMNS:
+            heading.append((" " * GAP + title.rjust(width), ""))
+        heading.append((" " * PAD, ""))
+        self._heading = heading
+        self._row_width = sum(len(text) for text, _ in heading)
+        # Per row key (None: the heading): what its line was built from (cells, cursor?, styles, scroll, width)
+        # and the line, so a repaint of the whole table builds only the lines that changed.
+        self._lines: dict[str | None, tuple[tuple, Strip]] = {}
+        self._styles: tuple[Style, Style, Style] | None = None
 
     def on_mount(self) -> None:
-        heading = Text("CPU".ljust(self._label_width))
-        for _, title, width in COLUMNS:
-            heading.append(" " * GAP + title.rjust(width))
-        self.add_column(heading, key=ROW_COLUMN, width=heading.cell_len)
         self.refresh_rows()
 
     @property
@@ -113,7 +193,7 @@ class LiveTable(DataTable):
 
     @property
     def selected_key(self) -> str | None:
-        if not self._order or not 0 <= self.cursor_row < len(self._order):
+        if not 0 <= self.cursor_row < len(self._order):
             return None
         return self._order[self.cursor_row]
 
@@ -137,6 +217,119 @@ class LiveTable(DataTable):
     def show(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         self.refresh_rows()
+
+    # -- the cursor ------------------------------------------------------------------------
+
+    def move_cursor(self, row: int) -> None:
+        """Put the cursor on row `row` (clamped), scrolled into view."""
+        row = max(0, min(row, len(self._order) - 1))
+        if row != self.cursor_row:
+            self._refresh_rows([self.cursor_row, row])
+            self.cursor_row = row
+        self._scroll_to_cursor()
+        self._announce()
+
+    def _page_rows(self) -> int:
+        return max(1, self.scrollable_content_region.height - HEADING_LINES)
+
+    def _scroll_to_cursor(self) -> None:
+        top = round(self.scroll_y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False)
+        elif self.cursor_row >= top + self._page_rows():
+            self.scroll_to(y=self.cursor_row - self._page_rows() + 1, animate=False)
+
+    def _announce(self) -> None:
+        """Tell the app when the selected row changed (its detail line and history follow the cursor)."""
+        key = self.selected_key
+        if key != self._announced:
+            self._announced = key
+            self.post_message(self.RowHighlighted(key))
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self.cursor_row + 1)
+
+    def action_page_up(self) -> None:
+        self.scroll_to(y=self.scroll_y - self._page_rows(), animate=False)
+        self.move_cursor(self.cursor_row - self._page_rows())
+
+    def action_page_down(self) -> None:
+        self.scroll_to(y=self.scroll_y + self._page_rows(), animate=False)
+        self.move_cursor(self.cursor_row + self._page_rows())
+
+    def action_cursor_top(self) -> None:
+        self.move_cursor(0)
+
+    def action_cursor_bottom(self) -> None:
+        self.move_cursor(len(self._order) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        line = event.y - self.gutter.top
+        if line >= HEADING_LINES:
+            row = round(self.scroll_y) + line - HEADING_LINES
+            if row < len(self._order):
+                self.move_cursor(row)
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def _refresh_rows(self, rows: list[int]) -> None:
+        """Repaint the lines of those rows that are on screen (in one refresh: each call has a cost)."""
+        top = round(self.scroll_y) - HEADING_LINES
+        width = max(self.virtual_size.width, self.size.width)
+        lines = [row - top for row in rows if HEADING_LINES <= row - top < self.size.height]
+        if lines:
+            self.refresh(*(Region(0, y, width, 1) for y in lines))
+
+    def notify_style_update(self) -> None:
+        # A change of theme or focus: the rows' lines are built again with the new styles.
+        self._styles = None
+        super().notify_style_update()
+
+    def _current_styles(self) -> tuple[Style, Style, Style]:
+        """The widget's base, heading and cursor styles; worked out once per style change rather than
+        once a line (each is a walk up the DOM)."""
+        if self._styles is None:
+            self._styles = (
+                self.rich_style,
+                self.get_component_rich_style("live-table--header"),
+                self.get_component_rich_style("live-table--cursor"),
+            )
+        return self._styles
+
+    def render_line(self, y: int) -> Strip:
+        styles = self._current_styles()
+        base, header, cursor = styles
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        if y < HEADING_LINES:
+            key, cells, selected = None, None, False
+        else:
+            row = y - HEADING_LINES + scroll_y
+            if row >= len(self._order):
+                return Strip.blank(width, base)
+            key = self._order[row]
+            cells, selected = self._cells[key], row == self.cursor_row
+        signature = (cells, selected, styles, scroll_x, width)
+        cached = self._lines.get(key)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        if cells is None:
+            line = self._strip(self._heading, base + header)
+        else:
+            line = self._strip(line_pieces(cells, self._label_width), base + cursor if selected else base)
+        line = line.crop_extend(scroll_x, scroll_x + width, base)
+        self._lines[key] = (signature, line)
+        return line
+
+    @staticmethod
+    def _strip(pieces: list[Cell], style: Style) -> Strip:
+        parse = Style.parse
+        return Strip(
+            [Segment(text, style + parse(cell_style) if cell_style else style) for text, cell_style in pieces if text]
+        )
 
     # -- rows ------------------------------------------------------------------------------
 
@@ -191,47 +384,28 @@ class LiveTable(DataTable):
         return order
 
     def refresh_rows(self) -> None:
-        if not self.columns:
-            return
         order = self.row_order()
         cpu_rows, pmu_rows = self._cpu_rows(), self._pmu_rows()
         cells = {key: self._row_cells(key, cpu_rows, pmu_rows) for key in order}
         if order != self._order:
-            self._rebuild(order, cells)
+            selected = self.selected_key
+            self._order = order
+            self._cells = cells
+            self._lines = {key: line for key, line in self._lines.items() if key in cells}
+            self.virtual_size = Size(self._row_width, len(order) + HEADING_LINES)
+            # The cursor stays on its row wherever that row went, or else stays where it was on screen.
+            row = order.index(selected) if selected in order else self.cursor_row
+            self.cursor_row = max(0, min(row, len(order) - 1))
+            self.refresh()
+            self._announce()
             return
-        for key in order:
-            if cells[key] != self._cells.get(key):
-                self.update_cell(key, ROW_COLUMN, self._row_text(cells[key]))
-                self._cells[key] = cells[key]
-
-    def _rebuild(self, order: list[str], cells: dict[str, tuple[Cell, ...]]) -> None:
-        selected = self.selected_key
-        scroll_y = self.scroll_y
-        self.clear()
-        for key in order:
-            self.add_row(self._row_text(cells[key]), key=key)
-        self._order = order
+        changed = [row for row, key in enumerate(order) if cells[key] != self._cells[key]]
         self._cells = cells
-        if selected in order:
-            self.move_cursor(row=order.index(selected), animate=False, scroll=False)
-        self.call_after_refresh(self.scroll_to, y=scroll_y, animate=False)
-
-    def _row_text(self, cells: tuple[Cell, ...]) -> Text:
-        (label, label_style), *rest = cells
-        text = Text(no_wrap=True)
-        text.append_text(literal(label[: self._label_width].ljust(self._label_width), label_style))
-        for (column, _, width), (value, style) in zip(COLUMNS, rest, strict=True):
-            text.append(" " * GAP)
-            if column == "core_type":
-                text.append_text(literal(value[:width].ljust(width), style))
-            else:
-                text.append(value.rjust(width), style=style)
-        return text
+        self._refresh_rows(changed)
 
     def cell(self, key: str, column: str) -> str:
         """The text shown in one column of a row (LABEL_COLUMN or a COLUMNS key)."""
-        keys = (LABEL_COLUMN, *(name for name, _, _ in COLUMNS))
-        return self._cells[key][keys.index(column)][0]
+        return self._cells[key][CELL_KEYS.index(column)][0]
 
     def _row_cells(
         self, key: str, cpu_rows: dict[int, CpuRow | None], pmu_rows: dict[str, PmuRow | None]
