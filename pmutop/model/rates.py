@@ -110,6 +110,13 @@ class RateModel:
         self._by_cpu = {}
         for layout in layouts:
             self._by_cpu.setdefault(layout.cpu, []).append(layout)
+        # A group that never opened gives the same n/a figures every tick (every core group on a VM
+        # without a PMU): work them out once per layout instead of once per tick.
+        self._never_opened = {
+            layout.key: _core_metrics(layout, None, None, None, 1.0)
+            for layout in layouts
+            if layout.role is GroupRole.CORE and not layout.members
+        }
 
     @property
     def layouts(self) -> tuple[GroupLayout, ...]:
@@ -166,7 +173,9 @@ class RateModel:
         for layout in self._by_cpu.get(cpu.cpu, ()):
             lost = tick.lost.get(layout.key)
             delta = deltas.get(layout.key)
-            if layout.role is GroupRole.CORE:
+            if lost is None and layout.key in self._never_opened:
+                metrics.update(self._never_opened[layout.key])
+            elif layout.role is GroupRole.CORE:
                 metrics.update(_core_metrics(layout, delta, lost, work.busy_s, interval_s))
             elif layout.role is GroupRole.SOFTWARE:
                 metrics.update(_member_rates(layout, delta, lost, SOFTWARE_COUNTER_METRICS, interval_s))
