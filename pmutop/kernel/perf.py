@@ -235,18 +235,37 @@ def parse_group_read(words: Sequence[int], offset: int = 0) -> tuple[int, int, l
     return words[offset + 1], words[offset + 2], members
 
 
-def poll_hup(fds: Sequence[int]) -> list[bool]:
-    """For each fd, whether the kernel has hung it up (task gone, CPU offline), from one poll(timeout=0).
+# POLLERR/POLLNVAL (a closed fd) mean an event will never count again either.
+_DEAD = select.POLLHUP | select.POLLERR | select.POLLNVAL
+
+
+class HangupPoller:
+    """One poll(timeout=0) over a fixed set of fds, with its arrays allocated once; for every tick.
 
     Only meaningful for fds with a mapped ring (RingBuffer.map, data_pages=0 suffices): the kernel's
     perf_poll() reports POLLHUP unconditionally for an event that has no ring buffer.
     """
-    n = len(fds)
-    revents = ffi.new("int[]", max(n, 1))
-    _check(lib.pmt_poll_hup(ffi.new("int[]", list(fds)), n, revents))
-    # POLLERR/POLLNVAL (a closed fd) mean it will never count again either.
-    dead = select.POLLHUP | select.POLLERR | select.POLLNVAL
-    return [bool(r & dead) for r in ffi.unpack(revents, n)]
+
+    __slots__ = ("_fds", "_n", "_revents")
+
+    def __init__(self, fds: Sequence[int]) -> None:
+        self._n = len(fds)
+        self._fds = ffi.new("int[]", list(fds))
+        self._revents = ffi.new("int[]", max(self._n, 1))
+
+    def hung(self) -> list[int]:
+        """Indices of the fds the kernel has hung up (task gone, CPU offline)."""
+        ready = lib.pmt_poll_hup(self._fds, self._n, self._revents)
+        _check(ready)
+        if ready == 0:
+            return []
+        return [index for index, revents in enumerate(ffi.unpack(self._revents, self._n)) if revents & _DEAD]
+
+
+def poll_hup(fds: Sequence[int]) -> list[bool]:
+    """For each fd, whether the kernel has hung it up: a one-off HangupPoller."""
+    hung = set(HangupPoller(fds).hung())
+    return [index in hung for index in range(len(fds))]
 
 
 _HEADER = struct.Struct("=IHH")

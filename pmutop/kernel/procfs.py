@@ -6,11 +6,27 @@ CAP_PERFMON = 38
 CAP_SYS_ADMIN = 21
 
 
-def read_cpu_times(path: str = "/proc/stat") -> dict[int, tuple[int, int]]:
-    """Cumulative (busy, total) ticks per online CPU: offline CPUs have no line in /proc/stat."""
-    times = {}
-    with open(path, "rb") as handle:
-        for line in handle:
+class CpuTimesReader:
+    """Per-CPU (busy, total) ticks from /proc/stat, read every tick through one fd kept open.
+
+    pread at offset 0 makes the kernel generate the file afresh, as a new open would, without the
+    open/close and Python file-object overhead on a path that runs once per tick.
+    """
+
+    def __init__(self, path: str = "/proc/stat") -> None:
+        self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        self._size = 1 << 16
+
+    def read(self) -> dict[int, tuple[int, int]]:
+        """Cumulative (busy, total) ticks per online CPU: offline CPUs have no line in /proc/stat."""
+        while True:
+            raw = os.pread(self._fd, self._size, 0)
+            # The cpuN lines come first; a buffer that ends inside them is grown and the read redone.
+            if len(raw) < self._size or raw.rfind(b"\nintr ") >= 0:
+                break
+            self._size *= 2
+        times = {}
+        for line in raw.split(b"\n"):
             if not (line.startswith(b"cpu") and line[3:4].isdigit()):
                 if times:
                     break  # the cpuN lines are contiguous; nothing after them matters
@@ -19,9 +35,21 @@ def read_cpu_times(path: str = "/proc/stat") -> dict[int, tuple[int, int]]:
             # user nice system idle iowait irq softirq steal (guest time is inside user/nice).
             values = [int(v) for v in fields[1:9]]
             total = sum(values)
-            busy = total - sum(values[3:5]) - (values[7] if len(values) > 7 else 0)
+            busy = total - values[3] - values[4] - (values[7] if len(values) > 7 else 0)
             times[int(fields[0][3:])] = (busy, total)
-    return times
+        return times
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def read_cpu_times() -> dict[int, tuple[int, int]]:
+    """One-off read of per-CPU (busy, total) ticks."""
+    reader = CpuTimesReader()
+    try:
+        return reader.read()
+    finally:
+        reader.close()
 
 
 def effective_capabilities(pid: str = "self") -> int:

@@ -115,6 +115,8 @@ class Sampler:
     # Core PMU → the encoding the kernel accepted, or the errno every encoding got.
     _core_choice: dict[str, GroupPlan | int] = field(default_factory=dict)
     _reader: perf.TickReader | None = None
+    _poller: perf.HangupPoller | None = None
+    _cpu_times: procfs.CpuTimesReader | None = None
     _reader_slots: list[GroupSlot] = field(default_factory=list)
     _tick_index: int = 0
     _layouts_changed: bool = True
@@ -128,7 +130,8 @@ class Sampler:
         self.fd_limit = raise_fd_limit()
         already_open = len(os.listdir("/proc/self/fd"))
         self.fd_headroom = self.fd_limit - already_open - FD_RESERVE
-        online = set(procfs.read_cpu_times())
+        self._cpu_times = procfs.CpuTimesReader()
+        online = set(self._cpu_times.read())
         cpus = self.selected_cpus()
         self.scope = self._probe_scope([c for c in cpus if c in online])
         plans = [plan for cpu in cpus for plan in self._plans_for(cpu)]
@@ -328,6 +331,7 @@ class Sampler:
         fds = [slot.opened.fds[0] for slot in self._reader_slots]
         widest = max((len(slot.opened.fds) for slot in self._reader_slots), default=1)
         self._reader = perf.TickReader(fds, perf.group_read_words(widest)) if fds else None
+        self._poller = perf.HangupPoller(fds) if fds else None
 
     # ----------------------------------------------------------------------------- reading
     def read_tick(self) -> RawTick:
@@ -338,9 +342,9 @@ class Sampler:
         if self._reader is not None:
             status, words = self._reader.read()
             width = self._reader.words_per_fd
-            hangups = perf.poll_hup([slot.opened.fds[0] for slot in self._reader_slots])
+            hangups = set(self._poller.hung())
             for index, slot in enumerate(self._reader_slots):
-                if status[index] <= 0 or hangups[index]:
+                if status[index] <= 0 or index in hangups:
                     hung.append(slot)
                     continue
                 offset = index * width
@@ -351,7 +355,7 @@ class Sampler:
                     values=tuple(words[offset + 3 : offset + 3 + 2 * members : 2]),
                     generation=slot.opened.generation,
                 )
-        times = procfs.read_cpu_times()
+        times = self._cpu_times.read()
         online = frozenset(times)
         self._handle_hotplug(hung, online, reads)
         layouts = None
@@ -392,4 +396,8 @@ class Sampler:
                 slot.opened.close()
                 slot.opened = None
         self._reader = None
+        self._poller = None
         self._reader_slots = []
+        if self._cpu_times is not None:
+            self._cpu_times.close()
+            self._cpu_times = None
