@@ -560,41 +560,35 @@ APPLE_FORMATS = {"event": "config:0-7"}
 APPLE_EVENTS = {"cycles": "event=0x0002", "instructions": "event=0x008c"}
 
 
-def build_apple_m2(root: Path) -> Path:
-    """Apple M2 (Asahi): apple_blizzard_pmu type 8 cpus 0-3, apple_avalanche_pmu type 9 cpus 4-9."""
-    add_pmu(root, PmuSpec("apple_blizzard_pmu", 8, cpus="0-3", events=APPLE_EVENTS, formats=APPLE_FORMATS))
-    add_pmu(root, PmuSpec("apple_avalanche_pmu", 9, cpus="4-9", events=APPLE_EVENTS, formats=APPLE_FORMATS))
+def _build_apple(root: Path, efficiency: tuple[str, tuple[int, ...], int, str], performance: tuple) -> Path:
+    """Two Asahi core PMUs (types 8 and 9, plausible): each cluster is (PMU name, CPUs, capacity, MIDR)."""
+    for pmu_type, (name, cpus, _, _) in zip((8, 9), (efficiency, performance), strict=True):
+        add_pmu(root, PmuSpec(name, pmu_type, cpus=cpulist(cpus), events=APPLE_EVENTS, formats=APPLE_FORMATS))
     for spec in (SOFTWARE, TRACEPOINT, BREAKPOINT, kprobe(6), uprobe(7)):
         add_pmu(root, spec)
-    # Capacities are plausible (derived from DT capacity-dmips-mhz x max freq); MIDRs are Apple's 0x61.
-    add_cpus(
-        root,
-        _arm_cluster_cpus(
-            [
-                ((0, 1, 2, 3), 459, "0x00000000611f0320"),
-                ((4, 5, 6, 7, 8, 9), 1024, "0x00000000611f0330"),
-            ]
-        ),
-    )
+    add_cpus(root, _arm_cluster_cpus([(cpus, capacity, midr) for _, cpus, capacity, midr in (efficiency, performance)]))
     return root
+
+
+def build_apple_m2(root: Path) -> Path:
+    """Apple M2 (Asahi): apple_blizzard_pmu type 8 cpus 0-3, apple_avalanche_pmu type 9 cpus 4-9.
+
+    Capacities are plausible (derived from DT capacity-dmips-mhz x max freq); MIDRs are Apple's 0x61.
+    """
+    return _build_apple(
+        root,
+        ("apple_blizzard_pmu", (0, 1, 2, 3), 459, "0x00000000611f0320"),
+        ("apple_avalanche_pmu", (4, 5, 6, 7, 8, 9), 1024, "0x00000000611f0330"),
+    )
 
 
 def build_apple_m1(root: Path) -> Path:
     """Apple M1 (Asahi DT): apple_icestorm_pmu cpus 0-3, apple_firestorm_pmu cpus 4-7 (types plausible)."""
-    add_pmu(root, PmuSpec("apple_icestorm_pmu", 8, cpus="0-3", events=APPLE_EVENTS, formats=APPLE_FORMATS))
-    add_pmu(root, PmuSpec("apple_firestorm_pmu", 9, cpus="4-7", events=APPLE_EVENTS, formats=APPLE_FORMATS))
-    for spec in (SOFTWARE, TRACEPOINT, BREAKPOINT, kprobe(6), uprobe(7)):
-        add_pmu(root, spec)
-    add_cpus(
+    return _build_apple(
         root,
-        _arm_cluster_cpus(
-            [
-                ((0, 1, 2, 3), 428, "0x00000000611f0220"),
-                ((4, 5, 6, 7), 1024, "0x00000000611f0230"),
-            ]
-        ),
+        ("apple_icestorm_pmu", (0, 1, 2, 3), 428, "0x00000000611f0220"),
+        ("apple_firestorm_pmu", (4, 5, 6, 7), 1024, "0x00000000611f0230"),
     )
-    return root
 
 
 def build_acpi_arm_server(root: Path) -> Path:
