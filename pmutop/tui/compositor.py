@@ -1,16 +1,20 @@
-"""The main screen, with a compositor that renders only the screen lines an update repaints.
+"""The main screen, with a compositor that renders only the parts of the screen an update repaints.
 
 Textual's compositor answers a partial update (a few changed lines) by asking every widget whose clip
 touches the bounding box of the changes for all of its lines, then keeps only the changed lines. A
 tick of pmutop changes a few lines of the live table and the history line, so each tick would walk
-every line of every pane: cached, but that walk was most of a tick's CPU. This compositor asks each
-widget for just its part of the changed lines, in the same front-to-back order, at full width (the
-compositor's cuts are widget edges, so a widget is never split across columns here).
+every line of every pane: cached, but that walk was most of a tick's CPU. This compositor asks only
+the widgets under the changed spans (not those elsewhere on the same screen lines, such as the
+topology pane beside the live table), skips a widget whose part of a change lies wholly under a widget
+in front of it (the containers behind the live table), and asks each for just its part of the changed
+lines, in the same front-to-back order, at full width (the compositor's cuts are widget edges, so a
+widget is never split across columns here). Only the changed spans are written to the terminal, so
+the cuts of the widgets not asked are never needed.
 """
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from textual._compositor import Compositor
+from textual._compositor import ChopsUpdate, Compositor
 from textual.geometry import Region
 from textual.screen import Screen
 from textual.strip import Strip
@@ -32,10 +36,39 @@ def line_runs(crop: Region, is_rendered_line: Callable[[int], bool]) -> list[tup
     return runs
 
 
+def span_regions(spans: Iterable[tuple[int, int, int]]) -> list[Region]:
+    """The changed spans (y, x1, x2), sorted by line, as regions: a span below one with the same columns
+    lengthens that region instead of starting another."""
+    regions: list[Region] = []
+    open_: dict[tuple[int, int], int] = {}  # (x1, x2) -> index in regions of the one ending on the last line
+    for y, x1, x2 in spans:
+        if x2 <= x1:
+            continue
+        index = open_.get((x1, x2))
+        if index is not None and regions[index].bottom == y:
+            region = regions[index]
+            regions[index] = Region(region.x, region.y, region.width, region.height + 1)
+        else:
+            open_[(x1, x2)] = len(regions)
+            regions.append(Region(x1, y, x2 - x1, 1))
+    return regions
+
+
 class LineCompositor(Compositor):
     def __init__(self) -> None:
         super().__init__()
         self._runs: list[tuple[int, int]] | None = None
+        self._targets: list[Region] | None = None
+
+    def render_partial_update(self) -> ChopsUpdate | None:
+        regions = self._dirty_regions
+        if regions:
+            screen = self.size.region
+            self._targets = span_regions(self._regions_to_spans(region.intersection(screen) for region in regions))
+        try:
+            return super().render_partial_update()
+        finally:
+            self._targets = None
 
     def _render_chops(
         self, crop: Region, is_rendered_line: Callable[[int], bool]
@@ -50,6 +83,9 @@ class LineCompositor(Compositor):
         if crop is None or self._runs is None:
             yield from super()._get_renders(crop)
             return
+        if self._targets is not None:
+            yield from self._get_span_renders(self._targets)
+            return
         for widget, (region, clip) in self.visible_widgets.items():
             visible = region.intersection(clip)
             for start, end in self._runs:
@@ -57,6 +93,23 @@ class LineCompositor(Compositor):
                 if lines.height and lines.width:
                     # Returned as its own region and clip: the chops take exactly these lines.
                     yield lines, lines, widget.render_lines(lines.translate((-region.x, -region.y)))
+
+    def _get_span_renders(self, targets: list[Region]) -> Iterable[tuple[Region, Region, list[Strip]]]:
+        # Front to back: what a widget in front already drew over a whole change needs nothing behind it.
+        drawn: list[Region] = []
+        for widget, (region, clip) in self.visible_widgets.items():
+            visible = region.intersection(clip)
+            if not (visible.width and visible.height):
+                continue
+            for target in targets:
+                part = visible.intersection(target)
+                if not (part.width and part.height):
+                    continue
+                if any(front.contains_region(part) for front in drawn):
+                    continue
+                lines = Region(visible.x, part.y, visible.width, part.height)
+                drawn.append(lines)
+                yield lines, lines, widget.render_lines(lines.translate((-region.x, -region.y)))
 
 
 class PmutopScreen(Screen):
