@@ -11,9 +11,9 @@ import pytest
 from sysfs_trees import build_alder_lake, build_this_vm
 
 from pmutop.kernel.sysfs import read_sysfs
+from pmutop.live.topology_loader import topology_of
 from pmutop.model.cpulist import parse_cpulist
 from pmutop.model.rates import RateModel
-from pmutop.model.topology import build_topology
 from pmutop.recording.format import FORMAT_VERSION, RecordingError, RecordingWriter, read_recording
 from pmutop.recording.replay import ReplayFeed
 from pmutop.recording.synthetic import synthetic_recording
@@ -42,7 +42,7 @@ def write(recording, path: Path) -> Path:
 
 def snapshots(recording) -> list[dict]:
     sysfs = recording.header.sysfs
-    topology = build_topology(sysfs.files, sysfs.errors, sysfs.pmu_names, sysfs.cpu_names)
+    topology = topology_of(sysfs)
     model = RateModel(topology, recording.header.layouts, recording.header.notices)
     return [s.to_json() for tick in recording.ticks if (s := model.update(tick)) is not None]
 

@@ -13,14 +13,14 @@ from pmutop.recording.format import RecordingError, RecordingHeader, RecordingWr
 
 def run_record(args: argparse.Namespace, command: list[str]) -> int:
     from pmutop.live.stat_session import StatSession
-    from pmutop.model.topology import build_topology
+    from pmutop.live.topology_loader import topology_of
 
     if args.interval <= 0:
         print("pmutop record: -I must be positive", file=sys.stderr)
         return 2
     pids = parse_pids(args.pid, "pmutop record")
     read = read_sysfs_any("/")
-    topology = build_topology(read.files, read.errors, read.pmu_names, read.cpu_names, source=read.source)
+    topology = topology_of(read)
     session = StatSession.create(pids=pids, comm=args.comm, command=command or None, topology=topology)
     if isinstance(session, str):
         print(f"pmutop record: {session}", file=sys.stderr)

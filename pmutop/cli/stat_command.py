@@ -92,8 +92,8 @@ def run_stat(args: argparse.Namespace, command: list[str]) -> int:
 
 def stat_from_recording(path: str, output: _Output, count: int | None) -> int:
     """Headless output recomputed from a recording's raw ticks with the same model as a live run."""
+    from pmutop.live.topology_loader import topology_of
     from pmutop.model.rates import RateModel
-    from pmutop.model.topology import build_topology
     from pmutop.recording.format import RecordingError, read_recording
 
     try:
@@ -102,8 +102,7 @@ def stat_from_recording(path: str, output: _Output, count: int | None) -> int:
         print(f"pmutop stat: {exc}", file=sys.stderr)
         return 1
     header = recording.header
-    sysfs = header.sysfs
-    topology = build_topology(sysfs.files, sysfs.errors, sysfs.pmu_names, sysfs.cpu_names, source=path)
+    topology = topology_of(header.sysfs, source=path)
     model = RateModel(topology, header.layouts, header.notices)
     whole = RateModel(topology, header.layouts, header.notices)
     printed = 0

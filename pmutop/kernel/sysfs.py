@@ -10,6 +10,7 @@ and a `pmutop snapshot` tarball, so all three give the same result for the same 
 """
 
 import errno
+import io
 import json
 import os
 import re
@@ -189,21 +190,7 @@ def write_snapshot(read: SysfsRead, out_path: str | os.PathLike[str], *, machine
             entry.size = len(payload)
             entry.mode = 0o444
             entry.mtime = now
-            archive.addfile(entry, _BytesReader(payload))
-
-
-class _BytesReader:
-    """A minimal file object for tarfile.addfile, avoiding an io.BytesIO copy per file."""
-
-    def __init__(self, payload: bytes) -> None:
-        self._payload = payload
-        self._offset = 0
-
-    def read(self, size: int = -1) -> bytes:
-        end = len(self._payload) if size < 0 else self._offset + size
-        chunk = self._payload[self._offset : end]
-        self._offset += len(chunk)
-        return chunk
+            archive.addfile(entry, io.BytesIO(payload))
 
 
 def is_snapshot_file(path: str | os.PathLike[str]) -> bool:

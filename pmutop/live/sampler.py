@@ -322,10 +322,6 @@ class Sampler:
         """Core PMU → the plan (encoding) the kernel accepted; what per-task counters reuse."""
         return {pmu: plan for pmu, plan in self._core_choice.items() if isinstance(plan, GroupPlan) and pmu}
 
-    def encodings(self) -> dict[str, str]:
-        """Core PMU → the encoding the kernel accepted, for headers and recordings."""
-        return {pmu: str(plan.encoding) for pmu, plan in self._core_choice.items() if isinstance(plan, GroupPlan)}
-
     def _rebuild_reader(self) -> None:
         self._reader_slots = [slot for slot in self._slots if slot.opened is not None]
         fds = [slot.opened.fds[0] for slot in self._reader_slots]

@@ -2,11 +2,15 @@
 
 import os
 
-from pmutop.kernel.sysfs import read_sysfs_any
+from pmutop.kernel.sysfs import SysfsRead, read_sysfs_any
 from pmutop.model.topology import Topology, build_topology
+
+
+def topology_of(read: SysfsRead, source: str | None = None) -> Topology:
+    """The topology that raw sysfs text describes (a live read, a snapshot, a recording's header)."""
+    return build_topology(read.files, read.errors, read.pmu_names, read.cpu_names, source=source or read.source)
 
 
 def load_topology(root: str | os.PathLike[str] = "/") -> Topology:
     """The topology under `root`: "/" for this machine, a copied tree, or a `pmutop snapshot` tarball."""
-    read = read_sysfs_any(root)
-    return build_topology(read.files, read.errors, read.pmu_names, read.cpu_names, source=read.source)
+    return topology_of(read_sysfs_any(root))

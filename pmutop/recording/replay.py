@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 from pmutop.live.feed import EndCallback, SnapshotCallback
+from pmutop.live.topology_loader import topology_of
 from pmutop.model.rates import RateModel
 from pmutop.model.snapshot import Snapshot
 from pmutop.model.tasks import TaskTick
-from pmutop.model.topology import build_topology
 from pmutop.recording.format import Recording, read_recording
 
 
@@ -46,9 +46,8 @@ class ReplayFeed:
         name: str = "recording",
     ) -> None:
         header = recording.header
-        sysfs = header.sysfs
         self.recording = recording
-        self.topology = build_topology(sysfs.files, sysfs.errors, sysfs.pmu_names, sysfs.cpu_names, source=name)
+        self.topology = topology_of(header.sysfs, source=name)
         self.description = {
             "host": header.host,
             "kernel": header.kernel,

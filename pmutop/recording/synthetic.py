@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 
 from pmutop.kernel.sysfs import SysfsRead
+from pmutop.live.topology_loader import topology_of
 from pmutop.model.failures import OpenContext, Privileges, failure
 from pmutop.model.samples import CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.model.tasks import (
@@ -23,7 +24,7 @@ from pmutop.model.tasks import (
     TaskCounterRead,
     TaskTick,
 )
-from pmutop.model.topology import Topology, build_topology
+from pmutop.model.topology import Topology
 from pmutop.recording.format import Recording, RecordingHeader
 
 USER_HZ = 100
@@ -173,7 +174,7 @@ def synthetic_recording(
 
     `follow` = (pid, comm) adds a followed task that migrates now and then, across core types too.
     """
-    topology = build_topology(read.files, read.errors, read.pmu_names, read.cpu_names, source=read.source)
+    topology = topology_of(read)
     rights = Privileges(is_root=privileges == "root", has_cap_perfmon=privileges == "CAP_PERFMON", paranoid=None)
     layouts = _layouts(topology, rights)
     notices = () if topology.core_pmus else (NO_CORE_PMU_NOTICE,)

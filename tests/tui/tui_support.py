@@ -8,9 +8,10 @@ from sysfs_trees import build_alder_lake, build_this_vm
 
 from pmutop.kernel.sysfs import read_sysfs
 from pmutop.live.feed import EndCallback, SnapshotCallback
+from pmutop.live.topology_loader import topology_of
 from pmutop.model.rates import RateModel
 from pmutop.model.snapshot import Metric, MigrationEntry, Snapshot, TaskRow
-from pmutop.model.topology import Topology, build_topology
+from pmutop.model.topology import Topology
 from pmutop.recording.format import Recording
 from pmutop.recording.replay import ReplayFeed
 from pmutop.recording.synthetic import synthetic_recording
@@ -51,7 +52,7 @@ async def wait_for_tick(pilot, app: PmutopApp, index: int = SHOWN_TICK) -> None:
 
 def snapshots_of(recording: Recording) -> list[Snapshot]:
     sysfs = recording.header.sysfs
-    topology = build_topology(sysfs.files, sysfs.errors, sysfs.pmu_names, sysfs.cpu_names)
+    topology = topology_of(sysfs)
     model = RateModel(topology, recording.header.layouts, recording.header.notices)
     return [snapshot for tick in recording.ticks if (snapshot := model.update(tick)) is not None]
 
@@ -139,7 +140,7 @@ class ScriptedFeed:
 def following_feed(recording: Recording) -> ScriptedFeed:
     """Alder Lake snapshots up to SHOWN_TICK, the last ones following a task with a hostile name."""
     sysfs = recording.header.sysfs
-    topology = build_topology(sysfs.files, sysfs.errors, sysfs.pmu_names, sysfs.cpu_names)
+    topology = topology_of(sysfs)
     snapshots = snapshots_of(recording)[:SHOWN_TICK]
     task = followed_task(topology)
     snapshots[-2] = dataclasses.replace(snapshots[-2], tasks=(task,), migrations=MIGRATIONS[:1])
