@@ -65,7 +65,7 @@ class PmutopApp(App):
     ]
 
     def get_default_screen(self) -> Screen:
-        return PmutopScreen(id="_default")
+        return self.main_screen
 
     def get_driver_class(self) -> type[Driver]:
         driver = super().get_driver_class()
@@ -76,6 +76,7 @@ class PmutopApp(App):
         self.feed = feed
         self.topology = feed.topology
         self.inbox = SnapshotInbox(self.post_message)
+        self.main_screen = PmutopScreen(id="_default")
         self.snapshot: Snapshot | None = None
         self.ended: str | None = None
         self.screenshot_dir = Path(screenshot_dir)
@@ -140,12 +141,13 @@ class PmutopApp(App):
         if snapshot is None:
             return
         self.snapshot = snapshot
-        self.live.show(snapshot)
-        self._update_marks()
-        self._update_tasks()
-        self._update_header()
-        self._update_banner()
-        self._update_detail()
+        with self.main_screen.painting():
+            self.live.show(snapshot)
+            self._update_marks()
+            self._update_tasks()
+            self._update_header()
+            self._update_banner()
+            self._update_detail()
 
     def on_feed_ended(self, message: FeedEnded) -> None:
         self.ended = message.reason or "ended"

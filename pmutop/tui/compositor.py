@@ -12,12 +12,14 @@ widget is never split across columns here). Only the changed spans are written t
 the cuts of the widgets not asked are never needed.
 """
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 from textual._compositor import ChopsUpdate, Compositor
 from textual.geometry import Region
 from textual.screen import Screen
 from textual.strip import Strip
+from textual.widget import Widget
 
 
 def line_runs(crop: Region, is_rendered_line: Callable[[int], bool]) -> list[tuple[int, int]]:
@@ -70,9 +72,7 @@ class LineCompositor(Compositor):
         finally:
             self._targets = None
 
-    def _render_chops(
-        self, crop: Region, is_rendered_line: Callable[[int], bool]
-    ) -> Sequence[Mapping[int, Strip]]:
+    def _render_chops(self, crop: Region, is_rendered_line: Callable[[int], bool]) -> Sequence[Mapping[int, Strip]]:
         self._runs = line_runs(crop, is_rendered_line)
         try:
             return super()._render_chops(crop, is_rendered_line)
@@ -113,6 +113,61 @@ class LineCompositor(Compositor):
 
 
 class PmutopScreen(Screen):
+    """The main screen: a LineCompositor, and a tick's changed lines drawn in the tick's own handler.
+
+    A widget's refresh() reaches the terminal through four hand-offs between message pumps (the
+    widget's idle handler posts an Update to the screen, whose idle handler resumes its update timer,
+    whose callback runs the compositor, which then posts Ready to the app), each a wake-up of an
+    asyncio task: most of the UI's CPU for a tick that changes three lines. Inside `painting()`, the
+    lines that widgets mark with `repaint_lines` are instead handed to the compositor once, as the
+    block ends, and written at once. Anything else (a layout, a scroll, another screen on top) takes
+    Textual's own path.
+    """
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._compositor = LineCompositor()
+        # While painting(): the widgets whose lines changed, with the changed regions (none: all of it).
+        self._changed_lines: dict[Widget, list[Region]] | None = None
+
+    @contextmanager
+    def painting(self) -> Iterator[None]:
+        self._changed_lines = {}
+        try:
+            yield
+        finally:
+            changed, self._changed_lines = self._changed_lines, None
+            self._paint(changed)
+
+    def repaint_lines(self, widget: Widget, *regions: Region) -> None:
+        """Repaint `regions` of `widget` (its content's coordinates; none: all of it), as refresh() would."""
+        if self._changed_lines is None:
+            widget.refresh(*regions)
+        elif regions:
+            self._changed_lines.setdefault(widget, []).extend(regions)
+        else:
+            self._changed_lines[widget] = []
+
+    def _paint(self, changed: dict[Widget, list[Region]]) -> None:
+        if not changed:
+            return
+        pending = self._layout_required or self._scroll_required or self._repaint_required or self._recompose_required
+        if pending or not self.is_current or self.app._batch_count:
+            # The next screen update draws everything that changed anyway; these lines go with it.
+            for widget, regions in changed.items():
+                widget.refresh(*regions)
+            return
+        for widget, regions in changed.items():
+            # What refresh() does for a repaint of a widget whose size and styles stay as they are.
+            widget._set_dirty(*regions)
+        self._compositor.update_widgets(set(changed))
+        self._compositor_refresh()
+
+
+def repaint_lines(widget: Widget, *regions: Region) -> None:
+    """Repaint lines of a widget: within its PmutopScreen's painting() block, at the block's end."""
+    screen = widget.screen
+    if isinstance(screen, PmutopScreen):
+        screen.repaint_lines(widget, *regions)
+    else:
+        widget.refresh(*regions)

@@ -12,6 +12,8 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
+from pmutop.tui.compositor import repaint_lines
+from pmutop.tui.steady_styling import SteadyStyling
 from pmutop.tui.text import escape_controls
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -33,7 +35,7 @@ def history_bars(series: list[float], width: int, ceiling: float | None) -> str:
     return cells.rjust(width)
 
 
-class HistoryBar(Widget):
+class HistoryBar(SteadyStyling, Widget):
     """Label and bars in one line-API widget whose size never changes: a new value repaints its one line,
     built straight from two segments, and never lays out the screen (a Static's update would)."""
 
@@ -48,14 +50,15 @@ class HistoryBar(Widget):
         shown = (escape_controls(label), label_style, series, CEILINGS.get(metric) if metric else None)
         if shown != self._shown:
             self._shown = shown
-            self.refresh()
+            repaint_lines(self)
 
     def render_line(self, y: int) -> Strip:
         label, label_style, series, ceiling = self._shown
-        base = self.rich_style
+        styling = self.styling
+        base, width = styling.rich_style, styling.content_size.width
         # A long PMU name widens the label rather than cutting off the value at its end.
-        label_width = min(max(LABEL_WIDTH, cell_len(label) + 1), self.content_size.width)
-        bars = history_bars(series, self.content_size.width - label_width, ceiling)
+        label_width = min(max(LABEL_WIDTH, cell_len(label) + 1), width)
+        bars = history_bars(series, width - label_width, ceiling)
         return Strip(
             [
                 Segment(set_cell_size(label, label_width), base + Style.parse(label_style)),

@@ -12,6 +12,7 @@ position stays where it was.
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -25,7 +26,9 @@ from textual.strip import Strip
 from pmutop.model.cpulist import format_cpulist, parse_cpulist
 from pmutop.model.snapshot import NOT_COUNTED, CpuRow, Metric, PmuRow, Snapshot
 from pmutop.model.topology import Topology
+from pmutop.tui.compositor import repaint_lines
 from pmutop.tui.inbox import cpu_row_key, pmu_row_key
+from pmutop.tui.steady_styling import SteadyStyling
 from pmutop.tui.text import coverage_cell, escape_controls, literal, metric_cell
 
 # (column key, heading, width); metric columns are keyed by the snapshot's metric names.
@@ -110,7 +113,7 @@ def line_pieces(cells: tuple[Cell, ...], label_width: int) -> list[Cell]:
     return pieces
 
 
-class LiveTable(ScrollView, can_focus=True):
+class LiveTable(SteadyStyling, ScrollView, can_focus=True):
     """The CPU table; the app calls `show` with each snapshot and setters for view options."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -179,10 +182,9 @@ class LiveTable(ScrollView, can_focus=True):
         heading.append((" " * PAD, ""))
         self._heading = heading
         self._row_width = sum(len(text) for text, _ in heading)
-        # Per row key (None: the heading): what its line was built from (cells, cursor?, styles, scroll, width)
+        # Per row key (None: the heading): what its line was built from (cells, cursor?, styling, scroll)
         # and the line, so a repaint of the whole table builds only the lines that changed.
         self._lines: dict[str | None, tuple[tuple, Strip]] = {}
-        self._styles: tuple[Style, Style, Style] | None = None
 
     def on_mount(self) -> None:
         self.refresh_rows()
@@ -278,32 +280,19 @@ class LiveTable(ScrollView, can_focus=True):
     def _refresh_rows(self, rows: list[int]) -> None:
         """Repaint the lines of those rows that are on screen (in one refresh: each call has a cost)."""
         top = round(self.scroll_y) - HEADING_LINES
-        width = max(self.virtual_size.width, self.size.width)
-        lines = [row - top for row in rows if HEADING_LINES <= row - top < self.size.height]
+        size = self.styling.content_size
+        width = max(self.virtual_size.width, size.width)
+        lines = [row - top for row in rows if HEADING_LINES <= row - top < size.height]
         if lines:
-            self.refresh(*(Region(0, y, width, 1) for y in lines))
-
-    def notify_style_update(self) -> None:
-        # A change of theme or focus: the rows' lines are built again with the new styles.
-        self._styles = None
-        super().notify_style_update()
-
-    def _current_styles(self) -> tuple[Style, Style, Style]:
-        """The widget's base, heading and cursor styles; worked out once per style change rather than
-        once a line (each is a walk up the DOM)."""
-        if self._styles is None:
-            self._styles = (
-                self.rich_style,
-                self.get_component_rich_style("live-table--header"),
-                self.get_component_rich_style("live-table--cursor"),
-            )
-        return self._styles
+            repaint_lines(self, *(Region(0, y, width, 1) for y in lines))
 
     def render_line(self, y: int) -> Strip:
-        styles = self._current_styles()
-        base, header, cursor = styles
+        # A change of size, theme or focus makes a new Styling, and the rows' lines are built again.
+        styling = self.styling
+        base = styling.rich_style
+        header, cursor = styling.component_styles["live-table--header"], styling.component_styles["live-table--cursor"]
         scroll_x, scroll_y = self.scroll_offset
-        width = self.size.width
+        width = styling.content_size.width
         if y < HEADING_LINES:
             key, cells, selected = None, None, False
         else:
@@ -312,24 +301,32 @@ class LiveTable(ScrollView, can_focus=True):
                 return Strip.blank(width, base)
             key = self._order[row]
             cells, selected = self._cells[key], row == self.cursor_row
-        signature = (cells, selected, styles, scroll_x, width)
+        signature = (cells, selected, styling, scroll_x)
         cached = self._lines.get(key)
         if cached is not None and cached[0] == signature:
             return cached[1]
         if cells is None:
-            line = self._strip(self._heading, base + header)
+            line = self._strip(self._heading, base + header, base, scroll_x, width)
         else:
-            line = self._strip(line_pieces(cells, self._label_width), base + cursor if selected else base)
-        line = line.crop_extend(scroll_x, scroll_x + width, base)
+            pieces = line_pieces(cells, self._label_width)
+            line = self._strip(pieces, base + cursor if selected else base, base, scroll_x, width)
         self._lines[key] = (signature, line)
         return line
 
     @staticmethod
-    def _strip(pieces: list[Cell], style: Style) -> Strip:
+    def _strip(pieces: list[Cell], style: Style, base: Style, scroll_x: int, width: int) -> Strip:
+        """The row's pieces as a line `width` cells wide from column `scroll_x`, blank (`base`) past its end."""
         parse = Style.parse
-        return Strip(
-            [Segment(text, style + parse(cell_style) if cell_style else style) for text, cell_style in pieces if text]
-        )
+        segments = [
+            Segment(text, style + parse(cell_style) if cell_style else style) for text, cell_style in pieces if text
+        ]
+        length = sum(cell_len(segment.text) for segment in segments)
+        if scroll_x or length > width:
+            return Strip(segments, length).crop_extend(scroll_x, scroll_x + width, base)
+        # The common case, a table that fits, in one Strip: every Strip made costs eight objects.
+        if length < width:
+            segments.append(Segment(" " * (width - length), base))
+        return Strip(segments, width)
 
     # -- rows ------------------------------------------------------------------------------
 
