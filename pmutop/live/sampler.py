@@ -118,6 +118,7 @@ class Sampler:
     _poller: perf.HangupPoller | None = None
     _cpu_times: procfs.CpuTimesReader | None = None
     _reader_slots: list[GroupSlot] = field(default_factory=list)
+    _lost: dict[str, CounterFailure] = field(default_factory=dict)
     _tick_index: int = 0
     _layouts_changed: bool = True
 
@@ -323,7 +324,9 @@ class Sampler:
         return {pmu: plan for pmu, plan in self._core_choice.items() if isinstance(plan, GroupPlan) and pmu}
 
     def _rebuild_reader(self) -> None:
+        """After groups opened or closed: what each tick reads, and which groups it reports lost."""
         self._reader_slots = [slot for slot in self._slots if slot.opened is not None]
+        self._lost = {slot.layout.key: slot.lost for slot in self._slots if slot.lost is not None}
         fds = [slot.opened.fds[0] for slot in self._reader_slots]
         widest = max((len(slot.opened.fds) for slot in self._reader_slots), default=1)
         self._reader = perf.TickReader(fds, perf.group_read_words(widest)) if fds else None
@@ -345,7 +348,7 @@ class Sampler:
                     continue
                 offset = index * width
                 members = words[offset]
-                reads[slot.plan.key] = GroupRead(
+                reads[slot.layout.key] = GroupRead(
                     enabled=words[offset + 1],
                     running=words[offset + 2],
                     values=tuple(words[offset + 3 : offset + 3 + 2 * members : 2]),
@@ -365,7 +368,7 @@ class Sampler:
             reads=reads,
             cpu_times={cpu: CpuTimes(busy, total) for cpu, (busy, total) in times.items()},
             online=online,
-            lost={slot.plan.key: slot.lost for slot in self._slots if slot.lost is not None},
+            lost=self._lost,
             layouts=layouts,
         )
 
@@ -377,7 +380,7 @@ class Sampler:
             if gone and slot.opened is not None:
                 self.fd_headroom += slot.opened.close()
                 slot.opened = None
-                reads.pop(slot.plan.key, None)
+                reads.pop(slot.layout.key, None)
                 slot.lost = self._offline(slot.plan)
                 changed = True
             elif slot.opened is None and slot.lost is not None and slot.plan.cpu in online:

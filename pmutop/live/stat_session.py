@@ -152,7 +152,8 @@ class StatSession:
         snapshot = self.model.update(raw)
         if snapshot is not None:
             extra = (*self.notices, *(self.follower.notices if self.follower else ()))
-            snapshot = replace(snapshot, notices=snapshot.notices + tuple(extra))
+            if extra:
+                snapshot = replace(snapshot, notices=snapshot.notices + extra)
             self._last_snapshot = snapshot
         return snapshot
 

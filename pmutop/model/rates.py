@@ -259,6 +259,12 @@ def _ghz(cycles: Metric, busy_s: float | None) -> Metric:
 
 def _derived(value: float | None, *sources: Metric, scale: float = 1.0) -> Metric:
     """A figure computed from counters inherits their worst coverage and any extrapolation."""
+    if len(sources) == 1:
+        # Most figures (every rate) come from one counter: the same result without three generators.
+        (source,) = sources
+        if value is None:
+            return Metric(None, failure=source.failure)
+        return Metric(value * scale, coverage=source.coverage, extrapolated=source.extrapolated)
     failure = next((m.failure for m in sources if m.failure), None)
     if value is None:
         return Metric(None, failure=failure)

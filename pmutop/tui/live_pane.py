@@ -24,11 +24,12 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from pmutop.model.cpulist import format_cpulist, parse_cpulist
+from pmutop.model.samples import CounterFailure
 from pmutop.model.snapshot import NOT_COUNTED, CpuRow, Metric, PmuRow, Snapshot
 from pmutop.model.topology import Topology
 from pmutop.tui.compositor import repaint_lines
 from pmutop.tui.inbox import cpu_row_key, pmu_row_key
-from pmutop.tui.steady_styling import SteadyStyling
+from pmutop.tui.steady_styling import SteadyStyling, Styling
 from pmutop.tui.text import coverage_cell, escape_controls, literal, metric_cell
 
 # (column key, heading, width); metric columns are keyed by the snapshot's metric names.
@@ -182,9 +183,15 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         heading.append((" " * PAD, ""))
         self._heading = heading
         self._row_width = sum(len(text) for text, _ in heading)
-        # Per row key (None: the heading): what its line was built from (cells, cursor?, styling, scroll)
+        # Per row key (None: the heading): what its line was built from (cells, component class, styling, scroll)
         # and the line, so a repaint of the whole table builds only the lines that changed.
         self._lines: dict[str | None, tuple[tuple, Strip]] = {}
+        self._rows_of: Snapshot | None = None
+        self._rows: tuple[dict[int, CpuRow | None], dict[str, PmuRow | None]] = ({}, {})
+        # The last description: what it was built from, and its text.
+        self._described: tuple[tuple, Text] | None = None
+        self._piece_styles_for: Styling | None = None
+        self._piece_styles: dict[tuple[str, str], Style] = {}
 
     def on_mount(self) -> None:
         self.refresh_rows()
@@ -289,38 +296,49 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         # A change of size, theme or focus makes a new Styling, and the rows' lines are built again.
         styling = self.styling
-        base = styling.rich_style
-        header, cursor = styling.component_styles["live-table--header"], styling.component_styles["live-table--cursor"]
         scroll_x, scroll_y = self.scroll_offset
         width = styling.content_size.width
         if y < HEADING_LINES:
-            key, cells, selected = None, None, False
+            key, cells, kind = None, None, "live-table--header"
         else:
             row = y - HEADING_LINES + scroll_y
             if row >= len(self._order):
-                return Strip.blank(width, base)
+                return Strip.blank(width, styling.rich_style)
             key = self._order[row]
-            cells, selected = self._cells[key], row == self.cursor_row
-        signature = (cells, selected, styling, scroll_x)
+            cells, kind = self._cells[key], "live-table--cursor" if row == self.cursor_row else ""
+        signature = (cells, kind, styling, scroll_x)
         cached = self._lines.get(key)
         if cached is not None and cached[0] == signature:
             return cached[1]
-        if cells is None:
-            line = self._strip(self._heading, base + header, base, scroll_x, width)
-        else:
-            pieces = line_pieces(cells, self._label_width)
-            line = self._strip(pieces, base + cursor if selected else base, base, scroll_x, width)
+        pieces = self._heading if cells is None else line_pieces(cells, self._label_width)
+        line = self._strip(pieces, kind, styling, scroll_x, width)
         self._lines[key] = (signature, line)
         return line
 
-    @staticmethod
-    def _strip(pieces: list[Cell], style: Style, base: Style, scroll_x: int, width: int) -> Strip:
-        """The row's pieces as a line `width` cells wide from column `scroll_x`, blank (`base`) past its end."""
-        parse = Style.parse
-        segments = [
-            Segment(text, style + parse(cell_style) if cell_style else style) for text, cell_style in pieces if text
-        ]
-        length = sum(cell_len(segment.text) for segment in segments)
+    def _strip(self, pieces: list[Cell], kind: str, styling: Styling, scroll_x: int, width: int) -> Strip:
+        """A row's pieces as a line `width` cells wide from column `scroll_x`, blank past its end.
+
+        `kind` is the component class the line is drawn in ("" for a plain row)."""
+        if self._piece_styles_for is not styling:
+            # Each piece's style is the widget's, its line's component style and its cell's style added up:
+            # worked out once per styling, not once a cell (a Style.parse and a Style add each).
+            self._piece_styles_for, self._piece_styles = styling, {}
+        piece_styles = self._piece_styles
+        segments = []
+        for text, cell_style in pieces:
+            if not text:
+                continue
+            style = piece_styles.get((kind, cell_style))
+            if style is None:
+                style = styling.rich_style
+                if kind:
+                    style += styling.component_styles[kind]
+                if cell_style:
+                    style += Style.parse(cell_style)
+                piece_styles[(kind, cell_style)] = style
+            segments.append(Segment(text, style))
+        base = styling.rich_style
+        length = cell_len("".join(text for text, _ in pieces))
         if scroll_x or length > width:
             return Strip(segments, length).crop_extend(scroll_x, scroll_x + width, base)
         # The common case, a table that fits, in one Strip: every Strip made costs eight objects.
@@ -331,18 +349,20 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
     # -- rows ------------------------------------------------------------------------------
 
     def _cpu_rows(self) -> dict[int, CpuRow | None]:
-        by_number: dict[int, CpuRow | None] = {cpu.cpu: None for cpu in self.topology.cpus}
-        if self.snapshot is not None:
-            for row in self.snapshot.cpus:
-                by_number[row.cpu] = row
-        return by_number
+        """The snapshot's CPU rows by number (None: not in it), worked out once per snapshot."""
+        if self._rows_of is not self.snapshot:
+            self._rows_of = self.snapshot
+            by_number: dict[int, CpuRow | None] = {cpu.cpu: None for cpu in self.topology.cpus}
+            by_name: dict[str, PmuRow | None] = {pmu.name: None for pmu in self.topology.core_pmus}
+            if self.snapshot is not None:
+                by_number.update((row.cpu, row) for row in self.snapshot.cpus)
+                by_name.update((row.pmu, row) for row in self.snapshot.pmus)
+            self._rows = (by_number, by_name)
+        return self._rows[0]
 
     def _pmu_rows(self) -> dict[str, PmuRow | None]:
-        by_name: dict[str, PmuRow | None] = {pmu.name: None for pmu in self.topology.core_pmus}
-        if self.snapshot is not None:
-            for row in self.snapshot.pmus:
-                by_name[row.pmu] = row
-        return by_name
+        self._cpu_rows()
+        return self._rows[1]
 
     def _sorted_cpus(self, cpus: list[int], rows: dict[int, CpuRow | None]) -> list[int]:
         metric = SORTS[self.sort_index][1]
@@ -460,9 +480,19 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         if key is None:
             return Text("")
         kind, _, name = key.partition(":")
-        if kind == "pmu":
-            return self._describe_pmu(name)
-        return self._describe_cpu(int(name))
+        row = self._pmu_rows().get(name) if kind == "pmu" else self._cpu_rows().get(int(name))
+        # Asked every tick for the selected row, whose description seldom changes: built again only
+        # when something it says did.
+        if row is None:
+            said: tuple = (key,)
+        elif isinstance(row, PmuRow):
+            said = (key, _failures(row.metrics), row.encoding, row.metric("cycles").coverage, row.extrapolated_share)
+        else:
+            said = (key, row.online, _failures(row.metrics))
+        if self._described is None or self._described[0] != said:
+            text = self._describe_pmu(name) if kind == "pmu" else self._describe_cpu(int(name))
+            self._described = (said, text)
+        return self._described[1]
 
     def _describe_pmu(self, name: str) -> Text:
         pmu = self.topology.pmu(name)
@@ -512,13 +542,21 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         return text
 
 
-def _append_reasons(text: Text, metrics) -> None:
-    """One line per distinct reason, naming the columns it blanks."""
-    by_reason: dict[str, list[str]] = {}
+def _failures(metrics) -> tuple[tuple[str, CounterFailure], ...]:
+    """(column heading, failure) for each column that is n/a because a counter failed."""
+    failures = []
     for key, heading, _ in COLUMNS:
         metric = metrics.get(key)
         if metric is not None and metric.value is None and metric.failure is not None:
-            by_reason.setdefault(metric.failure.explanation, []).append(heading)
+            failures.append((heading, metric.failure))
+    return tuple(failures)
+
+
+def _append_reasons(text: Text, metrics) -> None:
+    """One line per distinct reason, naming the columns it blanks."""
+    by_reason: dict[str, list[str]] = {}
+    for heading, failure in _failures(metrics):
+        by_reason.setdefault(failure.explanation, []).append(heading)
     for reason, headings in by_reason.items():
         text.append("\n")
         text.append(", ".join(headings) + " n/a: ", style="bold")

@@ -1,5 +1,6 @@
 """Pilot tests: every key binding, the process picker and the command palette, on deterministic feeds."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from tui_support import (
     SHOWN_TICK,
     following_feed,
     paused_replay,
+    snapshots_of,
     wait_for_tick,
 )
 
@@ -194,6 +196,35 @@ async def test_n_a_cells_explain_themselves(this_vm):
         assert app.live.cell("cpu:0", "ipc") == "n/a"
         detail = str(app.query_one("#detail").content)
         assert "ENOENT" in detail and "vPMU" in detail
+
+
+async def test_detail_line_follows_the_selected_row(this_vm, alder_lake):
+    """The description is rebuilt only when something it says changed: it must still change then."""
+    app = PmutopApp(paused_replay(this_vm))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_tick(pilot, app)
+        app.live.move_cursor(app.live._order.index("cpu:1"))
+        await pilot.pause()
+        snapshot = snapshots_of(this_vm)[SHOWN_TICK]
+        cpus = tuple(dataclasses.replace(row, online=row.cpu != 1) for row in snapshot.cpus)
+        app.inbox.deliver(dataclasses.replace(snapshot, cpus=cpus))
+        await pilot.pause()
+        assert "cpu1" in str(app.detail.content) and "offline" in str(app.detail.content)
+        app.inbox.deliver(snapshot)
+        await pilot.pause()
+        assert "offline" not in str(app.detail.content)
+    app = PmutopApp(paused_replay(alder_lake))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_tick(pilot, app)
+        app.live.move_cursor(app.live._order.index("pmu:cpu_core"))
+        await pilot.pause()
+        share = "12.5% of cycles+instructions extrapolated"
+        assert share not in str(app.detail.content)
+        snapshot = snapshots_of(alder_lake)[SHOWN_TICK]
+        pmus = tuple(dataclasses.replace(row, extrapolated_share=0.125) for row in snapshot.pmus)
+        app.inbox.deliver(dataclasses.replace(snapshot, pmus=pmus))
+        await pilot.pause()
+        assert share in str(app.detail.content)
 
 
 async def test_p_picks_a_process_and_f_stops_following(alder_lake):
