@@ -10,12 +10,19 @@ in front of it (the containers behind the live table), and asks each for just it
 lines, in the same front-to-back order, at full width (the compositor's cuts are widget edges, so a
 widget is never split across columns here). Only the changed spans are written to the terminal, so
 the cuts of the widgets not asked are never needed.
+
+A tick goes further (PmutopScreen.painting, LineCompositor.lines_update): the lines that changed are
+drawn straight from their widgets, cut where a widget in front covers them, and written as pieces of
+lines, without the compositor's passes over every line of the screen. Textual's path stays for all
+else: layouts, scrolling, the cursor, screens on top.
 """
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
-from textual._compositor import ChopsUpdate, Compositor
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.control import Control
+from textual._compositor import ChopsUpdate, Compositor, CompositorUpdate
 from textual.geometry import Region
 from textual.screen import Screen
 from textual.strip import Strip
@@ -56,6 +63,37 @@ def span_regions(spans: Iterable[tuple[int, int, int]]) -> list[Region]:
     return regions
 
 
+class LinesUpdate(CompositorUpdate):
+    """Pieces of lines to write: (x, y, strip) in screen cells."""
+
+    def __init__(self, pieces: list[tuple[int, int, Strip]]) -> None:
+        self.pieces = pieces
+
+    @property
+    def spans(self) -> list[tuple[int, int, int]]:
+        """(y, x1, x2) of each piece, as ChopsUpdate names what it writes."""
+        return [(y, x, x + strip.cell_length) for x, y, strip in self.pieces]
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for x, y, strip in self.pieces:
+            yield Control.move_to(x, y).segment
+            yield from strip
+
+    def render_segments(self, console: Console) -> str:
+        move_to = Control.move_to
+        return "".join(move_to(x, y).segment.text + strip.render(console) for x, y, strip in self.pieces)
+
+
+def uncovered(span: tuple[int, int], covers: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of the column span [x1, x2) that none of the spans in `covers` overlaps."""
+    parts = [span]
+    for cover_x1, cover_x2 in covers:
+        parts = [
+            part for x1, x2 in parts for part in ((x1, min(x2, cover_x1)), (max(x1, cover_x2), x2)) if part[1] > part[0]
+        ]
+    return parts
+
+
 class LineCompositor(Compositor):
     def __init__(self) -> None:
         super().__init__()
@@ -71,6 +109,47 @@ class LineCompositor(Compositor):
             return super().render_partial_update()
         finally:
             self._targets = None
+
+    def lines_update(self, changed: Mapping[Widget, Sequence[Region]]) -> LinesUpdate:
+        """The changed lines of these widgets (regions in each one's content coordinates; none: all of
+        it), drawn where no widget in front covers them, as pieces of lines to write.
+
+        What render_partial_update would write for them, without its passes over every line of the
+        screen (its cuts, chops and their ends) and without the compositor's dirty-region state: the
+        widget's lines, cut where a widget in front of it (its scrollbars, a notification) overlaps.
+        """
+        visible = self.visible_widgets
+        pieces: list[tuple[int, int, Strip]] = []
+        for widget, regions in changed.items():
+            cache = widget._styles_cache
+            offset = widget.content_offset
+            if regions:
+                lines = [region.translate(offset) for region in regions]
+                cache.set_dirty(*lines)
+            else:
+                cache.clear()
+                lines = [widget.outer_size.region]
+            geometry = visible.get(widget)
+            if geometry is None:
+                continue
+            region, clip = geometry
+            shown = region.intersection(clip)
+            # Widgets earlier in the map are in front: each covers the parts of lines it overlaps.
+            in_front: list[Region] = []
+            for other, (other_region, other_clip) in visible.items():
+                if other is widget:
+                    break
+                cover = other_region.intersection(other_clip).intersection(shown)
+                if cover:
+                    in_front.append(cover)
+            for line in lines:
+                target = line.translate(region.offset).intersection(shown)
+                for y in target.line_range:
+                    covers = [(cover.x, cover.right) for cover in in_front if cover.y <= y < cover.bottom]
+                    for x1, x2 in uncovered((target.x, target.right), covers):
+                        (strip,) = widget.render_lines(Region(x1 - region.x, y - region.y, x2 - x1, 1))
+                        pieces.append((x1, y, strip))
+        return LinesUpdate(pieces)
 
     def _render_chops(self, crop: Region, is_rendered_line: Callable[[int], bool]) -> Sequence[Mapping[int, Strip]]:
         self._runs = line_runs(crop, is_rendered_line)
@@ -119,9 +198,9 @@ class PmutopScreen(Screen):
     widget's idle handler posts an Update to the screen, whose idle handler resumes its update timer,
     whose callback runs the compositor, which then posts Ready to the app), each a wake-up of an
     asyncio task: most of the UI's CPU for a tick that changes three lines. Inside `painting()`, the
-    lines that widgets mark with `repaint_lines` are instead handed to the compositor once, as the
-    block ends, and written at once. Anything else (a layout, a scroll, another screen on top) takes
-    Textual's own path.
+    lines that widgets mark with `repaint_lines` are instead drawn as the block ends, by
+    LineCompositor.lines_update, and written at once. Anything else (a layout, a scroll, another
+    screen on top) takes Textual's own path.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -152,16 +231,13 @@ class PmutopScreen(Screen):
         if not changed:
             return
         pending = self._layout_required or self._scroll_required or self._repaint_required or self._recompose_required
-        if pending or not self.is_current or self.app._batch_count:
+        app = self.app
+        if pending or app.screen is not self or app._batch_count:
             # The next screen update draws everything that changed anyway; these lines go with it.
             for widget, regions in changed.items():
                 widget.refresh(*regions)
             return
-        for widget, regions in changed.items():
-            # What refresh() does for a repaint of a widget whose size and styles stay as they are.
-            widget._set_dirty(*regions)
-        self._compositor.update_widgets(set(changed))
-        self._compositor_refresh()
+        app._display(self, self._compositor.lines_update(changed))
 
 
 def repaint_lines(widget: Widget, *regions: Region) -> None:

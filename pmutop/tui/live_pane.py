@@ -324,26 +324,38 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
             # worked out once per styling, not once a cell (a Style.parse and a Style add each).
             self._piece_styles_for, self._piece_styles = styling, {}
         piece_styles = self._piece_styles
-        segments = []
-        for text, cell_style in pieces:
-            if not text:
-                continue
+        base = styling.rich_style
+
+        def style_of(cell_style: str) -> Style:
             style = piece_styles.get((kind, cell_style))
             if style is None:
-                style = styling.rich_style
+                style = base
                 if kind:
                     style += styling.component_styles[kind]
                 if cell_style:
                     style += Style.parse(cell_style)
                 piece_styles[(kind, cell_style)] = style
-            segments.append(Segment(text, style))
-        base = styling.rich_style
-        length = cell_len("".join(text for text, _ in pieces))
-        if scroll_x or length > width:
+            return style
+
+        if not "".join(text for text, _ in pieces).isascii():
+            # A wide character (from a sysfs name) makes cells and characters differ: Textual crops.
+            segments = [Segment(text, style_of(cell_style)) for text, cell_style in pieces if text]
+            length = cell_len("".join(text for text, _ in pieces))
             return Strip(segments, length).crop_extend(scroll_x, scroll_x + width, base)
-        # The common case, a table that fits, in one Strip: every Strip made costs eight objects.
-        if length < width:
-            segments.append(Segment(" " * (width - length), base))
+        # Cropped to the visible columns piece by piece (one character, one cell), and made into one Strip:
+        # Textual's crop and extend would make two more, and every Strip costs eight objects.
+        segments = []
+        end = scroll_x + width
+        x = 0
+        for text, cell_style in pieces:
+            after = x + len(text)
+            if after > scroll_x and text:
+                segments.append(Segment(text[max(scroll_x - x, 0) : end - x], style_of(cell_style)))
+            x = after
+            if x >= end:
+                break
+        if x < end:
+            segments.append(Segment(" " * (end - max(x, scroll_x)), base))
         return Strip(segments, width)
 
     # -- rows ------------------------------------------------------------------------------

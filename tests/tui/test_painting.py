@@ -1,13 +1,14 @@
 """The per-tick paint path: a tick draws only its changed lines, in one write, and the fast styling of
 the live table and history line gives exactly the lines Textual's own StylesCache would."""
 
+from rich.segment import ControlType
 from textual._styles_cache import StylesCache
 from textual.geometry import Region
 from tui_support import SHOWN_TICK, paused_replay, snapshots_of, wait_for_tick
 
 from pmutop.tui.app import PmutopApp
 from pmutop.tui.inbox import SnapshotReady
-from pmutop.tui.live_pane import HEADING_LINES
+from pmutop.tui.live_pane import HEADING_LINES, line_pieces
 
 
 def textual_lines(widget) -> list[list]:
@@ -79,3 +80,70 @@ async def test_a_tick_writes_only_the_lines_it_changed(this_vm):
         for y, x1, x2 in spans:
             pane = app.history.region if y == app.history.region.y else live.region
             assert pane.x <= x1 < x2 <= pane.right
+
+
+async def test_live_table_lines_crop_as_textual_does(this_vm):
+    """A row is cropped to the visible columns piece by piece; Textual's crop_extend is the reference."""
+    app = PmutopApp(paused_replay(this_vm))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_tick(pilot, app)
+        live = app.live
+        styling = live.styling
+        pieces = line_pieces(live._cells["cpu:0"], live._label_width)
+        whole = live._strip(pieces, "", styling, 0, live._row_width)
+        assert whole.cell_length == live._row_width
+        for width in (1, 7, 40, live._row_width, live._row_width + 9):
+            for scroll_x in range(0, live._row_width + 3):
+                ours = live._strip(pieces, "", styling, scroll_x, width)
+                reference = whole.crop_extend(scroll_x, scroll_x + width, styling.rich_style)
+                assert ours.cell_length == width
+                assert list(ours.simplify()) == list(reference.simplify()), (width, scroll_x)
+
+
+def cells_written(update, console) -> dict[tuple[int, int], tuple[str, object]]:
+    """What an update writes, cell by cell: (x, y) -> (character, style)."""
+    x = y = 0
+    cells = {}
+    for segment in update.__rich_console__(console, console.options):
+        if segment.control:
+            for control in segment.control:
+                if control[0] == ControlType.CURSOR_MOVE_TO:
+                    x, y = control[1], control[2]
+            continue
+        if segment.text == "\n":
+            continue
+        for character in segment.text:
+            cells[(x, y)] = (character, segment.style)
+            x += 1
+    return cells
+
+
+async def compare_with_textuals_partial_update(app: PmutopApp) -> None:
+    """Every line of the live table and the history line, drawn by lines_update and by the compositor's
+    own partial update (cuts and chops: widgets in front win): the same cells, but for those of the
+    widgets in front, which the compositor writes again and lines_update leaves as they are."""
+    await app.workers.wait_for_complete()
+    compositor = app.main_screen._compositor
+    live, history = app.live, app.history
+    changed = {live: [Region(0, y, live.outer_size.width, 1) for y in range(live.outer_size.height)], history: []}
+    ours = cells_written(compositor.lines_update(changed), app.console)
+    for widget, regions in changed.items():
+        widget._set_dirty(*regions)
+    compositor.update_widgets(set(changed))
+    textuals = cells_written(compositor.render_partial_update(), app.console)
+    assert ours and ours.items() <= textuals.items()
+    for x, y in textuals.keys() - ours.keys():
+        front, _ = compositor.get_widget_at(x, y)
+        assert front not in changed, (x, y, front)
+
+
+async def test_lines_update_writes_what_the_compositor_would(this_vm, alder_lake):
+    for recording, size in ((this_vm, (80, 24)), (alder_lake, (80, 24)), (alder_lake, (160, 48))):
+        app = PmutopApp(paused_replay(recording))
+        async with app.run_test(size=size) as pilot:
+            await wait_for_tick(pilot, app)
+            await compare_with_textuals_partial_update(app)
+            # A notification in front of the table and the history line cuts their lines.
+            app.notify("a notification wide enough to cover the end of several lines " * 2, timeout=60)
+            await pilot.pause(0.6)
+            await compare_with_textuals_partial_update(app)
