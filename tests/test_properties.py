@@ -1,10 +1,12 @@
-"""Property tests for the cpulist and format-field codecs (pmutop.model.cpulist / .encoding)."""
+"""Property tests for the cpulist and format-field codecs (pmutop.model.cpulist / .encoding) and the
+shim's /proc/stat parser."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pmutop.kernel.procfs import CpuTimesReader
 from pmutop.model.cpulist import parse_cpulist
 from pmutop.model.encoding import FormatField, encode_alias, parse_format
 
@@ -88,3 +90,33 @@ def test_encode_terms_in_disjoint_fields_combine(pairs: list[tuple[str, int]]) -
     shift = {"a": 0, "b": 8, "c": 32}
     terms = ",".join(f"{name}={value:#x}" for name, value in pairs)
     assert encode_alias(terms, formats).get("config", 0) == sum(v << shift[n] for n, v in pairs)
+
+
+# /proc/stat's per-CPU lines: 7 to 10 counters (older kernels lack steal, guest and guest_nice).
+cpu_stat_lines = st.dictionaries(
+    st.integers(min_value=0, max_value=4095),
+    st.lists(st.integers(min_value=0, max_value=2**50), min_size=7, max_size=10),
+    max_size=300,
+)
+
+
+@given(cpu_stat_lines)
+def test_proc_stat_cpu_times_parse_as_documented(tmp_path_factory, lines):
+    """The shim's /proc/stat parser against proc(5): busy is user..steal less idle, iowait and steal."""
+    path = tmp_path_factory.mktemp("stat") / "stat"
+    text = "cpu  1 2 3 4 5 6 7 8 0 0\n"
+    text += "".join(f"cpu{cpu} {' '.join(map(str, values))}\n" for cpu, values in sorted(lines.items()))
+    text += "intr 12345 " + " ".join("0" for _ in range(2000)) + "\nctxt 99\nbtime 1\n"
+    path.write_text(text)
+    expected = {}
+    for cpu, values in lines.items():
+        counted = values[:8]
+        total = sum(counted)
+        expected[cpu] = (total - counted[3] - counted[4] - (counted[7] if len(counted) > 7 else 0), total)
+    # Started small, the reader grows its buffers until the lines fit.
+    reader = CpuTimesReader(str(path), buffer_bytes=64, max_cpus=1)
+    try:
+        assert reader.read() == expected
+        assert reader.read() == expected  # read again from the same fd, as every tick does
+    finally:
+        reader.close()

@@ -146,6 +146,67 @@ int pmt_poll_hup(const int *fds, size_t n, int *revents)
     return ready;
 }
 
+/*
+ * Per-CPU ticks from /proc/stat, read through `fd`: pread at offset 0 makes the kernel generate the
+ * file afresh. For each cpuN line, in file order, out[3i] = N, out[3i + 1] = busy ticks, out[3i + 2] =
+ * total ticks, where busy is the total (user nice system idle iowait irq softirq steal; guest time is
+ * inside user and nice) less idle, iowait and steal. Returns the number of CPUs; -ENOSPC when `cap`
+ * bytes may have cut the cpuN lines short; -E2BIG when there are more than `max_cpus`; or -errno.
+ */
+int pmt_cpu_times(int fd, char *buf, size_t cap, int64_t *out, size_t max_cpus)
+{
+    ssize_t got;
+    size_t count = 0;
+    char *line;
+
+    if (cap < 2)
+        return -ENOSPC;
+    got = pread(fd, buf, cap - 1, 0);
+    if (got < 0)
+        return -errno;
+    buf[got] = '\0';
+    /* A full buffer holds all the cpuN lines only if the line after them ("intr") made it in too. */
+    if ((size_t)got == cap - 1 && !strstr(buf, "\nintr "))
+        return -ENOSPC;
+    for (line = buf; *line; ) {
+        char *next = strchr(line, '\n');
+
+        if (next)
+            *next++ = '\0';
+        if (strncmp(line, "cpu", 3) == 0 && line[3] >= '0' && line[3] <= '9') {
+            uint64_t value[8] = {0};
+            uint64_t total = 0;
+            char *cursor;
+            long cpu;
+            int fields;
+
+            if (count == max_cpus)
+                return -E2BIG;
+            cpu = strtol(line + 3, &cursor, 10);
+            for (fields = 0; fields < 8; fields++) {
+                char *end;
+                unsigned long long parsed = strtoull(cursor, &end, 10);
+
+                if (end == cursor)
+                    break;
+                value[fields] = parsed;
+                total += parsed;
+                cursor = end;
+            }
+            out[3 * count] = cpu;
+            out[3 * count + 1] = (int64_t)(total - value[3] - value[4] - value[7]);
+            out[3 * count + 2] = (int64_t)total;
+            count++;
+        } else if (count) {
+            break; /* the cpuN lines are contiguous: nothing after them matters */
+        }
+        if (!next)
+            break;
+        line = next;
+    }
+    return (int)count;
+}
+
 static size_t map_length(unsigned data_pages)
 {
     return (1 + (size_t)data_pages) * (size_t)sysconf(_SC_PAGESIZE);

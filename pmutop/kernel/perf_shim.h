@@ -48,6 +48,7 @@ int pmt_reset(int fd, int whole_group);
 int pmt_event_id(int fd, uint64_t *id);
 int pmt_read_tick(const int *fds, size_t n, uint64_t *buf, size_t words_per_fd, int *status);
 int pmt_poll_hup(const int *fds, size_t n, int *revents);
+int pmt_cpu_times(int fd, char *buf, size_t cap, int64_t *out, size_t max_cpus);
 void *pmt_ring_map(int fd, unsigned data_pages);
 int pmt_ring_unmap(void *base, unsigned data_pages);
 size_t pmt_ring_drain(void *base, uint8_t *out, size_t outcap, uint64_t *lost_hint);

@@ -1,6 +1,9 @@
 """Small procfs readers: per-CPU times, capabilities, the paranoid level, and processes/threads."""
 
+import errno
 import os
+
+from pmutop.kernel._perf import ffi, lib
 
 CAP_PERFMON = 38
 CAP_SYS_ADMIN = 21
@@ -10,34 +13,30 @@ class CpuTimesReader:
     """Per-CPU (busy, total) ticks from /proc/stat, read every tick through one fd kept open.
 
     pread at offset 0 makes the kernel generate the file afresh, as a new open would, without the
-    open/close and Python file-object overhead on a path that runs once per tick.
+    open/close and Python file-object overhead on a path that runs once per tick; the shim parses the
+    cpuN lines in the same foreign call.
     """
 
-    def __init__(self, path: str = "/proc/stat") -> None:
+    def __init__(self, path: str = "/proc/stat", buffer_bytes: int = 1 << 16, max_cpus: int | None = None) -> None:
+        """The buffer and the CPU table grow when a read finds them too small."""
         self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        self._size = 1 << 16
+        self._buffer = ffi.new("char[]", buffer_bytes)
+        self._cpus = ffi.new("int64_t[]", 3 * (max_cpus or os.cpu_count() or 1))
 
     def read(self) -> dict[int, tuple[int, int]]:
         """Cumulative (busy, total) ticks per online CPU: offline CPUs have no line in /proc/stat."""
         while True:
-            raw = os.pread(self._fd, self._size, 0)
-            # The cpuN lines come first; a buffer that ends inside them is grown and the read redone.
-            if len(raw) < self._size or raw.rfind(b"\nintr ") >= 0:
+            count = lib.pmt_cpu_times(self._fd, self._buffer, len(self._buffer), self._cpus, len(self._cpus) // 3)
+            if count == -errno.ENOSPC:
+                self._buffer = ffi.new("char[]", 2 * len(self._buffer))
+            elif count == -errno.E2BIG:
+                self._cpus = ffi.new("int64_t[]", 2 * len(self._cpus))
+            elif count < 0:
+                raise OSError(-count, os.strerror(-count), "/proc/stat")
+            else:
                 break
-            self._size *= 2
-        times = {}
-        for line in raw.split(b"\n"):
-            if not (line.startswith(b"cpu") and line[3:4].isdigit()):
-                if times:
-                    break  # the cpuN lines are contiguous; nothing after them matters
-                continue
-            fields = line.split()
-            # user nice system idle iowait irq softirq steal (guest time is inside user/nice).
-            values = [int(v) for v in fields[1:9]]
-            total = sum(values)
-            busy = total - values[3] - values[4] - (values[7] if len(values) > 7 else 0)
-            times[int(fields[0][3:])] = (busy, total)
-        return times
+        values = ffi.unpack(self._cpus, 3 * count)
+        return {values[i]: (values[i + 1], values[i + 2]) for i in range(0, 3 * count, 3)}
 
     def close(self) -> None:
         os.close(self._fd)

@@ -28,6 +28,8 @@ from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
 
+from pmutop.tui.steady_styling import SteadyStyling
+
 
 def line_runs(crop: Region, is_rendered_line: Callable[[int], bool]) -> list[tuple[int, int]]:
     """The runs [start, end) of consecutive lines of `crop` that are to be rendered."""
@@ -80,8 +82,8 @@ class LinesUpdate(CompositorUpdate):
             yield from strip
 
     def render_segments(self, console: Console) -> str:
-        move_to = Control.move_to
-        return "".join(move_to(x, y).segment.text + strip.render(console) for x, y, strip in self.pieces)
+        # Control.move_to(x, y)'s sequence, written out: a Control object per piece costs more than the piece.
+        return "".join(f"\x1b[{y + 1};{x + 1}H{strip.render(console)}" for x, y, strip in self.pieces)
 
 
 def uncovered(span: tuple[int, int], covers: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -122,7 +124,7 @@ class LineCompositor(Compositor):
         pieces: list[tuple[int, int, Strip]] = []
         for widget, regions in changed.items():
             cache = widget._styles_cache
-            offset = widget.content_offset
+            offset = widget.styling.content_offset if isinstance(widget, SteadyStyling) else widget.content_offset
             if regions:
                 lines = [region.translate(offset) for region in regions]
                 cache.set_dirty(*lines)
@@ -242,7 +244,7 @@ class PmutopScreen(Screen):
 
 def repaint_lines(widget: Widget, *regions: Region) -> None:
     """Repaint lines of a widget: within its PmutopScreen's painting() block, at the block's end."""
-    screen = widget.screen
+    screen = widget.own_screen if isinstance(widget, SteadyStyling) else widget.screen
     if isinstance(screen, PmutopScreen):
         screen.repaint_lines(widget, *regions)
     else:

@@ -23,7 +23,8 @@ from rich.style import Style
 from textual._segment_tools import line_pad
 from textual._styles_cache import StylesCache
 from textual.color import Color
-from textual.geometry import Region, Size, Spacing
+from textual.geometry import Offset, Region, Size, Spacing
+from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -83,6 +84,8 @@ class Styling:
 
     size: Size
     content_size: Size
+    # Where the content starts in the widget (its top and left padding and border).
+    content_offset: Offset
     # What StylesCache.render takes, but the crop.
     render_arguments: dict[str, Any]
     rich_style: Style
@@ -98,6 +101,7 @@ class SteadyStyling:
     """
 
     _styling: Styling | None = None
+    _screen: Screen | None = None
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -139,8 +143,17 @@ class SteadyStyling:
             inner = cache.get_inner_outer(base_background, background)[0].rich_style
             cache.plain_style = inner if is_plain(styles, opacity) else None
             components = {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
-            styling = self._styling = Styling(size, content_size, arguments, self.rich_style, components)
+            styling = self._styling = Styling(
+                size, content_size, self.content_offset, arguments, self.rich_style, components
+            )
         return styling
+
+    @property
+    def own_screen(self: Widget) -> Screen:
+        """The screen the widget is on, looked up once (each `screen` is a walk up the DOM)."""
+        if self._screen is None:
+            self._screen = self.screen
+        return self._screen
 
     def render_lines(self: Widget, crop: Region) -> list[Strip]:
         # Unlike Widget.render_lines, no hover styling of links: these widgets draw none.

@@ -1,6 +1,7 @@
 """The per-tick paint path: a tick draws only its changed lines, in one write, and the fast styling of
 the live table and history line gives exactly the lines Textual's own StylesCache would."""
 
+from rich.control import Control
 from rich.segment import ControlType
 from textual._styles_cache import StylesCache
 from textual.geometry import Region
@@ -126,7 +127,11 @@ async def compare_with_textuals_partial_update(app: PmutopApp) -> None:
     compositor = app.main_screen._compositor
     live, history = app.live, app.history
     changed = {live: [Region(0, y, live.outer_size.width, 1) for y in range(live.outer_size.height)], history: []}
-    ours = cells_written(compositor.lines_update(changed), app.console)
+    update = compositor.lines_update(changed)
+    ours = cells_written(update, app.console)
+    # What is written is what the pieces say: Rich's cursor moves, then each strip.
+    written = "".join(Control.move_to(x, y).segment.text + strip.render(app.console) for x, y, strip in update.pieces)
+    assert update.render_segments(app.console) == written
     for widget, regions in changed.items():
         widget._set_dirty(*regions)
     compositor.update_widgets(set(changed))
