@@ -345,7 +345,7 @@ class PmutopApp(App):
                 self.feed.follow((pid,))
                 self.notify(f"following pid {pid}", timeout=3)
 
-        self.push_screen(ProcessPicker(self.feed.processes()), follow)
+        self.push_screen(ProcessPicker(self.feed.processes), follow)
 
     def action_unfollow(self) -> None:
         self.feed.unfollow()

@@ -1,5 +1,6 @@
 """Modal screens: the help screen and the process picker."""
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.table import Table
@@ -10,6 +11,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
 
 from pmutop.tui.text import literal
 
@@ -71,23 +73,37 @@ class HelpScreen(ModalScreen[None]):
 
 
 class ProcessPicker(ModalScreen[int | None]):
-    """A filterable list of (pid, comm); dismisses with the chosen pid, or None."""
+    """A filterable list of (pid, comm); dismisses with the chosen pid, or None.
+
+    The list comes from `list_processes`, called on a worker thread: on a live feed it reads /proc,
+    which the UI thread never does (a busy machine has thousands of processes).
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, processes: list[tuple[int, str]]) -> None:
+    def __init__(self, list_processes: Callable[[], list[tuple[int, str]]]) -> None:
         super().__init__()
-        self.processes = sorted(processes)
+        self._list_processes = list_processes
+        self.processes: list[tuple[int, str]] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-dialog"):
             yield Static(Text("Follow a process: type to filter, Enter to follow, Esc to cancel"))
             yield Input(placeholder="pid or name", id="picker-filter")
-            yield OptionList(id="picker-list")
+            yield OptionList(Option("reading the process list…", disabled=True), id="picker-list")
 
     def on_mount(self) -> None:
-        self._fill("")
         self.query_one(Input).focus()
+        self.run_worker(self._list_processes, thread=True, exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.SUCCESS:
+            self.processes = sorted(event.worker.result)
+        elif event.state is WorkerState.ERROR:
+            self.notify(f"cannot list processes: {event.worker.error}", severity="error")
+        else:
+            return
+        self._fill(self.query_one(Input).value)
 
     def _fill(self, query: str) -> None:
         options = self.query_one(OptionList)

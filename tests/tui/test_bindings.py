@@ -235,6 +235,9 @@ async def test_p_picks_a_process_and_f_stops_following(alder_lake):
         await pilot.press("p")
         picker = app.screen
         assert isinstance(picker, ProcessPicker)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert ("processes", False) in feed.calls, "the process list is read off the UI thread"
         options = picker.query_one(OptionList)
         assert options.option_count == 3
         await pilot.press(*"stress")
@@ -261,6 +264,8 @@ async def test_picker_shows_names_literally(alder_lake):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
         await pilot.press("p")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
         options = app.screen.query_one(OptionList)
         labels = [options.get_option_at_index(i).prompt.plain for i in range(options.option_count)]
         assert "   4343  [bold]x\\x1b[31m" in labels

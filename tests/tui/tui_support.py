@@ -134,6 +134,8 @@ class ScriptedFeed:
         self.calls.append(("unfollow",))
 
     def processes(self) -> list[tuple[int, str]]:
+        # Which thread asked: a live feed reads /proc here, which the UI thread must not.
+        self.calls.append(("processes", threading.current_thread() is threading.main_thread()))
         return list(self._processes)
 
 
