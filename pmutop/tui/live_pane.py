@@ -24,7 +24,6 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from pmutop.model.cpulist import format_cpulist, parse_cpulist
-from pmutop.model.samples import CounterFailure
 from pmutop.model.snapshot import NOT_COUNTED, CpuRow, Metric, PmuRow, Snapshot
 from pmutop.model.topology import Topology
 from pmutop.tui.compositor import repaint_lines
@@ -498,9 +497,9 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         if row is None:
             said: tuple = (key,)
         elif isinstance(row, PmuRow):
-            said = (key, _failures(row.metrics), row.encoding, row.metric("cycles").coverage, row.extrapolated_share)
+            said = (key, _reasons(row.metrics), row.encoding, row.metric("cycles").coverage, row.extrapolated_share)
         else:
-            said = (key, row.online, _failures(row.metrics))
+            said = (key, row.online, _reasons(row.metrics))
         if self._described is None or self._described[0] != said:
             text = self._describe_pmu(name) if kind == "pmu" else self._describe_cpu(int(name))
             self._described = (said, text)
@@ -554,21 +553,24 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         return text
 
 
-def _failures(metrics) -> tuple[tuple[str, CounterFailure], ...]:
-    """(column heading, failure) for each column that is n/a because a counter failed."""
-    failures = []
+def _reasons(metrics) -> tuple[tuple[str, str], ...]:
+    """(column heading, why) for each n/a column: the counter's failure, or the model's note (a CPU too
+    idle to measure its clock)."""
+    reasons = []
     for key, heading, _ in COLUMNS:
         metric = metrics.get(key)
-        if metric is not None and metric.value is None and metric.failure is not None:
-            failures.append((heading, metric.failure))
-    return tuple(failures)
+        if metric is not None and metric.value is None:
+            why = metric.failure.explanation if metric.failure is not None else metric.note
+            if why:
+                reasons.append((heading, why))
+    return tuple(reasons)
 
 
 def _append_reasons(text: Text, metrics) -> None:
     """One line per distinct reason, naming the columns it blanks."""
     by_reason: dict[str, list[str]] = {}
-    for heading, failure in _failures(metrics):
-        by_reason.setdefault(failure.explanation, []).append(heading)
+    for heading, why in _reasons(metrics):
+        by_reason.setdefault(why, []).append(heading)
     for reason, headings in by_reason.items():
         text.append("\n")
         text.append(", ".join(headings) + " n/a: ", style="bold")

@@ -14,6 +14,8 @@ from tui_support import (
     wait_for_tick,
 )
 
+from pmutop.model.rates import TOO_IDLE
+from pmutop.model.snapshot import Metric
 from pmutop.tui.app import PmutopApp
 from pmutop.tui.screens import HelpScreen, ProcessPicker
 from pmutop.tui.task_pane import TaskPane
@@ -225,6 +227,24 @@ async def test_detail_line_follows_the_selected_row(this_vm, alder_lake):
         app.inbox.deliver(dataclasses.replace(snapshot, pmus=pmus))
         await pilot.pause()
         assert share in str(app.detail.content)
+
+
+async def test_detail_line_says_why_a_clock_is_not_shown(alder_lake):
+    """An n/a that no counter failure explains (a CPU too idle to time its clock) says so too."""
+    app = PmutopApp(paused_replay(alder_lake))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_tick(pilot, app)
+        snapshot = snapshots_of(alder_lake)[SHOWN_TICK]
+        busy = next(row.cpu for row in snapshot.cpus if row.metric("ghz").value is not None)
+        app.live.move_cursor(app.live._order.index(f"cpu:{busy}"))
+        await pilot.pause()
+        assert TOO_IDLE not in str(app.detail.content)
+        idle = Metric(None, note=TOO_IDLE)
+        cpus = tuple(dataclasses.replace(row, metrics={**row.metrics, "ghz": idle}) for row in snapshot.cpus)
+        app.inbox.deliver(dataclasses.replace(snapshot, cpus=cpus))
+        await pilot.pause()
+        assert app.live.cell(f"cpu:{busy}", "ghz") == "n/a"
+        assert f"GHz n/a: {TOO_IDLE}" in str(app.detail.content)
 
 
 async def test_p_picks_a_process_and_f_stops_following(alder_lake):
