@@ -112,8 +112,8 @@ class LineCompositor(Compositor):
         finally:
             self._targets = None
 
-    def lines_update(self, changed: Mapping[Widget, Sequence[Region]]) -> LinesUpdate:
-        """The changed lines of these widgets (regions in each one's content coordinates; none: all of
+    def lines_update(self, changed: Mapping[Widget, Iterable[Region] | None]) -> LinesUpdate:
+        """The changed lines of these widgets (regions in each one's content coordinates; None: all of
         it), drawn where no widget in front covers them, as pieces of lines to write.
 
         What render_partial_update would write for them, without its passes over every line of the
@@ -125,7 +125,7 @@ class LineCompositor(Compositor):
         for widget, regions in changed.items():
             cache = widget._styles_cache
             offset = widget.styling.content_offset if isinstance(widget, SteadyStyling) else widget.content_offset
-            if regions:
+            if regions is not None:
                 lines = [region.translate(offset) for region in regions]
                 cache.set_dirty(*lines)
             else:
@@ -208,28 +208,35 @@ class PmutopScreen(Screen):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._compositor = LineCompositor()
-        # While painting(): the widgets whose lines changed, with the changed regions (none: all of it).
-        self._changed_lines: dict[Widget, list[Region]] | None = None
+        # While painting(): the widgets whose lines changed, with the changed regions (None: all of it).
+        self._changed_lines: dict[Widget, set[Region] | None] | None = None
 
     @contextmanager
     def painting(self) -> Iterator[None]:
         self._changed_lines = {}
         try:
             yield
-        finally:
-            changed, self._changed_lines = self._changed_lines, None
-            self._paint(changed)
+        except BaseException:
+            # The handler failed: its lines are left to whatever Textual does next, and the error shows.
+            self._changed_lines = None
+            raise
+        changed, self._changed_lines = self._changed_lines, None
+        self._paint(changed)
 
     def repaint_lines(self, widget: Widget, *regions: Region) -> None:
         """Repaint `regions` of `widget` (its content's coordinates; none: all of it), as refresh() would."""
-        if self._changed_lines is None:
+        changed = self._changed_lines
+        if changed is None:
             widget.refresh(*regions)
-        elif regions:
-            self._changed_lines.setdefault(widget, []).extend(regions)
-        else:
-            self._changed_lines[widget] = []
+        elif not regions:
+            changed[widget] = None
+        elif widget not in changed:
+            changed[widget] = set(regions)
+        elif changed[widget] is not None:
+            # A set: a row marked twice in one tick (new cells, then new marks) is drawn once.
+            changed[widget].update(regions)
 
-    def _paint(self, changed: dict[Widget, list[Region]]) -> None:
+    def _paint(self, changed: dict[Widget, set[Region] | None]) -> None:
         if not changed:
             return
         pending = self._layout_required or self._scroll_required or self._repaint_required or self._recompose_required
@@ -237,9 +244,11 @@ class PmutopScreen(Screen):
         if pending or app.screen is not self or app._batch_count:
             # The next screen update draws everything that changed anyway; these lines go with it.
             for widget, regions in changed.items():
-                widget.refresh(*regions)
+                widget.refresh(*(regions or ()))
             return
-        app._display(self, self._compositor.lines_update(changed))
+        update = self._compositor.lines_update(changed)
+        if update.pieces:
+            app._display(self, update)
 
 
 def repaint_lines(widget: Widget, *regions: Region) -> None:

@@ -185,7 +185,8 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         # Per row key (None: the heading): what its line was built from (cells, component class, styling, scroll)
         # and the line, so a repaint of the whole table builds only the lines that changed.
         self._lines: dict[str | None, tuple[tuple, Strip]] = {}
-        self._rows_of: Snapshot | None = None
+        # The snapshot _rows was worked out for; a fresh object so that the first call works them out.
+        self._rows_of: Snapshot | object | None = object()
         self._rows: tuple[dict[int, CpuRow | None], dict[str, PmuRow | None]] = ({}, {})
         # The last description: what it was built from, and its text.
         self._described: tuple[tuple, Text] | None = None

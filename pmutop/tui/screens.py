@@ -84,6 +84,8 @@ class ProcessPicker(ModalScreen[int | None]):
     def __init__(self, list_processes: Callable[[], list[tuple[int, str]]]) -> None:
         super().__init__()
         self._list_processes = list_processes
+        self._lister: Worker | None = None
+        self._listed = False
         self.processes: list[tuple[int, str]] = []
 
     def compose(self) -> ComposeResult:
@@ -94,18 +96,23 @@ class ProcessPicker(ModalScreen[int | None]):
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
-        self.run_worker(self._list_processes, thread=True, exit_on_error=False)
+        self._lister = self.run_worker(self._list_processes, thread=True, exit_on_error=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is not self._lister:
+            return
         if event.state is WorkerState.SUCCESS:
             self.processes = sorted(event.worker.result)
         elif event.state is WorkerState.ERROR:
             self.notify(f"cannot list processes: {event.worker.error}", severity="error")
         else:
             return
+        self._listed = True
         self._fill(self.query_one(Input).value)
 
     def _fill(self, query: str) -> None:
+        if not self._listed:
+            return  # typed before the list came: it is filtered by what was typed once it comes
         options = self.query_one(OptionList)
         options.clear_options()
         needle = query.strip().lower()

@@ -5,8 +5,9 @@ region (each a walk up to the screen and a lookup in its map), its background co
 (each a walk over every ancestor's styles), the app's line filters and ANSI theme. For a widget that
 repaints one or two lines a tick, gathering those costs more than rendering the lines. They change
 only when the widget's size does (Textual sets `_size` synchronously, in the layout that changes
-it) or when styles are applied to it (`notify_style_update`: a theme change, focus, hover, a
-class), so they are gathered then and the StylesCache is called with them as they were.
+it), when styles are applied to it (`notify_style_update`: a theme change, focus, hover, a class) or
+when the whole widget is refreshed (an ancestor's colours, inline styles, a transition), so they are
+gathered then and the StylesCache is called with them as they were.
 
 For each line it draws, the StylesCache's render_line then unpacks the widget's borders and outlines,
 checks for hatching, tint and text opacity and builds two closures, before it pads the content line
@@ -107,11 +108,22 @@ class SteadyStyling:
         super().__init__(*args, **kwargs)
         self._styles_cache = PlainLineCache()
 
-    def notify_style_update(self: Widget) -> None:
+    def _forget_styling(self: Widget) -> None:
         self._styling = None
         # Until styling is worked out again, lines take StylesCache's general path.
         self._styles_cache.plain_style = None
+
+    def notify_style_update(self: Widget) -> None:
+        self._forget_styling()
         super().notify_style_update()
+
+    def _set_dirty(self: Widget, *regions: Region) -> None:
+        # The whole widget is dirty on every refresh() without regions: Textual's way of telling a widget
+        # that an ancestor's colours, its own inline styles, or a transition changed how it looks, none of
+        # which goes through notify_style_update. (A tick's lines never come here.)
+        if not regions:
+            self._forget_styling()
+        super()._set_dirty(*regions)
 
     @property
     def styling(self: Widget) -> Styling:

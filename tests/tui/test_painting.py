@@ -48,6 +48,27 @@ async def test_live_table_and_history_lines_match_textuals_rendering(this_vm):
         await pilot.pause()
         for widget in widgets:
             assert our_lines(widget) == textual_lines(widget)
+        # An ancestor's background shows through the history line's translucent one: Textual tells the
+        # widgets below by refreshing them whole, not through notify_style_update.
+        before = our_lines(app.history)
+        app.query_one("#main").styles.background = "darkred"
+        await pilot.pause()
+        assert our_lines(app.history) != before
+        for widget in widgets:
+            assert our_lines(widget) == textual_lines(widget)
+
+
+async def test_a_whole_widget_repaint_is_not_narrowed_by_a_later_line(this_vm):
+    app = PmutopApp(paused_replay(this_vm))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_tick(pilot, app)
+        screen = app.main_screen
+        with screen.painting():
+            screen.repaint_lines(app.history)
+            screen.repaint_lines(app.history, Region(0, 0, 3, 1))
+            screen.repaint_lines(app.live, Region(0, 1, 10, 1))
+            screen.repaint_lines(app.live, Region(0, 1, 10, 1))
+            assert screen._changed_lines == {app.history: None, app.live: {Region(0, 1, 10, 1)}}
 
 
 async def test_a_tick_writes_only_the_lines_it_changed(this_vm):
@@ -126,14 +147,14 @@ async def compare_with_textuals_partial_update(app: PmutopApp) -> None:
     await app.workers.wait_for_complete()
     compositor = app.main_screen._compositor
     live, history = app.live, app.history
-    changed = {live: [Region(0, y, live.outer_size.width, 1) for y in range(live.outer_size.height)], history: []}
+    changed = {live: [Region(0, y, live.outer_size.width, 1) for y in range(live.outer_size.height)], history: None}
     update = compositor.lines_update(changed)
     ours = cells_written(update, app.console)
     # What is written is what the pieces say: Rich's cursor moves, then each strip.
     written = "".join(Control.move_to(x, y).segment.text + strip.render(app.console) for x, y, strip in update.pieces)
     assert update.render_segments(app.console) == written
     for widget, regions in changed.items():
-        widget._set_dirty(*regions)
+        widget._set_dirty(*(regions or ()))
     compositor.update_widgets(set(changed))
     textuals = cells_written(compositor.render_partial_update(), app.console)
     assert ours and ours.items() <= textuals.items()
