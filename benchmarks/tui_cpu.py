@@ -8,6 +8,7 @@ Run by hand (root, so pmutop counts CPU-wide as a user of it would), not in test
 import argparse
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -49,6 +50,9 @@ def steady_cpu_in_tmux(command: list[str], size: tuple[int, int], seconds: float
 
 
 def main() -> None:
+    missing = [tool for tool in ("tmux", "htop") if shutil.which(tool) is None]
+    if missing:
+        sys.exit(f"tui_cpu.py needs {' and '.join(missing)} (Debian/Ubuntu: apt-get install {' '.join(missing)})")
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--warmup", type=float, default=3.0)
