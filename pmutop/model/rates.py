@@ -258,22 +258,19 @@ def _ghz(cycles: Metric, busy_s: float | None) -> Metric:
 
 
 def _derived(value: float | None, *sources: Metric, scale: float = 1.0) -> Metric:
-    """A figure computed from counters inherits their worst coverage and any extrapolation."""
-    if len(sources) == 1:
-        # Most figures (every rate) come from one counter: the same result without three generators.
-        (source,) = sources
-        if value is None:
-            return Metric(None, failure=source.failure)
-        return Metric(value * scale, coverage=source.coverage, extrapolated=source.extrapolated)
-    failure = next((m.failure for m in sources if m.failure), None)
+    """A figure computed from counters inherits their first failure, worst coverage and any extrapolation."""
+    # One plain loop, no generators: this runs for every figure of every CPU, every tick.
+    failure = coverage = None
+    extrapolated = False
+    for source in sources:
+        if failure is None:
+            failure = source.failure
+        if source.coverage is not None and (coverage is None or source.coverage < coverage):
+            coverage = source.coverage
+        extrapolated = extrapolated or source.extrapolated
     if value is None:
         return Metric(None, failure=failure)
-    coverages = [m.coverage for m in sources if m.coverage is not None]
-    return Metric(
-        value * scale,
-        coverage=min(coverages) if coverages else None,
-        extrapolated=any(m.extrapolated for m in sources),
-    )
+    return Metric(value * scale, coverage=coverage, extrapolated=extrapolated)
 
 
 def _member_rates(
