@@ -71,11 +71,6 @@ class LinesUpdate(CompositorUpdate):
     def __init__(self, pieces: list[tuple[int, int, Strip]]) -> None:
         self.pieces = pieces
 
-    @property
-    def spans(self) -> list[tuple[int, int, int]]:
-        """(y, x1, x2) of each piece, as ChopsUpdate names what it writes."""
-        return [(y, x, x + strip.cell_length) for x, y, strip in self.pieces]
-
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         for x, y, strip in self.pieces:
             yield Control.move_to(x, y).segment

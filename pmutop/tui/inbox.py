@@ -9,6 +9,7 @@ it does not depend on how many snapshots the UI got round to drawing.
 import threading
 from collections import deque
 from collections.abc import Callable
+from itertools import chain
 
 from textual.message import Message
 
@@ -77,16 +78,13 @@ class SnapshotInbox:
         return series
 
     def _record_history(self, snapshot: Snapshot) -> None:
-        for cpu_row in snapshot.cpus:
-            key = cpu_row_key(cpu_row.cpu)
+        rows = chain(
+            ((cpu_row_key(row.cpu), row) for row in snapshot.cpus),
+            ((pmu_row_key(row.pmu), row) for row in snapshot.pmus),
+        )
+        for key, row in rows:
             for metric in HISTORY_METRICS:
-                value = cpu_row.metric(metric).value
-                if value is not None:
-                    self._series(key, metric).append(value)
-        for pmu_row in snapshot.pmus:
-            key = pmu_row_key(pmu_row.pmu)
-            for metric in HISTORY_METRICS:
-                value = pmu_row.metric(metric).value
+                value = row.metric(metric).value
                 if value is not None:
                     self._series(key, metric).append(value)
 

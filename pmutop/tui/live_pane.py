@@ -337,10 +337,11 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
                 piece_styles[(kind, cell_style)] = style
             return style
 
-        if not "".join(text for text, _ in pieces).isascii():
+        whole = "".join(text for text, _ in pieces)
+        if not whole.isascii():
             # A wide character (from a sysfs name) makes cells and characters differ: Textual crops.
             segments = [Segment(text, style_of(cell_style)) for text, cell_style in pieces if text]
-            length = cell_len("".join(text for text, _ in pieces))
+            length = cell_len(whole)
             return Strip(segments, length).crop_extend(scroll_x, scroll_x + width, base)
         # Cropped to the visible columns piece by piece (one character, one cell), and made into one Strip:
         # Textual's crop and extend would make two more, and every Strip costs eight objects.
@@ -360,8 +361,8 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
 
     # -- rows ------------------------------------------------------------------------------
 
-    def _cpu_rows(self) -> dict[int, CpuRow | None]:
-        """The snapshot's CPU rows by number (None: not in it), worked out once per snapshot."""
+    def _rows_now(self) -> tuple[dict[int, CpuRow | None], dict[str, PmuRow | None]]:
+        """The snapshot's CPU rows by number and PMU rows by name (None: not in it), once per snapshot."""
         if self._rows_of is not self.snapshot:
             self._rows_of = self.snapshot
             by_number: dict[int, CpuRow | None] = {cpu.cpu: None for cpu in self.topology.cpus}
@@ -370,11 +371,13 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
                 by_number.update((row.cpu, row) for row in self.snapshot.cpus)
                 by_name.update((row.pmu, row) for row in self.snapshot.pmus)
             self._rows = (by_number, by_name)
-        return self._rows[0]
+        return self._rows
+
+    def _cpu_rows(self) -> dict[int, CpuRow | None]:
+        return self._rows_now()[0]
 
     def _pmu_rows(self) -> dict[str, PmuRow | None]:
-        self._cpu_rows()
-        return self._rows[1]
+        return self._rows_now()[1]
 
     def _sorted_cpus(self, cpus: list[int], rows: dict[int, CpuRow | None]) -> list[int]:
         metric = SORTS[self.sort_index][1]

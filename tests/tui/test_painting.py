@@ -97,7 +97,7 @@ async def test_a_tick_writes_only_the_lines_it_changed(this_vm):
         changed_rows = [row for row, key in enumerate(live._order) if live._cells[key] != cells_before[key]]
         assert changed_rows, "the next tick should change some row"
         expected_lines = {live.region.y + HEADING_LINES + row for row in changed_rows} | {app.history.region.y}
-        spans = updates[0].spans
+        spans = [(y, x, x + strip.cell_length) for x, y, strip in updates[0].pieces]
         assert {y for y, _, _ in spans} == expected_lines
         for y, x1, x2 in spans:
             pane = app.history.region if y == app.history.region.y else live.region
