@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -21,16 +20,8 @@ from pathlib import Path
 PMU_ROOT = Path("/sys/bus/event_source/devices")
 PMUTOP = [sys.executable, "-m", "pmutop"]
 COMMAND_TIMEOUT_S = 90
-TASK_SCRIPT = (
-    "import os, time\n"
-    "def spin(cpu, seconds):\n"
-    "    os.sched_setaffinity(0, {cpu})\n"
-    "    end = time.monotonic() + seconds\n"
-    "    while time.monotonic() < end:\n"
-    "        pass\n"
-    "spin(0, 0.5)\n"
-    "spin(1, 0.5)\n"
-)
+# The followed task (guest/spin_task.c, built static by build.py): CPU 0 then CPU 1, busy this long on each.
+SPIN_TASK = ["/opt/pmutop/spin_task", "0.3"]
 ARMV8_CPU_CYCLES = 0x11
 ARMV8_INST_RETIRED = 0x08
 
@@ -50,28 +41,95 @@ def section(name: str):
     print(f"===PMUTOP-END {name} {rc}===", flush=True)
 
 
-def _emit_command_output(name: str, argv: list[str], out: str, rc: int, start: float) -> None:
+def _begin(name: str, args: list[str]) -> float:
+    """Open a command's section before it runs, so the host's phase timings cover the run."""
     print(f"===PMUTOP-BEGIN {name}===", flush=True)
-    print("# argv " + json.dumps(argv), flush=True)
+    print("# argv " + json.dumps([*PMUTOP, *args]), flush=True)
+    return time.monotonic()
+
+
+def _emit_command_output(name: str, out: str, rc: int, start: float) -> None:
     sys.stdout.write(out if out.endswith("\n") or not out else out + "\n")
     print(f"# guest-seconds {time.monotonic() - start:.2f}", flush=True)
     print(f"===PMUTOP-END {name} {rc}===", flush=True)
 
 
-def command_section(name: str, argv: list[str]) -> tuple[int, str]:
-    start = time.monotonic()
+class ForkedPmutop:
+    """`python -m pmutop ARGS` without a new interpreter: a child forked from this process, which has
+    imported pmutop's command modules once, runs the same entry point (`pmutop.cli.main.main`) with its
+    output on a pipe. Under TCG every interpreter start and import costs seconds of host time, and the
+    guest runs a dozen commands; forking keeps the code path and drops that cost."""
+
+    def __init__(self, args: list[str], cpu: int | None = None) -> None:
+        read_end, write_end = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: never returns
+            code = 70
+            try:
+                os.close(read_end)
+                os.dup2(write_end, 1)
+                os.dup2(write_end, 2)
+                os.close(write_end)
+                if cpu is not None:
+                    os.sched_setaffinity(0, {cpu})
+                sys.argv = ["pmutop", *args]
+                from pmutop.cli.main import main as pmutop_main
+
+                code = pmutop_main(args)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        os.close(write_end)
+        self.stdout = os.fdopen(read_end, "rb")
+        self.returncode: int | None = None
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, signal.SIGKILL)
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _pid, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+            self.stdout.close()
+        return self.returncode
+
+
+def preload_pmutop() -> None:
+    """Import what the commands import, once, before any fork."""
+    import pmutop.cli.main
+    import pmutop.cli.record_command
+    import pmutop.cli.stat_command
+    import pmutop.cli.topology_command  # noqa: F401
+
+
+def run_forked(command: ForkedPmutop) -> tuple[str, int]:
+    """Everything the command printed, and its exit code (124 after COMMAND_TIMEOUT_S)."""
+    watchdog = threading.Timer(COMMAND_TIMEOUT_S, command.kill)
+    watchdog.start()
     try:
-        proc = subprocess.run(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=COMMAND_TIMEOUT_S, check=False
-        )
-        out, rc = proc.stdout.decode(errors="replace"), proc.returncode
-    except subprocess.TimeoutExpired as exc:
-        out, rc = (exc.stdout or b"").decode(errors="replace") + "\n# TIMEOUT", 124
-    _emit_command_output(name, argv, out, rc, start)
+        out = command.stdout.read().decode(errors="replace")
+        rc = command.wait()
+    finally:
+        watchdog.cancel()
+    if rc == -signal.SIGKILL:
+        return out + "\n# TIMEOUT", 124
+    return out, rc
+
+
+def command_section(name: str, args: list[str]) -> tuple[int, str]:
+    start = _begin(name, args)
+    out, rc = run_forked(ForkedPmutop(args))
+    _emit_command_output(name, out, rc, start)
     return rc, out
 
 
-def stat_with_spinner(name: str, argv: list[str], busy_cpu: int) -> None:
+def stat_with_spinner(name: str, args: list[str], busy_cpu: int) -> None:
     """Run `pmutop stat`, and once it printed its first interval, spin on busy_cpu until it ends.
 
     The spinner starts late on purpose: under QEMU's round-robin TCG, every cross-CPU call the kernel
@@ -82,25 +140,20 @@ def stat_with_spinner(name: str, argv: list[str], busy_cpu: int) -> None:
     pmutop itself is pinned to the busy CPU too: on the other CPU, its reads of the busy CPU's
     counters would spin in the kernel waiting for those IPIs, and that CPU would look busy.
     """
-    start = time.monotonic()
-    proc = subprocess.Popen(
-        argv,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        preexec_fn=lambda: os.sched_setaffinity(0, {busy_cpu}),
-    )
-    watchdog = threading.Timer(COMMAND_TIMEOUT_S, proc.kill)
+    start = _begin(name, args)
+    command = ForkedPmutop(args, cpu=busy_cpu)
+    watchdog = threading.Timer(COMMAND_TIMEOUT_S, command.kill)
     watchdog.start()
     lines: list[str] = []
     pid = None
     try:
-        for raw in proc.stdout:
+        for raw in command.stdout:
             line = raw.decode(errors="replace")
             lines.append(line)
             if pid is None and line.startswith("{"):
                 pid = spinner(busy_cpu)
                 lines.append(f"# spinner-started cpu{busy_cpu}\n")
-        rc = proc.wait()
+        rc = command.wait()
     finally:
         watchdog.cancel()
         if pid is not None:
@@ -109,7 +162,7 @@ def stat_with_spinner(name: str, argv: list[str], busy_cpu: int) -> None:
     if rc == -signal.SIGKILL:
         lines.append("# TIMEOUT\n")
         rc = 124
-    _emit_command_output(name, argv, "".join(lines), rc, start)
+    _emit_command_output(name, "".join(lines), rc, start)
 
 
 def read(path: Path) -> str | None:
@@ -259,6 +312,7 @@ def main() -> int:
     with section("import"):
         from pmutop.kernel import perf
 
+        preload_pmutop()
         print(json.dumps({"attr_size": perf.attr_size(), "perf": perf.__file__}))
     with section("probe"):
         for row in probe():
@@ -266,31 +320,20 @@ def main() -> int:
     with section("busy-vs-idle"):
         for row in busy_vs_idle():
             print(json.dumps(row))
-    command_section("topology", [*PMUTOP, "topology", "--json"])
-    rc, help_text = command_section("stat-help", [*PMUTOP, "stat", "--help"])
-    if rc == 0:
+    command_section("topology", ["topology", "--json"])
+    command_section("stat-help", ["stat", "--help"])
+    # Three intervals: the first without the spinner (see stat_with_spinner), two with it.
+    for mode in ([], ["--user"]):
         for cpu in range(os.cpu_count() or 1):
-            stat_with_spinner(f"stat-busy-cpu{cpu}", [*PMUTOP, "stat", "-I", "300", "-n", "4", "--json"], cpu)
-        if "--user" in help_text:
-            for cpu in range(os.cpu_count() or 1):
-                stat_with_spinner(
-                    f"stat-user-busy-cpu{cpu}", [*PMUTOP, "stat", "--user", "-I", "300", "-n", "4", "--json"], cpu
-                )
-        if " -- " in help_text or "COMMAND" in help_text or "command" in help_text:
-            command_section(
-                "stat-task",
-                [*PMUTOP, "stat", "-I", "200", "--json", "--", sys.executable, "-c", TASK_SCRIPT],
-            )
-    rc, _ = command_section("record-help", [*PMUTOP, "record", "--help"])
+            name = f"stat-{'user-' if mode else ''}busy-cpu{cpu}"
+            stat_with_spinner(name, ["stat", *mode, "-I", "200", "-n", "3", "--json"], cpu)
+    command_section("stat-task", ["stat", "-I", "200", "--json", "--", *SPIN_TASK])
+    command_section("record-help", ["record", "--help"])
+    recording = "/tmp/pmutop-guest-recording.jsonl"
+    rc, _ = command_section("record-task", ["record", "-o", recording, "-I", "200", "--", *SPIN_TASK])
     if rc == 0:
-        recording = "/tmp/pmutop-guest-recording.jsonl"
-        rc, _ = command_section(
-            "record-task",
-            [*PMUTOP, "record", "-o", recording, "-I", "200", "--", sys.executable, "-c", TASK_SCRIPT],
-        )
-        if rc == 0:
-            with section("recording"), open(recording) as handle:
-                sys.stdout.write(handle.read())
+        with section("recording"), open(recording) as handle:
+            sys.stdout.write(handle.read())
     return 0
 
 

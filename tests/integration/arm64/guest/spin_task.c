@@ -1,0 +1,33 @@
+/* The task the guest follows: pinned to CPU 0, busy for SECONDS, then pinned to CPU 1, busy again.
+ * A static binary rather than `python3 -c`, because starting an interpreter under TCG costs seconds
+ * of host time per run; the guest runs this twice (stat and record). */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdlib.h>
+#include <time.h>
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int spin_on(int cpu, double seconds)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) != 0)
+		return 1;
+	double end = now() + seconds;
+	while (now() < end)
+		;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	double seconds = argc > 1 ? atof(argv[1]) : 0.5;
+	return spin_on(0, seconds) || spin_on(1, seconds);
+}
