@@ -1,4 +1,5 @@
-"""ruff runs with the test suite, so the one test command is also the lint gate."""
+"""ruff, the import contracts and the type checker run with the test suite, so the one test command (what
+.ci/run runs) is also the lint, architecture and typing gate."""
 
 import shutil
 import subprocess
@@ -8,7 +9,31 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
+def _tool(name: str) -> str:
+    """The test environment's own copy of a tool, else the one on PATH."""
+    own = Path(sys.executable).parent / name
+    return str(own) if own.exists() else shutil.which(name) or name
+
+
 def test_ruff_clean():
-    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    result = subprocess.run([ruff, "check", "pmutop", "tests", "benchmarks"], cwd=REPO, capture_output=True, text=True)
+    command = [_tool("ruff"), "check", "pmutop", "tests", "benchmarks"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_import_contracts_kept():
+    """The layering in pyproject.toml's [tool.importlinter]: cli on top, faces, recording, live, then the
+    model and the kernel side, which import neither each other nor a terminal UI library."""
+    result = subprocess.run([_tool("lint-imports"), "--no-cache"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr
+
+
+def test_types_check():
+    """mypy over pmutop/, strict on the model and the kernel side (pyproject.toml's [tool.mypy])."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", "/dev/null"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr

@@ -43,7 +43,7 @@ def run_record(args: argparse.Namespace, command: list[str]) -> int:
     with RecordingWriter(args.output, header) as writer:
         try:
             session.start()
-            writer.write_tick(session.last_raw)
+            writer.write_tick(session.require_last_raw())
             deadline = time.monotonic()
             while True:
                 if limit is not None and writer.ticks_written > limit:
@@ -55,7 +55,7 @@ def run_record(args: argparse.Namespace, command: list[str]) -> int:
                 deadline += interval
                 ended = session.wait_until(deadline)
                 session.tick()
-                writer.write_tick(session.last_raw)
+                writer.write_tick(session.require_last_raw())
                 if ended:
                     reason = ended
                     break

@@ -137,7 +137,7 @@ class OpenFailure:
 
 def attr_size() -> int:
     """sizeof(struct perf_event_attr) in the headers the shim was compiled against."""
-    return lib.pmt_attr_size()
+    return int(lib.pmt_attr_size())
 
 
 def open_event(attr: EventAttr, pid: int = -1, cpu: int = -1, group_fd: int = -1) -> int | OpenFailure:
@@ -183,7 +183,7 @@ def event_id(fd: int) -> int:
     """The kernel's id for an event (PERF_EVENT_IOC_ID): what PERF_FORMAT_ID reports next to its value."""
     out = ffi.new("uint64_t *")
     _check(lib.pmt_event_id(fd, out))
-    return out[0]
+    return int(out[0])
 
 
 def group_read_words(members: int) -> int:
@@ -313,13 +313,13 @@ class RingBuffer:
     @property
     def lost(self) -> int:
         """Samples the kernel reported dropping (PERF_RECORD_LOST/LOST_SAMPLES) over all drains."""
-        return self._lost[0]
+        return int(self._lost[0])
 
     def drain(self) -> bytes:
         if self._base is None:
             raise ValueError("ring buffer is unmapped")
         n = lib.pmt_ring_drain(self._base, self._out, self._outcap, self._lost)
-        return ffi.buffer(self._out, n)[:]
+        return bytes(ffi.buffer(self._out, n))
 
     def close(self) -> None:
         """Unmap the ring (the event fd stays open and owned by the caller)."""

@@ -117,7 +117,7 @@ class Sampler:
     _reader: perf.TickReader | None = None
     _poller: perf.HangupPoller | None = None
     _cpu_times: procfs.CpuTimesReader | None = None
-    _reader_slots: list[GroupSlot] = field(default_factory=list)
+    _reader_groups: list[tuple[GroupSlot, OpenGroup]] = field(default_factory=list)
     _lost: dict[str, CounterFailure] = field(default_factory=dict)
     _tick_index: int = 0
     _layouts_changed: bool = True
@@ -243,6 +243,8 @@ class Sampler:
                 self._core_choice[pmu_name] = candidate
                 return result
             first_failure = first_failure or result
+        # core_group_candidates always offers at least the legacy hardware group.
+        assert first_failure is not None
         # Only an answer that is a property of the PMU is remembered; EMFILE or an offline CPU
         # says nothing about which encoding works.
         if first_failure.errno in (errno.ENOENT, errno.EOPNOTSUPP, errno.EINVAL, *DENIED):
@@ -325,10 +327,10 @@ class Sampler:
 
     def _rebuild_reader(self) -> None:
         """After groups opened or closed: what each tick reads, and which groups it reports lost."""
-        self._reader_slots = [slot for slot in self._slots if slot.opened is not None]
+        self._reader_groups = [(slot, slot.opened) for slot in self._slots if slot.opened is not None]
         self._lost = {slot.layout.key: slot.lost for slot in self._slots if slot.lost is not None}
-        fds = [slot.opened.fds[0] for slot in self._reader_slots]
-        widest = max((len(slot.opened.fds) for slot in self._reader_slots), default=1)
+        fds = [opened.fds[0] for _slot, opened in self._reader_groups]
+        widest = max((len(opened.fds) for _slot, opened in self._reader_groups), default=1)
         self._reader = perf.TickReader(fds, perf.group_read_words(widest)) if fds else None
         self._poller = perf.HangupPoller(fds) if fds else None
 
@@ -338,11 +340,11 @@ class Sampler:
         reads: dict[str, GroupRead] = {}
         hung: list[GroupSlot] = []
         monotonic_ns = time.monotonic_ns()
-        if self._reader is not None:
+        if self._reader is not None and self._poller is not None:
             status, words = self._reader.read()
             width = self._reader.words_per_fd
             hangups = set(self._poller.hung())
-            for index, slot in enumerate(self._reader_slots):
+            for index, (slot, opened) in enumerate(self._reader_groups):
                 if status[index] <= 0 or index in hangups:
                     hung.append(slot)
                     continue
@@ -352,8 +354,10 @@ class Sampler:
                     enabled=words[offset + 1],
                     running=words[offset + 2],
                     values=tuple(words[offset + 3 : offset + 3 + 2 * members : 2]),
-                    generation=slot.opened.generation,
+                    generation=opened.generation,
                 )
+        if self._cpu_times is None:
+            raise RuntimeError("Sampler.read_tick() before open()")
         times = self._cpu_times.read()
         online = frozenset(times)
         self._handle_hotplug(hung, online, reads)
@@ -396,7 +400,7 @@ class Sampler:
                 slot.opened = None
         self._reader = None
         self._poller = None
-        self._reader_slots = []
+        self._reader_groups = []
         if self._cpu_times is not None:
             self._cpu_times.close()
             self._cpu_times = None

@@ -102,6 +102,12 @@ class StatSession:
         """The newest raw tick, for recordings."""
         return self._last
 
+    def require_last_raw(self) -> RawTick:
+        """The newest raw tick once start() has read one."""
+        if self._last is None:
+            raise RuntimeError("no tick read yet: start() first")
+        return self._last
+
     def _spawn(self, command: list[str]) -> int:
         read_end, write_end = os.pipe()
         self.child = subprocess.Popen(
@@ -131,7 +137,7 @@ class StatSession:
 
     def child_has_exited(self) -> bool:
         """Whether the command ended, without reaping it: a zombie still shows its name and threads."""
-        if self.child.returncode is not None:
+        if self.child is None or self.child.returncode is not None:
             return True
         try:
             return os.waitid(os.P_PID, self.child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None

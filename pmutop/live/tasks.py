@@ -95,14 +95,17 @@ class MigrationTracer:
 
     def drain(self, followed: dict[int, int]) -> list[RawMigration]:
         """Migration records since the last drain for tids in `followed` (tid → process pid)."""
-        result = []
+        result: list[RawMigration] = []
+        layout = self.layout
+        if layout is None:  # never opened: no rings either
+            return result
         for ring in self.rings:
             for record_type, _, payload in perf.records(ring.drain()):
                 if record_type != perf.PERF_RECORD_SAMPLE:
                     continue
                 _, _, when, _, _, size = _SAMPLE_HEAD.unpack_from(payload)
                 raw = payload[_SAMPLE_HEAD.size : _SAMPLE_HEAD.size + size]
-                tid = read_field(self.layout, raw, "pid")
+                tid = int(read_field(layout, raw, "pid"))
                 if tid not in followed:
                     continue
                 result.append(
@@ -110,9 +113,9 @@ class MigrationTracer:
                         monotonic_ns=when,
                         pid=followed[tid],
                         tid=tid,
-                        comm=str(read_field(self.layout, raw, "comm")),
-                        from_cpu=int(read_field(self.layout, raw, "orig_cpu")),
-                        to_cpu=int(read_field(self.layout, raw, "dest_cpu")),
+                        comm=str(read_field(layout, raw, "comm")),
+                        from_cpu=int(read_field(layout, raw, "orig_cpu")),
+                        to_cpu=int(read_field(layout, raw, "dest_cpu")),
                     )
                 )
         return result
@@ -200,9 +203,9 @@ class TaskFollower:
                 if process.alive:
                     for child in procfs.list_children(process.pid):
                         if child not in self._processes:
-                            comm = procfs.read_comm(child)
-                            if comm is not None:
-                                self._processes[child] = _Process(child, comm)
+                            child_comm = procfs.read_comm(child)
+                            if child_comm is not None:
+                                self._processes[child] = _Process(child, child_comm)
 
     def _thread_specs(self) -> list[tuple[str, str, list[CounterSpec]]]:
         unprivileged = not self.privileges.privileged

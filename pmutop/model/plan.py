@@ -8,6 +8,7 @@ The encoding chooser follows perf (tools/perf/util/pmus.c, parse-events.c):
 - never a group mixing PMUs: the kernel rejects it, and it would count nothing useful.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from pmutop.model.encoding import legacy_hybrid_config
@@ -112,7 +113,7 @@ def core_group_candidates(topology: Topology, pmu: Pmu | None) -> tuple[GroupPla
     return tuple(candidates)
 
 
-def _hardware_group(pmu_name: str, encoding: Encoding, config_of) -> GroupPlan:
+def _hardware_group(pmu_name: str, encoding: Encoding, config_of: Callable[[int], int]) -> GroupPlan:
     counters = tuple(
         CounterSpec(name, PERF_TYPE_HARDWARE, config_of(hw_id), optional=name not in REQUIRED_CORE_EVENTS)
         for name, (hw_id, _) in CORE_EVENTS.items()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pmutop.model.samples import CounterFailure, CpuTimes, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.model.snapshot import NOT_COUNTED, CpuRow, Metric, PmuRow, Snapshot
 from pmutop.model.tasks import TaskModel, TaskTick
-from pmutop.model.topology import Topology
+from pmutop.model.topology import Cpu, Topology
 
 USER_HZ = 100  # /proc/stat ticks per second on every Linux ABI
 # GHz divides by busy time, which /proc/stat knows only to a tick (10 ms): below this many busy ticks the
@@ -157,7 +157,7 @@ class RateModel:
 
     def _cpu_row(
         self,
-        cpu,
+        cpu: Cpu,
         tick: RawTick,
         previous: RawTick,
         deltas: dict[str, GroupDelta | None],

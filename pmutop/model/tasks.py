@@ -68,7 +68,7 @@ class TaskTick:
 class _TaskHistory:
     migrations: int = 0
     cross_type: int = 0
-    recent: deque = field(default_factory=lambda: deque(maxlen=RECENT_MIGRATIONS))
+    recent: deque[MigrationEntry] = field(default_factory=lambda: deque(maxlen=RECENT_MIGRATIONS))
     residency_ns: dict[str, int] = field(default_factory=dict)
     running_ns: int = 0
     cycles: dict[str, int] = field(default_factory=dict)
@@ -149,9 +149,9 @@ class TaskModel:
             for place, ns in interval_ns.items():
                 history.residency_ns[place] = history.residency_ns.get(place, 0) + ns
             history.running_ns += sum(interval_ns.values())
-            for total, interval in ((history.cycles, cycles), (history.instructions, instructions)):
+            for run_total, interval in ((history.cycles, cycles), (history.instructions, instructions)):
                 for place, count in interval.get(process.pid, {}).items():
-                    total[place] = total.get(place, 0) + count
+                    run_total[place] = run_total.get(place, 0) + count
             total_interval, cross_interval = interval_counts.get(process.pid, (0, 0))
             rows.append(
                 self._row(

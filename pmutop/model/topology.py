@@ -11,7 +11,7 @@ agree about which PMUs are core PMUs and which CPUs each covers:
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -165,6 +165,9 @@ class Topology:
     core_types: tuple[CoreType, ...]
     machine: MachineFacts
     source: str = "/"
+    # Lookups by name and number, filled once in __post_init__ (the dataclass is frozen).
+    _pmu_by_name: dict[str, Pmu] = field(init=False, repr=False, compare=False)
+    _cpu_by_number: dict[int, Cpu] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_pmu_by_name", {pmu.name: pmu for pmu in self.pmus})
@@ -173,7 +176,7 @@ class Topology:
     @property
     def core_pmus(self) -> tuple[Pmu, ...]:
         """Core PMUs in core-type order, biggest cores first."""
-        return tuple(self._pmu_by_name[t.pmu] for t in self.core_types)  # type: ignore[attr-defined]
+        return tuple(self._pmu_by_name[t.pmu] for t in self.core_types)
 
     @property
     def is_heterogeneous(self) -> bool:
@@ -184,10 +187,10 @@ class Topology:
         return tuple(cpu.cpu for cpu in self.cpus if cpu.online)
 
     def pmu(self, name: str) -> Pmu | None:
-        return self._pmu_by_name.get(name)  # type: ignore[attr-defined]
+        return self._pmu_by_name.get(name)
 
     def cpu(self, number: int) -> Cpu | None:
-        return self._cpu_by_number.get(number)  # type: ignore[attr-defined]
+        return self._cpu_by_number.get(number)
 
     def core_type_of(self, cpu: int) -> CoreType | None:
         found = self.cpu(cpu)
@@ -392,12 +395,12 @@ def build_topology(
         )
 
     core_types = _rank_core_types([p for p in pmus if p.is_core], cpus_raw)
-    cpus = _assign_core_pmus(builder, cpus_raw, pmus, core_types)
+    cpu_rows = _assign_core_pmus(builder, cpus_raw, pmus, core_types)
     core_rank = {t.pmu: t.rank for t in core_types}
     pmus.sort(key=lambda p: (core_rank.get(p.name, len(core_rank)), _KIND_ORDER[p.kind], p.base_name, p.type, p.name))
     return Topology(
         pmus=tuple(pmus),
-        cpus=cpus,
+        cpus=cpu_rows,
         problems=tuple(builder.problems),
         core_types=core_types,
         machine=MachineFacts(
@@ -458,21 +461,21 @@ def _assign_core_pmus(
 ) -> tuple[Cpu, ...]:
     by_name = {p.name: p for p in pmus}
     owner: dict[int, CoreType] = {}
-    for core_type in core_types:
-        for cpu in by_name[core_type.pmu].cpus:
+    for ranked in core_types:
+        for cpu in by_name[ranked.pmu].cpus:
             if cpu in owner:
                 builder.problem(
-                    f"{PMU_DIR}/{core_type.pmu}/cpus",
+                    f"{PMU_DIR}/{ranked.pmu}/cpus",
                     f"cpu{cpu} is also covered by {owner[cpu].pmu}; kept {owner[cpu].pmu}",
                 )
                 continue
-            owner[cpu] = core_type
+            owner[cpu] = ranked
     # A lone core PMU without a CPU list (x86 `cpu`, s390 `cpum_cf`) owns every CPU, offline too.
     lone = core_types[0] if len(core_types) == 1 and by_name[core_types[0].pmu].cpus_source == "online" else None
     cpus = []
     for raw in cpus_raw:
         rel = raw.rel
-        core_type = owner.get(raw.number, lone)
+        core_type: CoreType | None = owner.get(raw.number, lone)
         cpus.append(
             Cpu(
                 cpu=raw.number,

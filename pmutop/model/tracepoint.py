@@ -74,7 +74,7 @@ def read_field(layout: TraceFormat, raw: bytes, name: str) -> int | str:
         raise ValueError(f"field {name} has unsupported size {field.size}")
     if not field.signed:
         code = code.upper()
-    (value,) = struct.unpack_from(_ORDER + code, raw, field.offset)
+    value: int = struct.unpack_from(_ORDER + code, raw, field.offset)[0]
     return value
 
 

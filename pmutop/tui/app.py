@@ -118,6 +118,10 @@ class PmutopApp(App):
         self._update_header()
         self._update_banner()
         self._update_detail()
+
+    def on_ready(self) -> None:
+        # Only once the first frame is on screen: a snapshot drawn before the first layout could grow a
+        # Static (the detail line) whose layout request is then lost, leaving it a line short for good.
         self.feed.start(self.inbox.deliver, self.inbox.end)
 
     def on_unmount(self) -> None:

@@ -8,12 +8,12 @@ it does not depend on how many snapshots the UI got round to drawing.
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import chain
 
 from textual.message import Message
 
-from pmutop.model.snapshot import MigrationEntry, Snapshot
+from pmutop.model.snapshot import CpuRow, MigrationEntry, PmuRow, Snapshot
 
 HISTORY_LENGTH = 120
 MIGRATION_LOG_LENGTH = 200
@@ -78,7 +78,7 @@ class SnapshotInbox:
         return series
 
     def _record_history(self, snapshot: Snapshot) -> None:
-        rows = chain(
+        rows: Iterable[tuple[str, CpuRow | PmuRow]] = chain(
             ((cpu_row_key(row.cpu), row) for row in snapshot.cpus),
             ((pmu_row_key(row.pmu), row) for row in snapshot.pmus),
         )

@@ -404,8 +404,9 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         order: list[str] = []
         owned: set[int] = set()
         core_pmus = [(t, self.topology.pmu(t.pmu)) for t in self.topology.core_types]
+        core_pmu_of = {cpu.cpu: cpu.core_pmu for cpu in self.topology.cpus}
         for core_type, pmu in core_pmus:
-            members = [cpu for cpu in visible if self.topology.cpu(cpu).core_pmu == core_type.pmu]
+            members = [cpu for cpu in visible if core_pmu_of[cpu] == core_type.pmu]
             owned.update(members)
             if members or (pmu and matches_filter(self.filter_text, -1, pmu.name, core_type.label)):
                 order.append(pmu_row_key(core_type.pmu))

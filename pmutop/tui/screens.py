@@ -101,7 +101,7 @@ class ProcessPicker(ModalScreen[int | None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is not self._lister:
             return
-        if event.state is WorkerState.SUCCESS:
+        if event.state is WorkerState.SUCCESS and event.worker.result is not None:
             self.processes = sorted(event.worker.result)
         elif event.state is WorkerState.ERROR:
             self.notify(f"cannot list processes: {event.worker.error}", severity="error")

@@ -47,7 +47,24 @@ async def wait_for_tick(pilot, app: PmutopApp, index: int = SHOWN_TICK) -> None:
             break
         await pilot.pause(0.01)
     assert app.snapshot is not None and app.snapshot.index >= index, "the feed never delivered"
-    await pilot.pause()
+    await settle(pilot, app)
+
+
+async def settle(pilot, app: PmutopApp) -> None:
+    """Wait until the screen stops changing. One `pilot.pause()` is no barrier: it waits for the messages
+    queued when it starts and then for the process to look idle by CPU time, which a loaded machine
+    fakes. A row highlight bubbling up to the app, or a widget that grew and asks the screen for a new
+    layout, is a message chain that can still be on its way, and a snapshot of the screen then shows the
+    old geometry (one CI run in a few on a loaded machine). A paused replay converges; wait for that."""
+    shown = app.export_screenshot()
+    for _ in range(100):
+        await pilot.pause()
+        await pilot.pause()
+        now = app.export_screenshot()
+        if now == shown:
+            return
+        shown = now
+    raise AssertionError("the screen never settled")
 
 
 def snapshots_of(recording: Recording) -> list[Snapshot]:
