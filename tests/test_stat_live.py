@@ -29,11 +29,14 @@ def cpu_record(interval: dict, cpu: int) -> dict:
 
 
 def spinner(cpu: int, seconds: float) -> subprocess.Popen:
+    """A busy loop pinned to `cpu`, returned once it runs there (it says so), however slow the start."""
     code = (
-        f"import os, time\nos.sched_setaffinity(0, {{{cpu}}})\nend = time.monotonic() + {seconds}\n"
-        "while time.monotonic() < end: pass\n"
+        f"import os, time\nos.sched_setaffinity(0, {{{cpu}}})\nprint('pinned', flush=True)\n"
+        f"end = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass\n"
     )
-    return subprocess.Popen([sys.executable, "-c", code])
+    busy = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert busy.stdout is not None and busy.stdout.readline() == "pinned\n"
+    return busy
 
 
 @pytest.mark.needs_root
@@ -77,9 +80,8 @@ def test_cycles_count_where_there_is_a_core_pmu(pmutop_command):
 @pytest.mark.needs_root
 @pytest.mark.skipif(not TWO_CPUS, reason="needs two CPUs")
 def test_busy_loop_on_cpu1_shows_on_cpu1(pmutop_command):
-    busy = spinner(1, 3.0)
+    busy = spinner(1, 60.0)  # killed below, once stat has finished
     try:
-        time.sleep(0.3)
         records = stat_json(pmutop_command, "-I", "500", "-n", "3", "-p", str(busy.pid))
     finally:
         busy.kill()
