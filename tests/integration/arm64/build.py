@@ -792,6 +792,30 @@ def boot_all(artifacts: Artifacts, parallel: int = 2) -> dict[tuple[str, str], B
     return results
 
 
+_background: concurrent.futures.Future | None = None
+
+
+def _build_and_boot() -> tuple[Artifacts, dict[tuple[str, str], BootResult]]:
+    artifacts = build_all()
+    return artifacts, boot_all(artifacts)
+
+
+def start_in_background() -> None:
+    """Build and boot on a thread of its own (once), so that it overlaps whatever runs meanwhile."""
+    global _background
+    if _background is None:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="arm64-guests")
+        _background = pool.submit(_build_and_boot)
+        pool.shutdown(wait=False)
+
+
+def background_results() -> tuple[Artifacts, dict[tuple[str, str], BootResult]]:
+    """What start_in_background() built and booted (starting it if nobody did); raises what it raised."""
+    start_in_background()
+    assert _background is not None
+    return _background.result()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--boot", action="store_true", help="also boot the four guests and print their sections")

@@ -1,4 +1,15 @@
+"""The arm64 guests start as soon as collection knows they will be needed, on a thread of their own, so
+that their build and boots (QEMU, CPU-bound) overlap the rest of the suite (mostly waiting on counting
+intervals) instead of running after it; their tests wait for the results (build.background_results)."""
+
 from . import build
+
+
+def pytest_collection_finish(session):
+    if session.config.option.collectonly:
+        return
+    if any(item.get_closest_marker("arm64_guest") for item in session.items):
+        build.start_in_background()
 
 
 def pytest_terminal_summary(terminalreporter):
