@@ -9,9 +9,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from pmutop.cli import record_args, stat_args, tui_args
+from pmutop.cli import export_args, record_args, stat_args, tui_args
 
-SUBCOMMANDS = ("topology", "snapshot", "stat", "record", "replay")
+SUBCOMMANDS = ("topology", "snapshot", "stat", "record", "replay", "export")
 
 
 def split_command(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     stat_args.add_parser(sub)
     record_args.add_record_parser(sub)
     record_args.add_replay_parser(sub)
+    export_args.add_export_parser(sub)
     return parser
 
 
@@ -109,5 +110,9 @@ def _dispatch(argv: Sequence[str]) -> int:
         from pmutop.cli.record_command import run_replay
 
         return run_replay(args)
+    if args.command == "export":
+        from pmutop.export.run import run_export
+
+        return run_export(args, stat_args.parse_pids(args.pid, "pmutop export"))
     parser.print_help()
     return 2

@@ -1,0 +1,172 @@
+"""`pmutop export`: sample on the main thread, serve the newest tick's totals over HTTP and/or a textfile.
+
+The main thread is the sampler: it reads a tick, folds it into the exporter's totals and publishes the
+resulting immutable Exposition by replacing one reference. The HTTP threads only ever read that
+reference, so they need no lock and a scrape never waits for the kernel. (Reading the counters at scrape
+time instead would make concurrent scrapes race for one sampler and give each a different, partly
+overlapping interval; the price of the newest-tick design is that figures are up to one interval old,
+which `pmutop_last_tick_timestamp_seconds` shows.)
+"""
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pmutop.export.server import MetricsServer, is_loopback, parse_listen
+from pmutop.export.textfile import TextfileWriter
+from pmutop.export.totals import ExportTotals, Exposition
+from pmutop.model.samples import GroupLayout, RawTick
+from pmutop.model.snapshot import Snapshot
+from pmutop.model.topology import Topology
+
+COMMAND = "pmutop export"
+
+
+@dataclass
+class TickSource:
+    """Where ticks come from: the live sampler, or a recording replayed at its own pace."""
+
+    topology: Topology
+    layouts: tuple[GroupLayout, ...]
+    notices: tuple[str, ...]
+    facts: tuple[tuple[str, str], ...]
+    # Each tick with its snapshot (None for a baseline) and the seconds it took to read, sleep excluded.
+    ticks: Iterator[tuple[RawTick, Snapshot | None, float]]
+    close: Callable[[], object]
+
+
+def live_source(args: argparse.Namespace, pids: tuple[int, ...], interval_s: float) -> TickSource | str:
+    from pmutop.live.stat_session import StatSession
+    from pmutop.model.cpulist import parse_cpulist
+
+    try:
+        cpus = parse_cpulist(args.cpus) if args.cpus else None
+    except ValueError as exc:
+        return f"-C: {exc}"
+    session = StatSession.create(cpus=cpus, pids=pids, comm=args.comm, user_only=args.user)
+    if isinstance(session, str):
+        return session
+
+    def ticks() -> Iterator[tuple[RawTick, Snapshot | None, float]]:
+        started = time.perf_counter()
+        session.start()
+        yield session.last_raw, None, time.perf_counter() - started
+        deadline = time.monotonic()
+        while True:
+            deadline += interval_s
+            session.wait_until(deadline)
+            started = time.perf_counter()
+            snapshot = session.tick()
+            yield session.last_raw, snapshot, time.perf_counter() - started
+
+    sampler = session.sampler
+    facts = (
+        ("source", "live"),
+        ("scope", sampler.scope),
+        ("counting", "user" if args.user else "all"),
+        ("interval_seconds", f"{interval_s:g}"),
+    )
+    return TickSource(session.topology, sampler.layouts, sampler.notices, facts, ticks(), session.finish)
+
+
+def replay_source(path: str) -> TickSource | str:
+    from pmutop.live.topology_loader import topology_of
+    from pmutop.model.rates import RateModel
+    from pmutop.recording.format import RecordingError, read_recording
+
+    try:
+        recording = read_recording(path)
+    except RecordingError as exc:
+        return str(exc)
+    header = recording.header
+    topology = topology_of(header.sysfs, source=path)
+    model = RateModel(topology, header.layouts, header.notices)
+
+    def ticks() -> Iterator[tuple[RawTick, Snapshot | None, float]]:
+        started = time.monotonic()
+        first_ns = recording.ticks[0].monotonic_ns if recording.ticks else 0
+        for tick in recording.ticks:
+            delay = started + (tick.monotonic_ns - first_ns) / 1e9 - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            computed = time.perf_counter()
+            snapshot = model.update(tick)
+            yield tick, snapshot, time.perf_counter() - computed
+
+    facts = (
+        ("source", f"replay of {Path(path).name}"),
+        ("scope", "recorded"),
+        ("counting", "recorded"),
+        ("interval_seconds", f"{header.interval_s:g}"),
+    )
+    return TickSource(topology, header.layouts, header.notices, facts, ticks(), lambda: None)
+
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM (systemd stop) ends the exporter as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def run_export(args: argparse.Namespace, pids: tuple[int, ...] = ()) -> int:
+    if args.interval is not None and args.interval < 10:
+        raise SystemExit(f"{COMMAND}: -I must be at least 10 ms")
+    interval_s = (args.interval or 1000) / 1000
+    serve = args.listen is not None or args.textfile is None
+    address = None
+    if serve:
+        try:
+            address = parse_listen(args.listen or "127.0.0.1:9768")
+        except ValueError as exc:
+            raise SystemExit(f"{COMMAND}: --listen: {exc}") from None
+        if not args.allow_remote and not is_loopback(address.host):
+            raise SystemExit(
+                f"{COMMAND}: {address.host} is not a loopback address: anyone who can reach it can read what this "
+                "machine runs; add --allow-remote to serve it anyway (and restrict it with a firewall)"
+            )
+    writer = TextfileWriter(args.textfile) if args.textfile else None
+    if writer is not None and (problem := writer.check()):
+        raise SystemExit(f"{COMMAND}: --textfile: {problem}")
+    source = replay_source(args.input) if args.input else live_source(args, pids, interval_s)
+    if isinstance(source, str):
+        print(f"{COMMAND}: {source}", file=sys.stderr)
+        return 1
+    for notice in source.notices:
+        print(f"{COMMAND}: {notice}", file=sys.stderr)
+    signal.signal(signal.SIGTERM, _interrupt)
+    totals = ExportTotals(source.topology, source.layouts, source.facts)
+    latest: list[Exposition] = []
+    server = None
+    try:
+        for raw, snapshot, read_s in source.ticks:
+            exposition = totals.fold(raw, snapshot, read_s)
+            # One reference replaced per tick: what the HTTP threads read.
+            latest[:] = [exposition]
+            if writer is not None:
+                try:
+                    writer.write(exposition)
+                except OSError as exc:
+                    print(f"{COMMAND}: --textfile: {exc}", file=sys.stderr)
+                    return 1
+            if exposition.ticks == 1:
+                if serve:
+                    server = MetricsServer(address, lambda: latest[0])
+                    server.start()
+                    print(f"{COMMAND}: serving {address.url(server.port)}", flush=True)
+                if writer is not None:
+                    print(f"{COMMAND}: writing {writer.path} every {interval_s:g} s", flush=True)
+        print(f"{COMMAND}: the recording ended; its last tick stays exported until interrupted", file=sys.stderr)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if server is not None:
+            server.shutdown()
+        if writer is not None:
+            writer.remove()
+        source.close()
