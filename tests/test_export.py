@@ -5,10 +5,12 @@ them); the real Prometheus tests are in test_export_prometheus.py.
 """
 
 import errno
+import gzip
 import os
 import shutil
 import signal
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -149,6 +151,10 @@ def test_openmetrics_by_content_negotiation_and_404_elsewhere():
         assert "# TYPE pmutop_context_switches counter" in text
         assert "# TYPE pmutop_cpu info" in text
         assert http_get(exporter.url.replace("/metrics", "/other"))[0] == 404
+        request = urllib.request.Request(exporter.url, headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.headers["Content-Encoding"] == "gzip"
+            assert b"pmutop_cpu_info" in gzip.decompress(response.read())
     finally:
         exporter.stop()
 

@@ -55,20 +55,22 @@ def _group_metrics(exposition: Exposition) -> Iterator[Metric]:
         "1 when the counter group was read this tick; 0 with the errno that stopped it (ENODEV: CPU offline)",
         labels=("cpu", "group", "pmu", "errno"),
     )
-    events = GaugeMetricFamily(
-        "pmutop_event_up",
-        "1 when the event is counting; 0 with the errno the kernel gave for it or its group",
+    # Only the events that are not counting: one series per CPU and event would double a big machine's scrape.
+    unavailable = GaugeMetricFamily(
+        "pmutop_event_unavailable",
+        "1 for each event pmutop wanted that is not counting, with the errno the kernel gave for it or its group",
         labels=("cpu", "group", "pmu", "event", "errno"),
     )
     for state in exposition.groups:
         cpu = str(state.cpu)
         groups.add_metric((cpu, state.group, state.pmu, state.errno), 0 if state.errno else 1)
         for event, error in state.events:
-            events.add_metric((cpu, state.group, state.pmu, event, error), 0 if error else 1)
+            if error:
+                unavailable.add_metric((cpu, state.group, state.pmu, event, error), 1)
     online = GaugeMetricFamily("pmutop_cpu_online", "1 when the CPU is online", labels=("cpu",))
     for cpu in exposition.topology.cpus:
         online.add_metric((str(cpu.cpu),), 1 if cpu.cpu in exposition.online else 0)
-    yield from (groups, events, online)
+    yield from (groups, unavailable, online)
 
 
 def _text(value: int | None) -> str:

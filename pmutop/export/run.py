@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pmutop.export.server import MetricsServer, is_loopback, parse_listen
+from pmutop.export.server import DEFAULT_LISTEN, MetricsServer, is_loopback, parse_listen
 from pmutop.export.textfile import TextfileWriter
 from pmutop.export.totals import ExportTotals, Exposition
 from pmutop.model.samples import GroupLayout, RawTick
@@ -119,7 +119,7 @@ def run_export(args: argparse.Namespace, pids: tuple[int, ...] = ()) -> int:
     address = None
     if serve:
         try:
-            address = parse_listen(args.listen or "127.0.0.1:9768")
+            address = parse_listen(args.listen or DEFAULT_LISTEN)
         except ValueError as exc:
             raise SystemExit(f"{COMMAND}: --listen: {exc}") from None
         if not args.allow_remote and not is_loopback(address.host):

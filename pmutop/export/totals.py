@@ -122,7 +122,7 @@ class GroupState:
     group: str
     pmu: str
     errno: str
-    # (event, errno or "") per wanted member.
+    # (event, errno) per wanted member that is not counting.
     events: tuple[tuple[str, str], ...]
 
 
@@ -288,8 +288,9 @@ class ExportTotals:
                 group_errno = layout.failures[0][1].errno_name
             else:
                 continue  # not opened yet, with no reason known: nothing true to say this tick
-            failed = dict((name, cause.errno_name) for name, cause in layout.failures)
-            events = tuple((name, group_errno or failed.get(name, "")) for name in (*layout.members, *failed))
+            failed = {name: cause.errno_name for name, cause in layout.failures}
+            wanted = (*layout.members, *failed) if group_errno else tuple(failed)
+            events = tuple((name, group_errno or failed[name]) for name in wanted)
             states.append(GroupState(layout.cpu, str(layout.role), layout.pmu, group_errno, events))
         return tuple(states)
 
