@@ -112,7 +112,7 @@ def measure(cpus: int, scrapes: int) -> dict[str, float]:
                 times.append(time.perf_counter() - started)
             result[f"{name}_http_ms"] = median_ms(times)
     finally:
-        server.shutdown()
+        server.close()
     return result
 
 

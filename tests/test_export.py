@@ -347,3 +347,22 @@ def test_scrapes_during_ticks_see_whole_ticks(vm_topology):
     held = totals.fold(_tick(0, {SOFTWARE.key: GroupRead(1, 1, (100, 7), 1)}, {}), None)
     totals.fold(_tick(1, {SOFTWARE.key: GroupRead(2, 2, (500, 9), 1)}, {}), None)
     assert _value(held, "pmutop_context_switches", cpu="1") == 100
+
+
+@pytest.mark.needs_root
+def test_a_taken_port_is_one_line_and_opens_nothing():
+    exporter = start_exporter("--listen", "127.0.0.1:0")
+    try:
+        taken = exporter.url.split("//", 1)[1].split("/", 1)[0]
+        result = subprocess.run([*PMUTOP, "export", "--listen", taken], cwd=REPO, capture_output=True, text=True)
+        assert result.returncode == 1
+        assert result.stderr == f"pmutop export: cannot listen on {taken}: Address already in use\n"
+    finally:
+        exporter.stop()
+
+
+def test_input_takes_no_selection_flags(alder_lake_recording):
+    result = subprocess.run(
+        [*PMUTOP, "export", "--input", str(alder_lake_recording), "-C", "0"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 1 and "do not apply" in result.stderr

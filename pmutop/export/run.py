@@ -115,9 +115,8 @@ def run_export(args: argparse.Namespace, pids: tuple[int, ...] = ()) -> int:
     if args.interval is not None and args.interval < 10:
         raise SystemExit(f"{COMMAND}: -I must be at least 10 ms")
     interval_s = (args.interval or 1000) / 1000
-    serve = args.listen is not None or args.textfile is None
     address = None
-    if serve:
+    if args.listen is not None or args.textfile is None:
         try:
             address = parse_listen(args.listen or DEFAULT_LISTEN)
         except ValueError as exc:
@@ -127,19 +126,29 @@ def run_export(args: argparse.Namespace, pids: tuple[int, ...] = ()) -> int:
                 f"{COMMAND}: {address.host} is not a loopback address: anyone who can reach it can read what this "
                 "machine runs; add --allow-remote to serve it anyway (and restrict it with a firewall)"
             )
+    if args.input and (args.cpus or args.user or args.pid or args.comm):
+        raise SystemExit(f"{COMMAND}: --input replays a recording as it was: -C, --user, -p and --comm do not apply")
     writer = TextfileWriter(args.textfile) if args.textfile else None
     if writer is not None and (problem := writer.check()):
         raise SystemExit(f"{COMMAND}: --textfile: {problem}")
+    latest: list[Exposition] = []
+    server = None
+    if address is not None:
+        # Bound before any counter opens, so a taken port is one line and nothing else happened.
+        try:
+            server = MetricsServer(address, lambda: latest[0])
+        except OSError as exc:
+            raise SystemExit(f"{COMMAND}: cannot listen on {address.host}:{address.port}: {exc.strerror}") from None
     source = replay_source(args.input) if args.input else live_source(args, pids, interval_s)
     if isinstance(source, str):
         print(f"{COMMAND}: {source}", file=sys.stderr)
+        if server is not None:
+            server.close()
         return 1
     for notice in source.notices:
         print(f"{COMMAND}: {notice}", file=sys.stderr)
     signal.signal(signal.SIGTERM, _interrupt)
     totals = ExportTotals(source.topology, source.layouts, source.facts)
-    latest: list[Exposition] = []
-    server = None
     try:
         for raw, snapshot, read_s in source.ticks:
             exposition = totals.fold(raw, snapshot, read_s)
@@ -152,8 +161,7 @@ def run_export(args: argparse.Namespace, pids: tuple[int, ...] = ()) -> int:
                     print(f"{COMMAND}: --textfile: {exc}", file=sys.stderr)
                     return 1
             if exposition.ticks == 1:
-                if serve:
-                    server = MetricsServer(address, lambda: latest[0])
+                if server is not None:
                     server.start()
                     print(f"{COMMAND}: serving {address.url(server.port)}", flush=True)
                 if writer is not None:
@@ -166,7 +174,7 @@ def run_export(args: argparse.Namespace, pids: tuple[int, ...] = ()) -> int:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         if server is not None:
-            server.shutdown()
+            server.close()
         if writer is not None:
             writer.remove()
         source.close()

@@ -111,7 +111,7 @@ def metrics_app(latest: Callable[[], Exposition | None], scrapes: ScrapeStats):
 
 
 class MetricsServer:
-    """Serves on its own daemon threads; `shutdown()` stops them."""
+    """Binds at construction; `start()` serves on daemon threads; `close()` stops them and frees the port."""
 
     def __init__(self, address: ListenAddress, latest: Callable[[], Exposition | None]) -> None:
         server_class = type("_Server", (_ThreadingServer,), {"address_family": address.family})
@@ -126,6 +126,7 @@ class MetricsServer:
     def start(self) -> None:
         self._thread.start()
 
-    def shutdown(self) -> None:
-        self._server.shutdown()
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()
