@@ -369,3 +369,16 @@ def test_input_takes_no_selection_flags(alder_lake_recording):
         [*PMUTOP, "export", "--input", str(alder_lake_recording), "-C", "0"], cwd=REPO, capture_output=True, text=True
     )
     assert result.returncode == 1 and "do not apply" in result.stderr
+
+
+@pytest.mark.needs_root
+def test_cpu_selection_exports_only_those_cpus():
+    exporter = start_exporter("--listen", "127.0.0.1:0", "-C", "0")
+    try:
+        samples = parse_exposition(exporter.metrics())
+        assert {labels["cpu"] for labels, _ in samples["pmutop_context_switches_total"]} == {"0"}
+        assert {labels["cpu"] for labels, _ in samples["pmutop_group_up"]} == {"0"}
+    finally:
+        exporter.stop()
+    result = subprocess.run([*PMUTOP, "export", "-C", "0-x"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 1 and result.stderr.startswith("pmutop export: -C: ")

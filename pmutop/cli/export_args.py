@@ -24,10 +24,7 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
         help="write DIR/pmutop.prom every interval, replaced atomically (serves HTTP too only with --listen)",
     )
     parser.add_argument("-I", "--interval", type=int, metavar="MS", help="sample every MS milliseconds (default 1000)")
-    parser.add_argument("-C", "--cpus", metavar="CPULIST", help="only these CPUs, e.g. 0-3,8")
-    parser.add_argument(
-        "--user", action="store_true", help="count cycles and instructions in user space only (perf's :u)"
-    )
+    stat_args.add_cpu_selectors(parser)
     stat_args.add_task_selectors(parser)
     parser.add_argument(
         "--input", metavar="FILE", help="export a `pmutop record` file, replayed at its recorded pace, not the kernel"

@@ -12,10 +12,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("-I", "--interval", type=int, metavar="MS", help="print every MS milliseconds (default 1000)")
     parser.add_argument("-n", "--count", type=int, metavar="COUNT", help="stop after COUNT intervals")
-    parser.add_argument("-C", "--cpus", metavar="CPULIST", help="only these CPUs, e.g. 0-3,8")
-    parser.add_argument(
-        "--user", action="store_true", help="count cycles and instructions in user space only (perf's :u)"
-    )
+    add_cpu_selectors(parser)
     parser.add_argument("--per-pmu", action="store_true", help="print only the per core PMU aggregate rows")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON object per interval per line")
@@ -25,6 +22,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--sysfs-root", default="/", metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument(
         "command_hint", nargs="*", metavar="-- COMMAND", help="run COMMAND and follow it until it exits"
+    )
+
+
+def add_cpu_selectors(parser: argparse._ActionsContainer) -> None:
+    parser.add_argument("-C", "--cpus", metavar="CPULIST", help="only these CPUs, e.g. 0-3,8")
+    parser.add_argument(
+        "--user", action="store_true", help="count cycles and instructions in user space only (perf's :u)"
     )
 
 
