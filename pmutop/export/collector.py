@@ -25,7 +25,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     VERSION = "unknown"
 
 
-def _family(family: Family) -> Metric:
+def _family(family: Family) -> CounterMetricFamily | GaugeMetricFamily:
     if family.kind == "counter":
         return CounterMetricFamily(family.name, family.help, labels=family.labels)
     return GaugeMetricFamily(family.name, family.help, labels=family.labels)
@@ -62,11 +62,11 @@ def _group_metrics(exposition: Exposition) -> Iterator[Metric]:
         labels=("cpu", "group", "pmu", "event", "errno"),
     )
     for state in exposition.groups:
-        cpu = str(state.cpu)
-        groups.add_metric((cpu, state.group, state.pmu, state.errno), 0 if state.errno else 1)
+        cpu_label = str(state.cpu)
+        groups.add_metric((cpu_label, state.group, state.pmu, state.errno), 0 if state.errno else 1)
         for event, error in state.events:
             if error:
-                unavailable.add_metric((cpu, state.group, state.pmu, event, error), 1)
+                unavailable.add_metric((cpu_label, state.group, state.pmu, event, error), 1)
     online = GaugeMetricFamily("pmutop_cpu_online", "1 when the CPU is online", labels=("cpu",))
     for cpu in exposition.topology.cpus:
         online.add_metric((str(cpu.cpu),), 1 if cpu.cpu in exposition.online else 0)

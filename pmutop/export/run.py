@@ -51,17 +51,22 @@ def live_source(args: argparse.Namespace, pids: tuple[int, ...], interval_s: flo
     if isinstance(session, str):
         return session
 
+    def newest() -> RawTick:
+        raw = session.last_raw
+        assert raw is not None, "a tick was read just before"
+        return raw
+
     def ticks() -> Iterator[tuple[RawTick, Snapshot | None, float]]:
         started = time.perf_counter()
         session.start()
-        yield session.last_raw, None, time.perf_counter() - started
+        yield newest(), None, time.perf_counter() - started
         deadline = time.monotonic()
         while True:
             deadline += interval_s
             session.wait_until(deadline)
             started = time.perf_counter()
             snapshot = session.tick()
-            yield session.last_raw, snapshot, time.perf_counter() - started
+            yield newest(), snapshot, time.perf_counter() - started
 
     sampler = session.sampler
     facts = (
@@ -163,7 +168,7 @@ def run_export(args: argparse.Namespace, pids: tuple[int, ...] = ()) -> int:
             if exposition.ticks == 1:
                 if server is not None:
                     server.start()
-                    print(f"{COMMAND}: serving {address.url(server.port)}", flush=True)
+                    print(f"{COMMAND}: serving {server.address.url(server.port)}", flush=True)
                 if writer is not None:
                     print(f"{COMMAND}: writing {writer.path} every {interval_s:g} s", flush=True)
         print(f"{COMMAND}: the recording ended; its last tick stays exported until interrupted", file=sys.stderr)

@@ -116,11 +116,11 @@ class MetricsServer:
     def __init__(self, address: ListenAddress, latest: Callable[[], Exposition | None]) -> None:
         server_class = type("_Server", (_ThreadingServer,), {"address_family": address.family})
         self.scrapes = ScrapeStats()
-        self._server = make_server(
+        self._server: WSGIServer = make_server(
             address.host, address.port, metrics_app(latest, self.scrapes), server_class, _QuietHandler
         )
         self.address = address
-        self.port = self._server.server_address[1]
+        self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="pmutop-export-http", daemon=True)
 
     def start(self) -> None:

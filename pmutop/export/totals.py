@@ -157,10 +157,9 @@ class Exposition:
 @dataclass
 class _GroupSlots:
     layout: GroupLayout
-    # Slot per member name, then the enabled and running slots (core groups only).
+    # Slot per member name, and the enabled and running slots (core groups only).
     members: dict[str, int]
-    enabled: int | None
-    running: int | None
+    times: tuple[int, int] | None
 
 
 @dataclass
@@ -213,16 +212,41 @@ class ExportTotals:
                 family = families.get(name)
                 if family is not None and name not in members:
                     members[name] = self._slot(family, labels)
-            core = layout.role is GroupRole.CORE and bool(layout.members)
-            enabled = self._slot(CORE_ENABLED, labels) if core else (known.enabled if known else None)
-            running = self._slot(CORE_RUNNING, labels) if core else (known.running if known else None)
-            self._groups[layout.key] = _GroupSlots(layout, members, enabled, running)
+            times = known.times if known else None
+            if layout.role is GroupRole.CORE and layout.members:
+                times = (self._slot(CORE_ENABLED, labels), self._slot(CORE_RUNNING, labels))
+            self._groups[layout.key] = _GroupSlots(layout, members, times)
 
     def fold(self, tick: RawTick, snapshot: Snapshot | None, read_s: float = 0.0) -> Exposition:
         """Add one tick (read in `read_s` seconds); returns what a scrape or textfile shows until the next."""
         started = time.perf_counter()
         if tick.layouts is not None:
             self._set_layouts(tick.layouts)
+        self._fold_groups(tick)
+        self._fold_cpu_times(tick)
+        tasks = self._fold_tasks(snapshot) if snapshot is not None and snapshot.tasks else ()
+        if snapshot is not None and (snapshot.tasks or snapshot.lost_migrations):
+            self._tasks_seen = True
+            self._lost_migrations += snapshot.lost_migrations
+        self._ticks += 1
+        if not self._series_view:
+            self._series_view = tuple((family, tuple(self._series[family])) for family in self._series)
+        return Exposition(
+            topology=self.topology,
+            series=self._series_view,
+            values=tuple(self._totals),
+            groups=self._group_states(tick),
+            online=tick.online,
+            tasks=tasks,
+            task_totals=tuple((family, tuple(values.items())) for family, values in self._task_totals.items()),
+            lost_migrations=self._lost_migrations if self._tasks_seen else None,
+            ticks=self._ticks,
+            wall_time=tick.wall_time,
+            tick_duration_s=read_s + time.perf_counter() - started,
+            facts=self.facts,
+        )
+
+    def _fold_groups(self, tick: RawTick) -> None:
         totals = self._totals
         for key, read in tick.reads.items():
             slots = self._groups.get(key)
@@ -231,17 +255,23 @@ class ExportTotals:
             before = self._previous.get(key)
             self._previous[key] = read
             # A new generation counted from zero at its open: all of its read is new counts.
-            fresh = before is None or before.generation != read.generation or len(before.values) != len(read.values)
-            for name, value, prior in zip(
-                slots.layout.members, read.values, (0,) * len(read.values) if fresh else before.values, strict=False
-            ):
+            same = (
+                before is not None and before.generation == read.generation and len(before.values) == len(read.values)
+            )
+            baseline = before if same and before is not None else None
+            priors = baseline.values if baseline is not None else (0,) * len(read.values)
+            for name, value, prior in zip(slots.layout.members, read.values, priors, strict=False):
                 slot = slots.members.get(name)
                 if slot is not None and value > prior:
                     totals[slot] += value - prior
-            if slots.enabled is not None:
-                enabled_before, running_before = (0, 0) if fresh else (before.enabled, before.running)
-                totals[slots.enabled] += max(0, read.enabled - enabled_before)
-                totals[slots.running] += max(0, read.running - running_before)
+            if slots.times is not None:
+                enabled_slot, running_slot = slots.times
+                enabled_before, running_before = (baseline.enabled, baseline.running) if baseline else (0, 0)
+                totals[enabled_slot] += max(0, read.enabled - enabled_before)
+                totals[running_slot] += max(0, read.running - running_before)
+
+    def _fold_cpu_times(self, tick: RawTick) -> None:
+        totals = self._totals
         for cpu, times in tick.cpu_times.items():
             slots = self._cpu_slots.get(cpu)
             if slots is None:
@@ -253,27 +283,6 @@ class ExportTotals:
                 # /proc/stat's idle and iowait can step back a little on NO_HZ kernels: never subtract.
                 totals[slots[0]] += max(0, times.busy - before.busy)
                 totals[slots[1]] += max(0, times.total - before.total)
-        tasks = self._fold_tasks(snapshot) if snapshot is not None and snapshot.tasks else ()
-        if snapshot is not None and (snapshot.tasks or snapshot.lost_migrations):
-            self._tasks_seen = True
-            self._lost_migrations += snapshot.lost_migrations
-        self._ticks += 1
-        if not self._series_view:
-            self._series_view = tuple((family, tuple(self._series[family])) for family in self._series)
-        return Exposition(
-            topology=self.topology,
-            series=self._series_view,
-            values=tuple(totals),
-            groups=self._group_states(tick),
-            online=tick.online,
-            tasks=tasks,
-            task_totals=tuple((family, tuple(values.items())) for family, values in self._task_totals.items()),
-            lost_migrations=self._lost_migrations if self._tasks_seen else None,
-            ticks=self._ticks,
-            wall_time=tick.wall_time,
-            tick_duration_s=read_s + time.perf_counter() - started,
-            facts=self.facts,
-        )
 
     def _group_states(self, tick: RawTick) -> tuple[GroupState, ...]:
         states = []
