@@ -111,6 +111,7 @@ def test_both_targets_are_up_and_scraped_as_openmetrics(scraped):
     metadata = prometheus.api("metadata")
     assert metadata["pmutop_cpu"][0]["type"] == "info"
     assert metadata["pmutop_context_switches"][0]["type"] == "counter"
+    assert metadata["pmutop_cpu_busy_seconds"][0]["unit"] == "seconds"
 
 
 def test_rate_of_context_switches_per_cpu_agrees_with_pmutop_stat(scraped):

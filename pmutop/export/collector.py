@@ -27,8 +27,8 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 def _family(family: Family) -> CounterMetricFamily | GaugeMetricFamily:
     if family.kind == "counter":
-        return CounterMetricFamily(family.name, family.help, labels=family.labels)
-    return GaugeMetricFamily(family.name, family.help, labels=family.labels)
+        return CounterMetricFamily(family.name, family.help, labels=family.labels, unit=family.unit)
+    return GaugeMetricFamily(family.name, family.help, labels=family.labels, unit=family.unit)
 
 
 def exposition_metrics(exposition: Exposition) -> Iterator[Metric]:

@@ -35,6 +35,11 @@ class Family:
     # Stored values are integers in the kernel's units; the exposition divides by this for base units.
     scale: float = 1.0
 
+    @property
+    def unit(self) -> str:
+        """OpenMetrics' UNIT for names that end in one (the text format has no such line)."""
+        return "seconds" if self.name.endswith("_seconds") else ""
+
 
 CORE_LABELS = ("cpu", "pmu", "core_type")
 CPU_LABEL = ("cpu",)
