@@ -14,18 +14,16 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.driver import Driver
-from textual.drivers.linux_driver import LinuxDriver
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from pmutop.live.feed import SnapshotFeed
 from pmutop.model.snapshot import Snapshot
 from pmutop.recording.replay import ReplayFeed
-from pmutop.tui.compositor import PmutopScreen
-from pmutop.tui.driver import QuietLinuxDriver
 from pmutop.tui.history import HistoryBar
 from pmutop.tui.inbox import FeedEnded, SnapshotInbox, SnapshotReady
 from pmutop.tui.live_pane import LiveTable, RowMarks
+from pmutop.tui.paint import PmutopScreen, driver_class
 from pmutop.tui.screens import HelpScreen, ProcessPicker
 from pmutop.tui.task_pane import TaskPane
 from pmutop.tui.text import literal
@@ -68,8 +66,7 @@ class PmutopApp(App):
         return self.main_screen
 
     def get_driver_class(self) -> type[Driver]:
-        driver = super().get_driver_class()
-        return QuietLinuxDriver if driver is LinuxDriver else driver
+        return driver_class(super().get_driver_class())
 
     def __init__(self, feed: SnapshotFeed, *, screenshot_dir: str | Path = ".") -> None:
         super().__init__()

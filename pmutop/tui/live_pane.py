@@ -26,9 +26,8 @@ from textual.strip import Strip
 from pmutop.model.cpulist import format_cpulist, parse_cpulist
 from pmutop.model.snapshot import NOT_COUNTED, CpuRow, Metric, PmuRow, Snapshot
 from pmutop.model.topology import Topology
-from pmutop.tui.compositor import repaint_lines
 from pmutop.tui.inbox import cpu_row_key, pmu_row_key
-from pmutop.tui.steady_styling import SteadyStyling, Styling
+from pmutop.tui.paint import SteadyStyling, Styling, repaint_lines
 from pmutop.tui.text import coverage_cell, escape_controls, literal, metric_cell
 
 # (column key, heading, width); metric columns are keyed by the snapshot's metric names.
