@@ -20,6 +20,7 @@ from textual.widgets import Footer, Input, Static
 from pmutop.live.feed import SnapshotFeed
 from pmutop.model.snapshot import Snapshot
 from pmutop.recording.replay import ReplayFeed
+from pmutop.tui.heat_map import CpuHeatMap
 from pmutop.tui.history import HistoryBar
 from pmutop.tui.inbox import FeedEnded, SnapshotInbox, SnapshotReady
 from pmutop.tui.live_pane import LiveTable, RowMarks
@@ -34,6 +35,8 @@ INTERVALS = (0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 # Below this width the topology pane starts hidden, leaving the live table the whole screen.
 TOPOLOGY_MIN_WIDTH = 120
 COMPACT_FOOTER_WIDTH = 140
+# From this many CPUs, when their rows do not fit the screen, the live pane starts as the heat map.
+HEAT_MAP_MIN_CPUS = 64
 SPARKLINE_LABELS = {"ipc": "IPC", "ghz": "GHz", "util_pct": "util%"}
 STYLES = resources.files("pmutop.styles").joinpath("pmutop.tcss")
 
@@ -59,6 +62,7 @@ class PmutopApp(App):
         Binding("s", "cycle_sort", "Sort"),
         Binding("t", "toggle_topology", "Tree"),
         Binding("g", "toggle_grouping", "Group"),
+        Binding("m", "toggle_heat_map", "Map", show=False),
         Binding("x", "hide_banner", "Hide notice", show=False),
     ]
 
@@ -89,6 +93,7 @@ class PmutopApp(App):
     def compose(self) -> ComposeResult:
         # Kept as attributes: the per-tick code would otherwise look each of them up in the DOM every tick.
         self.live = LiveTable(self.topology, id="live")
+        self.heat_map = CpuHeatMap(self.topology, id="heat-map")
         self.header = Static(id="header")
         self.banner = Static(id="banner")
         self.detail = Static(id="detail")
@@ -101,6 +106,7 @@ class PmutopApp(App):
             yield TopologyTree(self.topology, id="topology")
             with Vertical(id="main"):
                 yield self.live
+                yield self.heat_map
                 yield self.detail
                 yield self.history
                 yield self.task_pane
@@ -110,6 +116,9 @@ class PmutopApp(App):
     def on_mount(self) -> None:
         self.filter_box.display = False
         self.task_pane.display = False
+        cpus = len(self.topology.cpus)
+        self.heat_map.display = cpus >= HEAT_MAP_MIN_CPUS and cpus > self.size.height
+        self.live.display = not self.heat_map.display
         self._apply_topology_visibility()
         self.live.focus()
         self._update_header()
@@ -144,6 +153,7 @@ class PmutopApp(App):
         self.snapshot = snapshot
         with self.main_screen.painting():
             self.live.show(snapshot)
+            self.heat_map.show(snapshot)
             self._update_marks()
             self._update_tasks()
             self._update_header()
@@ -366,6 +376,12 @@ class PmutopApp(App):
         self.live.set_grouped(not self.live.grouped)
         self._update_header()
 
+    def action_toggle_heat_map(self) -> None:
+        shown = not self.heat_map.display
+        self.heat_map.display = shown
+        self.live.display = not shown
+        self.heat_map.show(self.snapshot)
+
     def action_hide_banner(self) -> None:
         self._hidden_notices = self._hidden_notices | frozenset(self._notices())
         self._update_banner()
@@ -387,6 +403,7 @@ class PmutopApp(App):
         yield SystemCommand("Cycle sort", "Sort CPUs by the next column (s)", self.action_cycle_sort)
         yield SystemCommand("Toggle topology pane", "Show or hide the PMU tree (t)", self.action_toggle_topology)
         yield SystemCommand("Toggle grouping", "Group CPUs by core PMU on or off (g)", self.action_toggle_grouping)
+        yield SystemCommand("Toggle heat map", "One cell per CPU, or one row per CPU (m)", self.action_toggle_heat_map)
         yield SystemCommand("Help", "Keys and columns (?)", self.action_help)
         yield SystemCommand("Save snapshot", "Save the screen as an SVG file", self.action_save_snapshot)
         if isinstance(self.feed, ReplayFeed):
