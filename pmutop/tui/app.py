@@ -24,7 +24,7 @@ from pmutop.tui.heat_map import CpuHeatMap
 from pmutop.tui.history import HistoryBar
 from pmutop.tui.inbox import FeedEnded, SnapshotInbox, SnapshotReady
 from pmutop.tui.live_pane import LiveTable, RowMarks
-from pmutop.tui.paint import PmutopScreen, driver_class
+from pmutop.tui.paint import PmutopScreen, driver_class, update_in_place
 from pmutop.tui.screens import HelpScreen, ProcessPicker
 from pmutop.tui.task_pane import TaskPane
 from pmutop.tui.text import literal
@@ -189,10 +189,10 @@ class PmutopApp(App):
             pane.show(tasks, self.inbox.migration_log(), self.inbox.lost_migrations)
 
     def _set_text(self, widget: Static, text: Text) -> None:
-        """Update a Static only when its text changed: every update re-lays out the whole screen."""
+        """Update a Static only when its text changed, and lay out the screen only when its height did."""
         if self._texts.get(widget) != text:
             self._texts[widget] = text
-            widget.update(text)
+            update_in_place(widget, text)
 
     def _update_header(self) -> None:
         # What the header shows, in short: most ticks change none of it, and then no Text is built.

@@ -21,6 +21,7 @@ else:
 FAST = paint_fast is not None
 Styling = paint_stock.Styling
 repaint_lines = paint_stock.repaint_lines
+update_in_place = paint_stock.update_in_place
 SteadyStyling: type = paint_fast.FastStyling if paint_fast else paint_stock.SteadyStyling
 PmutopScreen: type[paint_stock.PaintingScreen] = paint_fast.FastScreen if paint_fast else paint_stock.PaintingScreen
 

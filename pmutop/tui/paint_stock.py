@@ -15,6 +15,7 @@ from rich.style import Style
 from textual.geometry import Offset, Region, Size
 from textual.screen import Screen
 from textual.widget import Widget
+from textual.widgets import Static
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -92,3 +93,20 @@ def repaint_lines(widget: Widget, *regions: Region) -> None:
         screen.repaint_lines(widget, *regions)
     else:
         widget.refresh(*regions)
+
+
+def update_in_place(static: Static, content: Any) -> None:
+    """Static.update, laid out again only when the new content takes another number of lines.
+
+    Static.update re-lays out the whole screen by default; a header whose replay position changes each
+    tick, or a task pane whose figures do, keeps its height, and then only its lines need a repaint.
+    """
+    width = static.content_region.width
+    if not static.display or width <= 0:
+        static.update(content)
+        return
+    size = static.screen.size if static.is_mounted else static.size
+    height_before = static.get_content_height(size, size, width)
+    static.update(content, layout=False)
+    if static.get_content_height(size, size, width) != height_before:
+        static.refresh(layout=True)
