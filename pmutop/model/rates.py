@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from pmutop.model.samples import CounterFailure, CpuTimes, GroupLayout, GroupRead, GroupRole, RawTick
+from pmutop.model.samples import CounterFailure, CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.model.snapshot import Column, CpuRow, MetricColumns, PmuRow, RowMetrics, Snapshot
 from pmutop.model.tasks import TaskModel, TaskTick
 from pmutop.model.topology import Topology
@@ -246,7 +246,7 @@ class PmuGroups:
     # Per member (cycles, instructions): its column in each of `groups` (-1: not a member).
     member_index: dict[str, np.ndarray]
     rows: np.ndarray  # the CPU rows of this PMU
-    encoding: object
+    encoding: Encoding | None
     cycles_failure: int
 
 

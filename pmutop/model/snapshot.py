@@ -6,7 +6,7 @@ without locks and a face never needs to reach back into the sampler or the kerne
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import numpy as np
 
@@ -78,6 +78,7 @@ class Metric:
 
 
 NOT_COUNTED = Metric(None)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,7 @@ class MetricColumns:
         self.failures = failures
         self.notes = notes
         # Per metric: the column as Python lists, made on first use (indexing a list beats indexing an array).
-        self._lists: dict[str, tuple[list, list, list, list]] = {}
+        self._lists: dict[str, tuple[list[float], list[float], list[bool], list[int]]] = {}
 
     def metric(self, name: str, row: int) -> Metric:
         lists = self._lists.get(name)
@@ -121,9 +122,8 @@ class MetricColumns:
             )
         values, coverages, extrapolated, reasons = lists
         value, reason = values[row], reasons[row]
-        coverage = coverages[row]
-        if coverage != coverage:
-            coverage = None
+        # NaN is the only value not equal to itself: there, the Metric's field is None.
+        coverage = coverages[row] if coverages[row] == coverages[row] else None
         if value == value:
             return Metric(value, coverage, extrapolated[row])
         if reason > 0:
@@ -139,7 +139,7 @@ class RowMetrics(Mapping[str, Metric]):
 
     __slots__ = ("_columns", "_names", "_row")
 
-    def __init__(self, columns: MetricColumns, row: int, names: tuple[str, ...] | frozenset[str]) -> None:
+    def __init__(self, columns: MetricColumns, row: int, names: Mapping[str, None]) -> None:
         self._columns = columns
         self._row = row
         # The names this row has, in order (a dict's keys: membership is a hash lookup).
@@ -150,7 +150,13 @@ class RowMetrics(Mapping[str, Metric]):
             raise KeyError(name)
         return self._columns.metric(name, self._row)
 
-    def get(self, name: str, default: Metric | None = None) -> Metric | None:
+    @overload
+    def get(self, name: str, /) -> Metric | None: ...
+
+    @overload
+    def get(self, name: str, default: Metric | _T, /) -> Metric | _T: ...
+
+    def get(self, name: str, default: object = None, /) -> object:
         if name not in self._names:
             return default
         return self._columns.metric(name, self._row)
