@@ -24,8 +24,9 @@ TOOLS = {
 }
 
 
-def steady_cpu_in_tmux(command: list[str], size: tuple[int, int], seconds: float, warmup: float) -> float:
-    """Seconds of CPU the command used over `seconds`, drawn in a detached tmux of `size`."""
+def steady_cpu_in_tmux(command: list[str], size: tuple[int, int], seconds: float, warmup: float, measure=process_cpu):
+    """Seconds of CPU the command used over `seconds`, drawn in a detached tmux of `size` (`measure(pid)`:
+    CPU seconds so far, a number or an array of them)."""
     # A fresh server name per run: reusing one races with the previous server still shutting down.
     socket = f"pmutop-bench-{os.getpid()}-{time.monotonic_ns()}"
     tmux = ["tmux", "-L", socket]
@@ -42,9 +43,9 @@ def steady_cpu_in_tmux(command: list[str], size: tuple[int, int], seconds: float
             ).stdout
         )
         time.sleep(warmup)
-        before = process_cpu(pid)
+        before = measure(pid)
         time.sleep(seconds)
-        return process_cpu(pid) - before
+        return measure(pid) - before
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
 

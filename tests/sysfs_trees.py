@@ -787,12 +787,14 @@ def build_s390(root: Path) -> Path:
 # 10. x86 server with many uncore instances
 
 
-def build_server_many_uncore(root: Path) -> Path:
-    """2-socket x86 server, 64 CPUs, `cpu` type 4 without a cpus file, dozens of uncore instances.
+def build_server_many_uncore(root: Path, cpus: int = 64) -> Path:
+    """2-socket x86 server, 64 CPUs (or `cpus`, a multiple of 4), `cpu` type 4 without a cpus file, dozens
+    of uncore instances (80 per socket pair, as on Sapphire Rapids).
 
-    CPUs: socket 0 cores 0-15 and 32-47 (siblings n, n+32), socket 1 cores 16-31 and 48-63.
+    CPUs (64): socket 0 cores 0-15 and 32-47 (siblings n, n+32), socket 1 cores 16-31 and 48-63.
     Uncore cpumask = first CPU of each socket (0,16).
     """
+    half, quarter = cpus // 2, cpus // 4
     add_pmu(
         root,
         PmuSpec(
@@ -813,7 +815,7 @@ def build_server_many_uncore(root: Path) -> Path:
             PmuSpec(
                 name,
                 next_type[0],
-                cpumask="0,16",
+                cpumask=f"0,{quarter}",
                 formats=formats or {"event": "config:0-7", "umask": "config:8-15"},
                 events=events or {},
             ),
@@ -853,40 +855,74 @@ def build_server_many_uncore(root: Path) -> Path:
         PmuSpec(
             "cstate_core",
             9,
-            cpumask="0-31",
+            cpumask=f"0-{half - 1}",
             formats={"event": "config:0-63"},
             events={"c1-residency": "event=0x00", "c6-residency": "event=0x01"},
         ),
         PmuSpec(
             "cstate_pkg",
             10,
-            cpumask="0,16",
+            cpumask=f"0,{quarter}",
             formats={"event": "config:0-63"},
             events={"c2-residency": "event=0x00", "c6-residency": "event=0x02"},
         ),
-        rapl(11, cpumask="0,16", core=False),
+        rapl(11, cpumask=f"0,{quarter}", core=False),
         PmuSpec("intel_pt", 12, formats={"pt": "config:0", "tsc": "config:10"}),
         PmuSpec("intel_bts", 13),
     ):
         add_pmu(root, spec)
-    cpus = []
-    for n in range(64):
-        socket = (n % 32) // 16
-        core = n % 16
-        first = n % 32
-        cpus.append(
+    specs = []
+    for n in range(cpus):
+        socket = (n % half) // quarter
+        first = n % half
+        specs.append(
             CpuSpec(
                 n,
                 has_online_file=n != 0,
                 package=socket,
                 die=0,
-                core=core,
-                thread_siblings=[first, first + 32],
-                package_cpus=[*range(socket * 16, socket * 16 + 16), *range(32 + socket * 16, 32 + socket * 16 + 16)],
+                core=n % quarter,
+                thread_siblings=[first, first + half],
+                package_cpus=[
+                    *range(socket * quarter, (socket + 1) * quarter),
+                    *range(half + socket * quarter, half + (socket + 1) * quarter),
+                ],
             )
         )
-    add_cpus(root, cpus)
+    add_cpus(root, specs)
     return root
+
+
+def build_server_448(root: Path) -> Path:
+    """A 2-socket server with 224 CPUs a socket (112 cores × 2 threads) and 80 uncore instances."""
+    return build_server_many_uncore(root, cpus=448)
+
+
+def build_hybrid_many(root: Path, cpus: int = 224) -> Path:
+    """A hybrid-style machine with two core PMUs at server scale: `cpus` CPUs, the first half P-core
+    threads (cpu_core, SMT pairs), the second half E-cores (cpu_atom, modules of four), one package."""
+    p_threads = cpus // 2
+    caps = {"pmu_name": "alderlake_hybrid", "max_precise": "3", "branches": "32"}
+    add_pmu(root, PmuSpec("cpu_core", 4, cpus=f"0-{p_threads - 1}", caps=caps, events=INTEL_CORE_EVENTS | INTEL_TOPDOWN,
+                          formats=INTEL_CORE_FORMATS))  # fmt: skip
+    add_pmu(root, PmuSpec("cpu_atom", 8, cpus=f"{p_threads}-{cpus - 1}", caps=caps, events=INTEL_CORE_EVENTS,
+                          formats=INTEL_CORE_FORMATS))  # fmt: skip
+    for spec in (SOFTWARE, TRACEPOINT, BREAKPOINT, kprobe(6), uprobe(7), msr(10), rapl(14)):
+        add_pmu(root, spec)
+    specs = []
+    for n in range(cpus):
+        if n < p_threads:
+            core, siblings, cluster = (n // 2) * 4, [n & ~1, n | 1], n // 2
+        else:
+            core, siblings, cluster = 2 * p_threads + (n - p_threads), [n], p_threads + (n - p_threads) // 4
+        specs.append(CpuSpec(n, has_online_file=n != 0, core=core, cluster=cluster, thread_siblings=siblings,
+                             package_cpus=range(cpus)))  # fmt: skip
+    add_cpus(root, specs)
+    return root
+
+
+def build_hybrid_224(root: Path) -> Path:
+    return build_hybrid_many(root, cpus=224)
 
 
 def build_suffix_zoo(root: Path) -> Path:

@@ -7,8 +7,9 @@ import pytest
 from pmutop.live.topology_loader import load_topology
 from pmutop.model.failures import OpenContext, Privileges, explain
 from pmutop.model.plan import core_group_candidates, msr_group, software_group
-from pmutop.model.rates import RateModel, group_delta
+from pmutop.model.rates import RateModel
 from pmutop.model.samples import CounterFailure, CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
+from pmutop.model.snapshot import Metric
 from pmutop.model.tasks import RESIDENCY_BY_PMU, ProcessState, RawMigration, TaskCounterRead, TaskModel, TaskTick
 from pmutop.model.text import printable
 from pmutop.model.tracepoint import parse_format, read_field
@@ -80,18 +81,32 @@ def test_software_and_msr_groups_never_mix_pmus(tmp_path):
 LAYOUT = GroupLayout("cpu0/core/cpu", 0, GroupRole.CORE, "cpu", Encoding.HARDWARE, ("cycles", "instructions"))
 
 
-def test_multiplexed_counts_are_scaled_and_marked():
-    delta = group_delta(LAYOUT, GroupRead(0, 0, (0, 0)), GroupRead(1000, 250, (1_000, 2_000)))
-    assert delta.scaled == {"cycles": 4_000.0, "instructions": 8_000.0}
-    assert delta.raw == {"cycles": 1_000, "instructions": 2_000}
-    assert delta.coverage == 0.25 and delta.extrapolated
+def one_interval(topology, before: GroupRead, after: GroupRead):
+    """cpu0's figures over one interval of LAYOUT's group."""
+    model = RateModel(topology, (LAYOUT,))
+    model.update(tick(0, 0, {LAYOUT.key: before}, layouts=(LAYOUT,)))
+    return model.update(tick(1, 10**9, {LAYOUT.key: after})).cpus[0]
 
 
-def test_no_delta_across_a_reopen_or_a_decrease():
-    assert group_delta(LAYOUT, GroupRead(10, 10, (5, 5), 1), GroupRead(20, 20, (1, 1), 2)) is None
-    assert group_delta(LAYOUT, GroupRead(10, 10, (2**64 - 5, 5)), GroupRead(20, 20, (3, 9))) is None
-    not_counted = group_delta(LAYOUT, GroupRead(0, 0, (0, 0)), GroupRead(1000, 0, (0, 0)))
-    assert not_counted.scaled == {} and not_counted.coverage == 0.0
+def test_multiplexed_counts_are_scaled_and_marked(tmp_path):
+    cpu = one_interval(load_topology(sysfs_trees.build_this_vm(tmp_path)), GroupRead(0, 0, (0, 0)),
+                       GroupRead(1000, 250, (1_000, 2_000)))  # fmt: skip
+    assert cpu.metric("cycles") == Metric(4_000.0, coverage=0.25, extrapolated=True)
+    assert cpu.metric("instructions") == Metric(8_000.0, coverage=0.25, extrapolated=True)
+    assert cpu.metric("ipc") == Metric(2.0, coverage=0.25, extrapolated=True)
+
+
+def test_no_delta_across_a_reopen_or_a_decrease(tmp_path):
+    topology = load_topology(sysfs_trees.build_this_vm(tmp_path))
+    reopened = one_interval(topology, GroupRead(10, 10, (5, 5), 1), GroupRead(20, 20, (1, 1), 2))
+    assert reopened.metric("cycles") == Metric(None) and reopened.metric("ipc") == Metric(None)
+    wrapped = one_interval(topology, GroupRead(10, 10, (2**64 - 5, 5)), GroupRead(20, 20, (3, 9)))
+    assert wrapped.metric("cycles") == Metric(None)
+    not_counted = one_interval(topology, GroupRead(0, 0, (0, 0)), GroupRead(1000, 0, (0, 0)))
+    assert not_counted.metric("cycles") == Metric(None, coverage=0.0)
+    # A value no kernel gives (past 64 bits) is no read, not a crash.
+    impossible = one_interval(topology, GroupRead(0, 0, (0, 0)), GroupRead(10, 10, (2**64, 1)))
+    assert impossible.metric("cycles") == Metric(None)
 
 
 def tick(index, ns, reads, busy=(0, 0), total=(0, 0), layouts=None, lost=None):

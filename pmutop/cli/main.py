@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Performance monitoring units: topology, live counts per core type, and the tasks on them.",
         usage="pmutop [TUI options] [-- COMMAND ARGS] | pmutop COMMAND ...",
     )
+    parser.add_argument(
+        "--version", action="store_true", help="print the versions of pmutop and Textual, and the TUI's paint path"
+    )
     tui_args.add_tui_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _topology_parser(sub)
@@ -82,8 +85,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def version_line() -> str:
+    from importlib import metadata
+
+    from pmutop.tui.paint import describe
+
+    return f"pmutop {metadata.version('pmutop')}; {describe()}"
+
+
 def _dispatch(argv: Sequence[str]) -> int:
     options_argv, command = split_command(argv)
+    if options_argv == ["--version"]:
+        print(version_line())
+        return 0
     parser = build_parser()
     if not options_argv or (options_argv[0] not in SUBCOMMANDS and options_argv[0] not in ("-h", "--help")):
         from pmutop.cli.tui_command import run_tui

@@ -4,9 +4,11 @@ A snapshot is immutable and self-contained, so the sampler thread can hand it to
 without locks and a face never needs to reach back into the sampler or the kernel.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, overload
+
+import numpy as np
 
 from pmutop.model.samples import CounterFailure, Encoding
 
@@ -76,6 +78,97 @@ class Metric:
 
 
 NOT_COUNTED = Metric(None)
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One figure for many rows at once: what a Metric per row would hold, as arrays (one entry a row).
+
+    `value` and `coverage` are NaN where the Metric's are None. `reason` says why a value is missing:
+    k > 0 is the failure `failures[k - 1]` of the MetricColumns, k < 0 the note `notes[-k - 1]`, 0 none.
+    """
+
+    value: np.ndarray
+    coverage: np.ndarray
+    extrapolated: np.ndarray
+    reason: np.ndarray
+
+
+class MetricColumns:
+    """A tick's figures for a set of rows (every CPU, or every core PMU), a Column per metric name.
+
+    Widgets that show many rows read the arrays; `metric()` builds one row's Metric when asked.
+    """
+
+    __slots__ = ("_lists", "columns", "failures", "notes")
+
+    def __init__(self, columns: Mapping[str, Column], failures: tuple[CounterFailure, ...], notes: tuple[str, ...]):
+        self.columns = columns
+        self.failures = failures
+        self.notes = notes
+        # Per metric: the column as Python lists, made on first use (indexing a list beats indexing an array).
+        self._lists: dict[str, tuple[list[float], list[float], list[bool], list[int]]] = {}
+
+    def metric(self, name: str, row: int) -> Metric:
+        lists = self._lists.get(name)
+        if lists is None:
+            column = self.columns[name]
+            lists = self._lists[name] = (
+                column.value.tolist(),
+                column.coverage.tolist(),
+                column.extrapolated.tolist(),
+                column.reason.tolist(),
+            )
+        values, coverages, extrapolated, reasons = lists
+        value, reason = values[row], reasons[row]
+        # NaN is the only value not equal to itself: there, the Metric's field is None.
+        coverage = coverages[row] if coverages[row] == coverages[row] else None
+        if value == value:
+            return Metric(value, coverage, extrapolated[row])
+        if reason > 0:
+            return Metric(None, coverage, failure=self.failures[reason - 1])
+        if reason < 0:
+            return Metric(None, coverage, note=self.notes[-reason - 1])
+        return Metric(None, coverage) if coverage is not None else NOT_COUNTED
+
+
+class RowMetrics(Mapping[str, Metric]):
+    """One row's figures, by name, in display order: a view of MetricColumns that builds each Metric
+    when it is looked up (a row of a 448-CPU tick is mostly never looked at)."""
+
+    __slots__ = ("_columns", "_names", "_row")
+
+    def __init__(self, columns: MetricColumns, row: int, names: Mapping[str, None]) -> None:
+        self._columns = columns
+        self._row = row
+        # The names this row has, in order (a dict's keys: membership is a hash lookup).
+        self._names = names
+
+    def __getitem__(self, name: str) -> Metric:
+        if name not in self._names:
+            raise KeyError(name)
+        return self._columns.metric(name, self._row)
+
+    @overload
+    def get(self, name: str, /) -> Metric | None: ...
+
+    @overload
+    def get(self, name: str, default: Metric | _T, /) -> Metric | _T: ...
+
+    def get(self, name: str, default: object = None, /) -> object:
+        if name not in self._names:
+            return default
+        return self._columns.metric(name, self._row)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 @dataclass(frozen=True, slots=True)

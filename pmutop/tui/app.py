@@ -14,18 +14,17 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.driver import Driver
-from textual.drivers.linux_driver import LinuxDriver
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from pmutop.live.feed import SnapshotFeed
 from pmutop.model.snapshot import Snapshot
 from pmutop.recording.replay import ReplayFeed
-from pmutop.tui.compositor import PmutopScreen
-from pmutop.tui.driver import QuietLinuxDriver
+from pmutop.tui.heat_map import CpuHeatMap
 from pmutop.tui.history import HistoryBar
 from pmutop.tui.inbox import FeedEnded, SnapshotInbox, SnapshotReady
 from pmutop.tui.live_pane import LiveTable, RowMarks
+from pmutop.tui.paint import PmutopScreen, driver_class, update_in_place
 from pmutop.tui.screens import HelpScreen, ProcessPicker
 from pmutop.tui.task_pane import TaskPane
 from pmutop.tui.text import literal
@@ -36,6 +35,8 @@ INTERVALS = (0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 # Below this width the topology pane starts hidden, leaving the live table the whole screen.
 TOPOLOGY_MIN_WIDTH = 120
 COMPACT_FOOTER_WIDTH = 140
+# From this many CPUs, when their rows do not fit the screen, the live pane starts as the heat map.
+HEAT_MAP_MIN_CPUS = 64
 SPARKLINE_LABELS = {"ipc": "IPC", "ghz": "GHz", "util_pct": "util%"}
 STYLES = resources.files("pmutop.styles").joinpath("pmutop.tcss")
 
@@ -61,6 +62,7 @@ class PmutopApp(App):
         Binding("s", "cycle_sort", "Sort"),
         Binding("t", "toggle_topology", "Tree"),
         Binding("g", "toggle_grouping", "Group"),
+        Binding("m", "toggle_heat_map", "Map", show=False),
         Binding("x", "hide_banner", "Hide notice", show=False),
     ]
 
@@ -68,8 +70,7 @@ class PmutopApp(App):
         return self.main_screen
 
     def get_driver_class(self) -> type[Driver]:
-        driver = super().get_driver_class()
-        return QuietLinuxDriver if driver is LinuxDriver else driver
+        return driver_class(super().get_driver_class())
 
     def __init__(self, feed: SnapshotFeed, *, screenshot_dir: str | Path = ".") -> None:
         super().__init__()
@@ -92,6 +93,7 @@ class PmutopApp(App):
     def compose(self) -> ComposeResult:
         # Kept as attributes: the per-tick code would otherwise look each of them up in the DOM every tick.
         self.live = LiveTable(self.topology, id="live")
+        self.heat_map = CpuHeatMap(self.topology, id="heat-map")
         self.header = Static(id="header")
         self.banner = Static(id="banner")
         self.detail = Static(id="detail")
@@ -104,6 +106,7 @@ class PmutopApp(App):
             yield TopologyTree(self.topology, id="topology")
             with Vertical(id="main"):
                 yield self.live
+                yield self.heat_map
                 yield self.detail
                 yield self.history
                 yield self.task_pane
@@ -113,6 +116,9 @@ class PmutopApp(App):
     def on_mount(self) -> None:
         self.filter_box.display = False
         self.task_pane.display = False
+        cpus = len(self.topology.cpus)
+        self.heat_map.display = cpus >= HEAT_MAP_MIN_CPUS and cpus > self.size.height
+        self.live.display = not self.heat_map.display
         self._apply_topology_visibility()
         self.live.focus()
         self._update_header()
@@ -147,6 +153,7 @@ class PmutopApp(App):
         self.snapshot = snapshot
         with self.main_screen.painting():
             self.live.show(snapshot)
+            self.heat_map.show(snapshot)
             self._update_marks()
             self._update_tasks()
             self._update_header()
@@ -182,10 +189,10 @@ class PmutopApp(App):
             pane.show(tasks, self.inbox.migration_log(), self.inbox.lost_migrations)
 
     def _set_text(self, widget: Static, text: Text) -> None:
-        """Update a Static only when its text changed: every update re-lays out the whole screen."""
+        """Update a Static only when its text changed, and lay out the screen only when its height did."""
         if self._texts.get(widget) != text:
             self._texts[widget] = text
-            widget.update(text)
+            update_in_place(widget, text)
 
     def _update_header(self) -> None:
         # What the header shows, in short: most ticks change none of it, and then no Text is built.
@@ -369,6 +376,12 @@ class PmutopApp(App):
         self.live.set_grouped(not self.live.grouped)
         self._update_header()
 
+    def action_toggle_heat_map(self) -> None:
+        shown = not self.heat_map.display
+        self.heat_map.display = shown
+        self.live.display = not shown
+        self.heat_map.show(self.snapshot)
+
     def action_hide_banner(self) -> None:
         self._hidden_notices = self._hidden_notices | frozenset(self._notices())
         self._update_banner()
@@ -390,6 +403,7 @@ class PmutopApp(App):
         yield SystemCommand("Cycle sort", "Sort CPUs by the next column (s)", self.action_cycle_sort)
         yield SystemCommand("Toggle topology pane", "Show or hide the PMU tree (t)", self.action_toggle_topology)
         yield SystemCommand("Toggle grouping", "Group CPUs by core PMU on or off (g)", self.action_toggle_grouping)
+        yield SystemCommand("Toggle heat map", "One cell per CPU, or one row per CPU (m)", self.action_toggle_heat_map)
         yield SystemCommand("Help", "Keys and columns (?)", self.action_help)
         yield SystemCommand("Save snapshot", "Save the screen as an SVG file", self.action_save_snapshot)
         if isinstance(self.feed, ReplayFeed):

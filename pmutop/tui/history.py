@@ -12,8 +12,7 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
-from pmutop.tui.compositor import repaint_lines
-from pmutop.tui.steady_styling import SteadyStyling
+from pmutop.tui.paint import SteadyStyling, repaint_lines
 from pmutop.tui.text import escape_controls
 
 BLOCKS = " ▁▂▃▄▅▆▇█"

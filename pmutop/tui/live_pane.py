@@ -26,9 +26,8 @@ from textual.strip import Strip
 from pmutop.model.cpulist import format_cpulist, parse_cpulist
 from pmutop.model.snapshot import NOT_COUNTED, CpuRow, Metric, PmuRow, Snapshot
 from pmutop.model.topology import Topology
-from pmutop.tui.compositor import repaint_lines
 from pmutop.tui.inbox import cpu_row_key, pmu_row_key
-from pmutop.tui.steady_styling import SteadyStyling, Styling
+from pmutop.tui.paint import SteadyStyling, Styling, repaint_lines
 from pmutop.tui.text import coverage_cell, escape_controls, literal, metric_cell
 
 # (column key, heading, width); metric columns are keyed by the snapshot's metric names.
@@ -171,6 +170,8 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         self.marks = RowMarks()
         self.cursor_row = 0
         self._order: list[str] = []
+        # The cells of the rows on screen, by key: a row scrolled into view gets its cells when it is drawn,
+        # so a tick over 448 CPUs formats the figures of the sixty or so rows that show.
         self._cells: dict[str, tuple[Cell, ...]] = {}
         self._announced: str | None = None
         self._label_width = max(
@@ -305,7 +306,7 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
             if row >= len(self._order):
                 return Strip.blank(width, styling.rich_style)
             key = self._order[row]
-            cells, kind = self._cells[key], "live-table--cursor" if row == self.cursor_row else ""
+            cells, kind = self._cells_of(key), "live-table--cursor" if row == self.cursor_row else ""
         signature = (cells, kind, styling, scroll_x)
         cached = self._lines.get(key)
         if cached is not None and cached[0] == signature:
@@ -416,10 +417,21 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         order.extend(cpu_row_key(cpu) for cpu in self._sorted_cpus(rest, rows))
         return order
 
+    def _rows_on_screen(self, order: list[str]) -> range:
+        top = round(self.scroll_y)
+        return range(top, min(len(order), top + self._page_rows()))
+
+    def _cells_of(self, key: str) -> tuple[Cell, ...]:
+        cells = self._cells.get(key)
+        if cells is None:
+            cells = self._cells[key] = self._row_cells(key, self._cpu_rows(), self._pmu_rows())
+        return cells
+
     def refresh_rows(self) -> None:
         order = self.row_order()
         cpu_rows, pmu_rows = self._cpu_rows(), self._pmu_rows()
-        cells = {key: self._row_cells(key, cpu_rows, pmu_rows) for key in order}
+        on_screen = self._rows_on_screen(order)
+        cells = {order[row]: self._row_cells(order[row], cpu_rows, pmu_rows) for row in on_screen}
         if order != self._order:
             selected = self.selected_key
             self._order = order
@@ -432,13 +444,13 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
             self.refresh()
             self._announce()
             return
-        changed = [row for row, key in enumerate(order) if cells[key] != self._cells[key]]
+        changed = [row for row in on_screen if cells[order[row]] != self._cells.get(order[row])]
         self._cells = cells
         self._refresh_rows(changed)
 
     def cell(self, key: str, column: str) -> str:
         """The text shown in one column of a row (LABEL_COLUMN or a COLUMNS key)."""
-        return self._cells[key][CELL_KEYS.index(column)][0]
+        return self._cells_of(key)[CELL_KEYS.index(column)][0]
 
     def _row_cells(
         self, key: str, cpu_rows: dict[int, CpuRow | None], pmu_rows: dict[str, PmuRow | None]

@@ -28,6 +28,7 @@ KEYS_HELP = (
     ("s", "cycle the sort: CPU, util%, IPC, GHz, instr/s, cs/s"),
     ("t", "show / hide the topology pane"),
     ("g", "group CPUs under their core PMU on / off"),
+    ("m", "a heat map of every CPU (colour util%, bar IPC) / a row per CPU"),
     ("x", "hide the notice banner"),
     ("ctrl+p", "command palette: the same actions, theme, save snapshot (SVG)"),
     ("↑ ↓ PgUp PgDn", "move in the focused pane; Tab switches panes"),

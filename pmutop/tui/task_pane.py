@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from pmutop.model.snapshot import MigrationEntry, TaskRow
+from pmutop.tui.paint import update_in_place
 from pmutop.tui.text import bar, literal, metric_cell
 
 BAR_WIDTH = 16
@@ -124,4 +125,4 @@ class TaskPane(Static):
             text.append_text(describe_migration(entry))
         if text != self._shown:
             self._shown = text
-            self.update(text)
+            update_in_place(self, text)

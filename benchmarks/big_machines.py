@@ -1,0 +1,139 @@
+"""pmutop at 2, 224 and 448 CPUs, side by side with its anchors, in one run. Run by hand (root), not in tests:
+
+    .venv/bin/python benchmarks/big_machines.py [--seconds 20] [--warmup 5] [--size 200x60] [--skip-tui]
+
+Recordings are synthetic (pmutop.recording.synthetic) over fixture trees from tests/sysfs_trees.py: this VM
+(2 CPUs), a hybrid-style machine with two core PMUs (224 CPUs: cpu_core and cpu_atom) and a 2-socket server
+with 80 uncore instances (448 CPUs). For each it measures:
+
+- model update: RateModel.update per tick, in this process (median and 90th percentile);
+- `pmutop stat --input`: CPU per tick of the whole command (a short recording's CPU subtracted: start-up);
+- the TUI replaying it at 1 s a tick in a detached tmux of --size: CPU per second of the process and of its
+  UI (main) thread, on Textual's stock paint path and on pmutop's fast one, and `htop -d 10` in the same
+  tmux size in the same run.
+"""
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+BENCHMARKS = Path(__file__).resolve().parent
+REPO = BENCHMARKS.parent
+sys.path.insert(0, str(BENCHMARKS))
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
+from startup_and_stat import process_cpu  # noqa: E402  (sibling scripts, not a package)
+from tui_cpu import steady_cpu_in_tmux  # noqa: E402
+
+from pmutop.kernel.sysfs import read_sysfs  # noqa: E402
+from pmutop.live.topology_loader import topology_of  # noqa: E402
+from pmutop.model.rates import RateModel  # noqa: E402
+from pmutop.recording.format import Recording, RecordingWriter, read_recording  # noqa: E402
+from pmutop.recording.synthetic import synthetic_recording  # noqa: E402
+from tests import sysfs_trees  # noqa: E402
+
+MACHINES = {
+    "2 CPUs (this VM)": sysfs_trees.build_this_vm,
+    "224 CPUs (hybrid, 2 core PMUs)": sysfs_trees.build_hybrid_224,
+    "448 CPUs (2 sockets, 80 uncore)": sysfs_trees.build_server_448,
+}
+PMUTOP = [sys.executable, "-m", "pmutop"]
+
+
+def write_recording(recording: Recording, path: Path, ticks: int | None = None) -> Path:
+    with RecordingWriter(path, recording.header) as writer:
+        for tick in recording.ticks[:ticks]:
+            writer.write_tick(tick)
+    return path
+
+
+def recordings(directory: Path, ticks: int) -> dict[str, tuple[Recording, Path, Path]]:
+    made = {}
+    for index, (name, builder) in enumerate(MACHINES.items()):
+        root = directory / f"tree{index}"
+        builder(root)
+        recording = synthetic_recording(read_sysfs(root), ticks=ticks, host="bench", kernel="6.18.0-bench")
+        whole = write_recording(recording, directory / f"machine{index}.jsonl")
+        short = write_recording(recording, directory / f"machine{index}-short.jsonl", ticks=3)
+        made[name] = (read_recording(whole), whole, short)
+    return made
+
+
+def model_update_ms(recording: Recording) -> tuple[float, float]:
+    model = RateModel(topology_of(recording.header.sysfs), recording.header.layouts, recording.header.notices)
+    times = []
+    for tick in recording.ticks:
+        # CPU time of this thread: other load on the machine does not count.
+        start = time.thread_time()
+        model.update(tick)
+        times.append(time.thread_time() - start)
+    times = sorted(times[1:])
+    return 1000 * statistics.median(times), 1000 * times[int(0.9 * (len(times) - 1))]
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def stat_input_ms_per_tick(whole: Path, short: Path, ticks: int) -> float:
+    used = []
+    for path in (whole, short):
+        before = children_cpu()
+        subprocess.run([*PMUTOP, "stat", "--input", str(path)], check=True, stdout=subprocess.DEVNULL, cwd=REPO)
+        used.append(children_cpu() - before)
+    return 1000 * (used[0] - used[1]) / (ticks - 3)
+
+
+def process_and_ui_thread_cpu(pid: int) -> np.ndarray:
+    with open(f"/proc/{pid}/task/{pid}/schedstat") as handle:
+        main_thread = int(handle.read().split()[0]) / 1e9
+    return np.array([process_cpu(pid), main_thread])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--size", default="200x60")
+    parser.add_argument("--skip-tui", action="store_true")
+    args = parser.parse_args()
+    size = tuple(int(part) for part in args.size.split("x"))
+    ticks = int(args.warmup + args.seconds) + 15
+    with tempfile.TemporaryDirectory(prefix="pmutop-bench-") as directory:
+        made = recordings(Path(directory), ticks)
+        print(f"model update per tick, and `pmutop stat --input` CPU per tick ({ticks} ticks):")
+        for name, (recording, whole, short) in made.items():
+            median, p90 = model_update_ms(recording)
+            stat = stat_input_ms_per_tick(whole, short, ticks)
+            print(f"  {name}: model {median:.2f} ms (p90 {p90:.2f}); stat --input {stat:.2f} ms")
+        if args.skip_tui:
+            return
+        missing = [tool for tool in ("tmux", "htop") if shutil.which(tool) is None]
+        if missing:
+            sys.exit(f"the TUI part needs {' and '.join(missing)}")
+        print(f"CPU per second at {args.size}, {args.seconds:g} s after {args.warmup:g} s (process / UI thread):")
+        htop = steady_cpu_in_tmux(["htop", "-d", "10"], size, args.seconds, args.warmup)
+        print(f"  htop -d 10: {1000 * htop / args.seconds:.2f} ms")
+        for name, (_, whole, _) in made.items():
+            for mode, environment in (("stock", ["env", "PMUTOP_TEXTUAL_STOCK=1"]), ("fast", [])):
+                command = [*environment, *PMUTOP, "replay", str(whole)]
+                process, ui = steady_cpu_in_tmux(command, size, args.seconds, args.warmup, process_and_ui_thread_cpu)
+                print(
+                    f"  pmutop replay, {name}, {mode} paint: {1000 * process / args.seconds:.2f} ms"
+                    f" / UI {1000 * ui / args.seconds:.2f} ms ({ui / htop:.1f}× htop)"
+                )
+
+
+if __name__ == "__main__":
+    os.environ.pop("PMUTOP_TEXTUAL_STOCK", None)
+    main()
