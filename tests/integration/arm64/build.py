@@ -66,7 +66,19 @@ USERLAND_PACKAGES = (
     "libbz2-1.0",
     "liblzma5",
     "python3-cffi-backend",
+    # The rate model computes in bulk with numpy (Debian's, with the reference BLAS/LAPACK it links).
+    "python3-numpy",
+    "libblas3",
+    "liblapack3",
+    "libgfortran5",
 )
+# dpkg-deb -x runs no maintainer scripts: the links that libblas3's and liblapack3's alternatives make.
+ALTERNATIVE_LINKS = {
+    "usr/lib/aarch64-linux-gnu/libblas.so.3": "blas/libblas.so.3",
+    "usr/lib/aarch64-linux-gnu/liblapack.so.3": "lapack/liblapack.so.3",
+}
+# Test suites inside the unpacked packages (numpy's alone are several MB of initramfs).
+PRUNE_GLOBS = ("usr/lib/python3/dist-packages/numpy/**/tests",)
 HEADER_PACKAGES = ("libpython3.11-dev", "python3.11-dev")
 LISTS_MAX_AGE_S = 24 * 3600
 PY_TAG = "cpython-311-aarch64-linux-gnu"
@@ -413,7 +425,8 @@ def unpack_userland(userland: dict[str, Path]) -> tuple[Path, Path]:
     runtime = [userland[p] for p in USERLAND_PACKAGES]
     headers = [userland[p] for p in HEADER_PACKAGES]
     for target, debs, prune in ((base, runtime, True), (sysroot, headers, False)):
-        key = "\n".join(sorted(d.name for d in debs)) + "\nprune=" + ",".join(PRUNE if prune else ())
+        pruned = (*PRUNE, *PRUNE_GLOBS, *ALTERNATIVE_LINKS) if prune else ()
+        key = "\n".join(sorted(d.name for d in debs)) + "\nprune=" + ",".join(pruned)
         stamp = WORK / f"{target.name}.stamp"
         if _stamp_ok(stamp, key) and target.exists():
             continue
@@ -428,8 +441,14 @@ def unpack_userland(userland: dict[str, Path]) -> tuple[Path, Path]:
                     shutil.rmtree(path)
                 elif path.exists() or path.is_symlink():
                     path.unlink()
+            for pattern in PRUNE_GLOBS:
+                for path in list(target.glob(pattern)):
+                    shutil.rmtree(path, ignore_errors=True)
             for cache in target.rglob("__pycache__"):
                 shutil.rmtree(cache, ignore_errors=True)
+            for link, points_to in ALTERNATIVE_LINKS.items():
+                if not (target / link).exists():
+                    os.symlink(points_to, target / link)
         stamp.write_text(key)
     return base, sysroot
 
