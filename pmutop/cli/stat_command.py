@@ -7,6 +7,7 @@ import sys
 import time
 
 from pmutop.cli import stat_output
+from pmutop.cli.errors import UsageError
 from pmutop.cli.stat_args import parse_pids
 from pmutop.live.stat_session import StatSession
 from pmutop.model.cpulist import parse_cpulist
@@ -43,15 +44,13 @@ def _interrupt(signum, frame) -> None:
 
 def run_stat(args: argparse.Namespace, command: list[str]) -> int:
     if args.command_hint:
-        raise SystemExit("pmutop stat: put the command after `--`, e.g. pmutop stat -- make -j4")
-    if args.interval is not None and args.interval < 10:
-        raise SystemExit("pmutop stat: -I must be at least 10 ms")
+        raise UsageError("put the command after `--`, e.g. pmutop stat -- make -j4")
     if args.input:
         return stat_from_recording(args.input, _Output(args), args.count)
     try:
         cpus = parse_cpulist(args.cpus) if args.cpus else None
     except ValueError as exc:
-        raise SystemExit(f"pmutop stat: -C: {exc}") from None
+        raise UsageError(f"-C: {exc}") from None
     session = StatSession.create(
         cpus=cpus,
         pids=parse_pids(args.pid),

@@ -6,12 +6,10 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
+from pmutop.cli.errors import UsageError
 from pmutop.cli.stat_args import parse_pids
 from pmutop.cli.tui_args import build_tui_parser
 from pmutop.model.cpulist import parse_cpulist
-
-MIN_INTERVAL_MS = 100
-MAX_INTERVAL_MS = 60_000
 
 
 @contextlib.contextmanager
@@ -46,22 +44,20 @@ def run_tui(options_argv: list[str], command: list[str]) -> int:
 
     args = build_tui_parser().parse_args(options_argv)
     if args.command_hint:
-        raise SystemExit(
-            f"pmutop: unknown subcommand {args.command_hint[0]!r} (topology, snapshot, stat, record, replay); "
+        raise UsageError(
+            f"unknown subcommand {args.command_hint[0]!r} (topology, snapshot, stat, record, replay); "
             "to follow a command, put it after `--`, e.g. pmutop -- make -j4"
         )
     if os.path.abspath(args.sysfs_root) != "/":
-        raise SystemExit(
-            "pmutop: --sysfs-root works only with `/` for live counting; to look at another machine's PMUs use "
+        raise UsageError(
+            "--sysfs-root works only with `/` for live counting; to look at another machine's PMUs use "
             f"`pmutop topology --sysfs-root {args.sysfs_root}`, or `pmutop replay FILE` on a recording made there"
         )
-    if not MIN_INTERVAL_MS <= args.interval <= MAX_INTERVAL_MS:
-        raise SystemExit(f"pmutop: -I must be between {MIN_INTERVAL_MS} and {MAX_INTERVAL_MS} ms")
     try:
         cpus = parse_cpulist(args.cpus) if args.cpus else None
     except ValueError as exc:
-        raise SystemExit(f"pmutop: -C: {exc}") from None
-    pids = parse_pids(args.pid, "pmutop")
+        raise UsageError(f"-C: {exc}") from None
+    pids = parse_pids(args.pid)
     log_path = None
     if command:
         handle, log_path = tempfile.mkstemp(prefix="pmutop-command-", suffix=".log")
