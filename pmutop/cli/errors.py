@@ -88,6 +88,11 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"takes a whole number, not {text!r}") from None
 
 
+def recording_exit_code(damaged_lines: int) -> int:
+    """`replay` and `stat --input` alike: a recording with damaged lines is bad input, even if ticks remain."""
+    return BAD_INPUT if damaged_lines else 0
+
+
 def report_crash(prog: str) -> int:
     """The current exception's traceback into a crash log; one line on stderr naming it."""
     handle, path = tempfile.mkstemp(prefix="pmutop-crash-", suffix=".log")

@@ -6,6 +6,7 @@ import platform
 import sys
 import time
 
+from pmutop.cli.errors import recording_exit_code
 from pmutop.cli.stat_args import parse_pids
 from pmutop.kernel.sysfs import read_sysfs_any
 from pmutop.recording.format import RecordingError, RecordingHeader, RecordingWriter
@@ -80,4 +81,4 @@ def run_replay(args: argparse.Namespace) -> int:
     if problem:
         print(f"pmutop replay: {problem}", file=sys.stderr)
     PmutopApp(feed).run()
-    return 0
+    return recording_exit_code(feed.recording.damaged_lines)

@@ -7,7 +7,7 @@ import sys
 import time
 
 from pmutop.cli import stat_output
-from pmutop.cli.errors import UsageError
+from pmutop.cli.errors import UsageError, recording_exit_code
 from pmutop.cli.stat_args import parse_pids
 from pmutop.live.stat_session import StatSession
 from pmutop.model.cpulist import parse_cpulist
@@ -117,4 +117,11 @@ def stat_from_recording(path: str, output: _Output, count: int | None) -> int:
             output.summary(summary, "end of recording")
     for error in recording.errors:
         print(f"pmutop stat: {path}: {error.describe()}", file=sys.stderr)
-    return 1 if recording.errors else 0
+    if recording.damaged_lines > len(recording.errors):
+        print(
+            f"pmutop stat: {path}: and {recording.damaged_lines - len(recording.errors)} more bad lines",
+            file=sys.stderr,
+        )
+    if recording.blank_lines:
+        print(f"pmutop stat: {path}: skipped {recording.blank_lines} blank lines", file=sys.stderr)
+    return recording_exit_code(recording.damaged_lines)
