@@ -4,13 +4,13 @@ header is one error line, memory and work stay bounded, and `replay` and `stat -
 import gzip
 import json
 import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from sysfs_trees import build_this_vm
+from terminal import run_in_terminal
 
 from pmutop.kernel.sysfs import read_sysfs
 from pmutop.recording import format as recording_format
@@ -203,42 +203,11 @@ def test_the_writer_refuses_nan(lines, tmp_path):
         writer.write_tick(bad)
 
 
-def replay_in_a_terminal(path: Path) -> tuple[int, str]:
-    """`pmutop replay` on a pseudo-terminal: wait for the replay to draw, press q, return its exit code."""
-    pid, master = pty.fork()
-    if pid == 0:
-        os.environ.update(TERM="xterm-256color", COLUMNS="120", LINES="40")
-        os.execv(sys.executable, [sys.executable, "-m", "pmutop", "replay", "--speed", "1000", str(path)])
-    seen = b""
-    try:
-        while b"tick " not in seen and b"Quit" not in seen:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-        os.write(master, b"q")
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        _, status = os.waitpid(pid, 0)
-        os.close(master)
-    return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
-
-
 def test_replay_and_stat_input_agree_on_exit_codes(lines, tmp_path):
     damaged = save(tmp_path, DAMAGE["counter past 64 bits"](lines), "damaged.jsonl")
     clean = save(tmp_path, lines, "clean.jsonl")
     for path, expected in ((damaged, 1), (clean, 0)):
         assert run_pmutop("stat", "--input", str(path)).returncode == expected
-        code, screen = replay_in_a_terminal(path)
+        code, screen = run_in_terminal(["-m", "pmutop", "replay", "--speed", "1000", str(path)], b"q")
         assert code == expected, screen[-2000:]
         assert "Traceback" not in screen

@@ -7,12 +7,13 @@ status when pmutop ran one.
 """
 
 import argparse
+import io
 import math
 import os
 import sys
 import tempfile
 import traceback
-from typing import NoReturn
+from typing import IO, NoReturn
 
 BAD_INPUT = 1
 BAD_USAGE = 2
@@ -93,13 +94,69 @@ def recording_exit_code(damaged_lines: int) -> int:
     return BAD_INPUT if damaged_lines else 0
 
 
+def claim_output(path: str) -> None:
+    """Open an output path for writing before any work, so that an unwritable one is said first."""
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+class _CrashLog(io.TextIOBase):
+    """A crash log file created on the first write, so that a clean run leaves nothing behind."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.path: str | None = None
+        self._file: IO[str] | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self._file is None:
+            handle, self.path = tempfile.mkstemp(prefix="pmutop-crash-", suffix=".log")
+            self._file = os.fdopen(handle, "w")
+            self._file.write(f"pmutop {' '.join(sys.argv[1:])}\n\n")
+        return self._file.write(text)
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        super().close()  # flushes first
+        if self._file is not None:
+            self._file.close()
+
+
 def report_crash(prog: str) -> int:
     """The current exception's traceback into a crash log; one line on stderr naming it."""
-    handle, path = tempfile.mkstemp(prefix="pmutop-crash-", suffix=".log")
-    with os.fdopen(handle, "w") as log:
-        log.write(f"pmutop {' '.join(sys.argv[1:])}\n\n")
-        traceback.print_exc(file=log)
+    log = _CrashLog()
+    traceback.print_exc(file=log)
+    log.close()
     kind, value, _ = sys.exc_info()
     name = kind.__name__ if kind else "error"
-    print(f"{prog}: internal error ({name}: {str(value)[:120]}); the traceback is in {path}", file=sys.stderr)
+    print(f"{prog}: internal error ({name}: {str(value)[:120]}); the traceback is in {log.path}", file=sys.stderr)
+    return INTERNAL_ERROR
+
+
+def run_app(app, prog: str) -> int | None:
+    """Run a Textual app; INTERNAL_ERROR, after one line naming the crash log, if it died of an exception.
+
+    Textual restores the terminal and then prints the traceback on `error_console`: pointed at a crash
+    log, that report is kept whole and the terminal gets one line.
+    """
+    from rich.console import Console
+
+    log = _CrashLog()
+    app.error_console = Console(file=log, width=120, markup=False, highlight=False, color_system=None)
+    try:
+        app.run()
+    finally:
+        log.close()
+    if log.path is None:
+        return None
+    print(f"{prog}: internal error in the TUI; the traceback is in {log.path}", file=sys.stderr)
     return INTERNAL_ERROR

@@ -6,7 +6,7 @@ import platform
 import sys
 import time
 
-from pmutop.cli.errors import recording_exit_code
+from pmutop.cli.errors import claim_output, recording_exit_code, run_app
 from pmutop.cli.stat_args import parse_pids
 from pmutop.kernel.sysfs import read_sysfs_any
 from pmutop.recording.format import RecordingError, RecordingHeader, RecordingWriter
@@ -17,6 +17,7 @@ def run_record(args: argparse.Namespace, command: list[str]) -> int:
     from pmutop.live.topology_loader import topology_of
 
     pids = parse_pids(args.pid)
+    claim_output(args.output)
     read = read_sysfs_any("/")
     topology = topology_of(read)
     session = StatSession.create(pids=pids, comm=args.comm, command=command or None, topology=topology)
@@ -80,5 +81,7 @@ def run_replay(args: argparse.Namespace) -> int:
     problem = feed.recording.error_summary()
     if problem:
         print(f"pmutop replay: {problem}", file=sys.stderr)
-    PmutopApp(feed).run()
+    crashed = run_app(PmutopApp(feed), "pmutop replay")
+    if crashed is not None:
+        return crashed
     return recording_exit_code(feed.recording.damaged_lines)

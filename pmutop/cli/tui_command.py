@@ -6,7 +6,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
-from pmutop.cli.errors import UsageError
+from pmutop.cli.errors import UsageError, run_app
 from pmutop.cli.stat_args import parse_pids
 from pmutop.cli.tui_args import build_tui_parser
 from pmutop.model.cpulist import parse_cpulist
@@ -78,9 +78,11 @@ def _run_app(feed) -> int:
     from pmutop.tui.app import PmutopApp
 
     try:
-        PmutopApp(feed).run()
+        crashed = run_app(PmutopApp(feed), "pmutop")
     finally:
         feed.stop()
+    if crashed is not None:
+        return crashed
     child = feed.session.child
     if child is not None and not feed.command_interrupted:
         return _exit_status(child.returncode)
