@@ -34,11 +34,6 @@ def _command_io_away_from_terminal(log_path: str) -> Iterator[None]:
         os.close(log)
 
 
-def _exit_status(returncode: int) -> int:
-    """A shell's view of a child's status: 128+N for death by signal N."""
-    return 128 - returncode if returncode < 0 else returncode
-
-
 def run_tui(options_argv: list[str], command: list[str]) -> int:
     from pmutop.live.live_feed import LiveFeed
 
@@ -75,6 +70,7 @@ def run_tui(options_argv: list[str], command: list[str]) -> int:
 
 
 def _run_app(feed) -> int:
+    from pmutop.live.stat_session import shell_status
     from pmutop.tui.app import PmutopApp
 
     try:
@@ -85,7 +81,7 @@ def _run_app(feed) -> int:
         return crashed
     child = feed.session.child
     if child is not None and not feed.command_interrupted:
-        return _exit_status(child.returncode)
+        return shell_status(child.returncode)
     return 0
 
 
