@@ -1,11 +1,13 @@
 """Recordings built to break the reader: each damaged line costs only that line and is named, a bad
 header is one error line, memory and work stay bounded, and `replay` and `stat --input` exit alike."""
 
+import dataclasses
 import gzip
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from terminal import run_in_terminal
 from pmutop.kernel.sysfs import read_sysfs
 from pmutop.recording import format as recording_format
 from pmutop.recording.format import RecordingError, RecordingWriter, read_recording
+from pmutop.recording.replay import ReplayFeed
 from pmutop.recording.synthetic import synthetic_recording
 
 MEMORY_BOUND_KB = 200 * 1024
@@ -211,3 +214,16 @@ def test_replay_and_stat_input_agree_on_exit_codes(lines, tmp_path):
         code, screen = run_in_terminal(["-m", "pmutop", "replay", "--speed", "1000", str(path)], b"q")
         assert code == expected, screen[-2000:]
         assert "Traceback" not in screen
+
+
+def test_a_model_error_during_replay_ends_the_feed_with_a_reason(lines, tmp_path):
+    """Past the reader's checks, a failure in the model stops the replay with a message, not a thread traceback."""
+    recording = read_recording(save(tmp_path, lines))
+    broken = dataclasses.replace(recording.ticks[1], reads={key: "not a read" for key in recording.ticks[1].reads})
+    feed = ReplayFeed(dataclasses.replace(recording, ticks=(recording.ticks[0], broken)), speed=1000.0)
+    ended = []
+    done = threading.Event()
+    feed.start(lambda snapshot: None, lambda reason: (ended.append(reason), done.set()))
+    assert done.wait(30), "the replay thread died without ending the feed"
+    feed.stop()
+    assert ended[0].startswith("replay stopped: ")
