@@ -3,11 +3,14 @@
 import os
 import pty
 import sys
+from collections.abc import Callable
 
 
-def run_in_terminal(argv: list[str], keys: bytes, ready: bytes = b"Quit") -> tuple[int, str]:
-    """Start `python argv...` on a new pty; once its output shows `ready`, type `keys`; return its exit
-    code and everything it wrote (escape sequences included) once it has ended."""
+def run_in_terminal(
+    argv: list[str], keys: bytes = b"", ready: bytes = b"Quit", then: Callable[[int], None] | None = None
+) -> tuple[int, str]:
+    """Start `python argv...` on a new pty; once its output shows `ready`, type `keys` (or call `then`
+    with its pid); return its exit code and everything it wrote (escape sequences included) once it has ended."""
     pid, master = pty.fork()
     if pid == 0:
         os.environ.update(TERM="xterm-256color", COLUMNS="120", LINES="40")
@@ -24,7 +27,10 @@ def run_in_terminal(argv: list[str], keys: bytes, ready: bytes = b"Quit") -> tup
                 break
             seen += chunk
             if not typed and ready in seen:
-                os.write(master, keys)
+                if then is not None:
+                    then(pid)
+                else:
+                    os.write(master, keys)
                 typed = True
     finally:
         _, status = os.waitpid(pid, 0)

@@ -7,11 +7,14 @@ status when pmutop ran one.
 """
 
 import argparse
+import contextlib
 import io
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 import traceback
 from typing import IO, NoReturn
 
@@ -143,20 +146,36 @@ def report_crash(prog: str) -> int:
 
 
 def run_app(app, prog: str) -> int | None:
-    """Run a Textual app; INTERNAL_ERROR, after one line naming the crash log, if it died of an exception.
+    """Run a Textual app; an exit code when it did not end normally, else None.
 
-    Textual restores the terminal and then prints the traceback on `error_console`: pointed at a crash
-    log, that report is kept whole and the terminal gets one line.
+    INTERNAL_ERROR, after one line naming the crash log, if it died of an exception: Textual restores
+    the terminal and then prints the traceback on `error_console`, which points at the log. 128+N if
+    signal N (SIGINT, SIGTERM, SIGHUP from outside) ended it: the app quits the normal way, so the
+    terminal is restored and a followed command is stopped as on `q`.
     """
     from rich.console import Console
 
     log = _CrashLog()
     app.error_console = Console(file=log, width=120, markup=False, highlight=False, color_system=None)
+    stopped_by: list[int] = []
+
+    def quit_app() -> None:
+        with contextlib.suppress(RuntimeError):  # not running yet or any more: nothing to quit
+            app.call_from_thread(app.exit)
+
+    def on_signal(signum: int, frame: object) -> None:
+        stopped_by.append(signum)
+        # From a thread: the handler may have interrupted the event loop itself.
+        threading.Thread(target=quit_app, name="pmutop-signal", daemon=True).start()
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         app.run()
     finally:
         log.close()
-    if log.path is None:
-        return None
-    print(f"{prog}: internal error in the TUI; the traceback is in {log.path}", file=sys.stderr)
-    return INTERNAL_ERROR
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if log.path is not None:
+        print(f"{prog}: internal error in the TUI; the traceback is in {log.path}", file=sys.stderr)
+        return INTERNAL_ERROR
+    return 128 + stopped_by[0] if stopped_by else None

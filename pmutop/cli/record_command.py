@@ -82,7 +82,7 @@ def run_replay(args: argparse.Namespace) -> int:
     problem = feed.recording.error_summary()
     if problem:
         print(f"pmutop replay: {problem}", file=sys.stderr)
-    crashed = run_app(PmutopApp(feed), "pmutop replay")
-    if crashed is not None:
-        return crashed
+    ended_badly = run_app(PmutopApp(feed), "pmutop replay")
+    if ended_badly is not None:
+        return ended_badly
     return recording_exit_code(feed.recording.damaged_lines)

@@ -74,11 +74,11 @@ def _run_app(feed) -> int:
     from pmutop.tui.app import PmutopApp
 
     try:
-        crashed = run_app(PmutopApp(feed), "pmutop")
+        ended_badly = run_app(PmutopApp(feed), "pmutop")
     finally:
         feed.stop()
-    if crashed is not None:
-        return crashed
+    if ended_badly is not None:
+        return ended_badly
     child = feed.session.child
     if child is not None and not feed.command_interrupted:
         return shell_status(child.returncode)
