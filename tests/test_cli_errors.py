@@ -8,13 +8,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from pmutop_runs import run_pmutop, this_vm_recording_file
 from terminal import run_in_terminal
-
-from pmutop.recording.synthetic import synthetic_recording
-
-
-def run_pmutop(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pmutop", *args], capture_output=True, text=True, timeout=60)
 
 
 def assert_one_line(result: subprocess.CompletedProcess, code: int, prefix: str, *words: str) -> None:
@@ -148,17 +143,7 @@ TUI_CRASHING = textwrap.dedent(
 
 
 def test_a_tui_crash_restores_the_terminal_and_names_a_crash_log(tmp_path):
-    from sysfs_trees import build_this_vm
-
-    from pmutop.kernel.sysfs import read_sysfs
-    from pmutop.recording.format import RecordingWriter
-
-    recording = synthetic_recording(read_sysfs(build_this_vm(tmp_path / "vm")), ticks=4, host="vm")
-    path = tmp_path / "rec.jsonl"
-    with RecordingWriter(path, recording.header) as writer:
-        for tick in recording.ticks:
-            writer.write_tick(tick)
-    code, screen = run_in_terminal(["-c", TUI_CRASHING, str(path)], b"?")
+    code, screen = run_in_terminal(["-c", TUI_CRASHING, str(this_vm_recording_file(tmp_path))], b"?")
     assert code == 70, screen[-2000:]
     assert "Traceback" not in screen
     # The alternate screen was left before the one line was printed: the terminal is the user's again.

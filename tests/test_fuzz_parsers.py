@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from pmutop_runs import write_recording
 from sysfs_trees import build_this_vm
 
 from pmutop.kernel.sysfs import SnapshotError, read_snapshot, read_sysfs
@@ -20,7 +21,7 @@ from pmutop.model.cpulist import MAX_CPU, parse_cpulist
 from pmutop.model.encoding import FormatField, encode_alias, parse_format
 from pmutop.model.rates import RateModel
 from pmutop.model.topology import build_topology
-from pmutop.recording.format import RecordingError, RecordingWriter, read_recording
+from pmutop.recording.format import RecordingError, read_recording
 from pmutop.recording.synthetic import synthetic_recording
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -46,10 +47,7 @@ def vm(tmp_path_factory):
     root = build_this_vm(tmp_path_factory.mktemp("vm"))
     read = read_sysfs(root)
     recording = synthetic_recording(read, ticks=TICKS, host="vm", follow=(77, "spin"))
-    path = tmp_path_factory.mktemp("rec") / "vm.jsonl"
-    with RecordingWriter(path, recording.header) as writer:
-        for tick in recording.ticks:
-            writer.write_tick(tick)
+    path = write_recording(recording, tmp_path_factory.mktemp("rec") / "vm.jsonl")
     return read, path.read_text().splitlines(keepends=True)
 
 

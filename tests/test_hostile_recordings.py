@@ -4,35 +4,25 @@ header is one error line, memory and work stay bounded, and `replay` and `stat -
 import dataclasses
 import gzip
 import json
-import os
-import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import pytest
-from sysfs_trees import build_this_vm
+from pmutop_runs import MEMORY_BOUND_KB, peak_kb, run_pmutop, this_vm_recording_file
 from terminal import run_in_terminal
 
-from pmutop.kernel.sysfs import read_sysfs
 from pmutop.recording import format as recording_format
 from pmutop.recording.format import RecordingError, RecordingWriter, read_recording
 from pmutop.recording.replay import ReplayFeed
-from pmutop.recording.synthetic import synthetic_recording
 
-MEMORY_BOUND_KB = 200 * 1024
 TICKS = 8
 
 
 @pytest.fixture(scope="module")
 def lines(tmp_path_factory) -> list[str]:
     """A valid synthetic recording of this VM following one process, as its lines."""
-    root = build_this_vm(tmp_path_factory.mktemp("vm"))
-    recording = synthetic_recording(read_sysfs(root), ticks=TICKS, host="vm", follow=(77, "spin"))
-    path = tmp_path_factory.mktemp("rec") / "vm.jsonl"
-    with RecordingWriter(path, recording.header) as writer:
-        for tick in recording.ticks:
-            writer.write_tick(tick)
+    path = this_vm_recording_file(tmp_path_factory.mktemp("rec"), ticks=TICKS, follow=(77, "spin"))
     return path.read_text().splitlines(keepends=True)
 
 
@@ -50,17 +40,6 @@ def tick(lines: list[str], n: int) -> dict:
 def strict_json(text: str):
     """json.loads that refuses NaN and Infinity, as every other JSON reader does."""
     return json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON output"))
-
-
-def run_pmutop(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pmutop", *args], capture_output=True, text=True)
-
-
-def peak_kb(*args: str) -> tuple[int, int, str]:
-    child = subprocess.Popen([sys.executable, "-m", "pmutop", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stderr = child.stderr.read().decode()
-    _, status, usage = os.wait4(child.pid, 0)
-    return os.waitstatus_to_exitcode(status), usage.ru_maxrss, stderr
 
 
 def damaged_at(lines: list[str], n: int, replacement: str | bytes) -> list[str] | bytes:

@@ -16,12 +16,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from pmutop_runs import MEMORY_BOUND_KB, peak_kb, run_pmutop
 from sysfs_trees import build_this_vm
 
 from pmutop.kernel import sysfs
 from pmutop.kernel.sysfs import SnapshotError, read_snapshot, read_sysfs, write_snapshot
 
-MEMORY_BOUND_KB = 200 * 1024
 PMU_DIR = sysfs.PMU_DIR
 
 
@@ -80,19 +80,6 @@ def realpath_limit_chain(outside: Path) -> list[tuple[tarfile.TarInfo, bytes | N
         (entry(f"{PMU_DIR}/software/events/leak", tarfile.SYMTYPE, linkname="../../../../../../escape/flag"), None)
     )
     return members
-
-
-def run_pmutop(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pmutop", *args], capture_output=True, text=True)
-
-
-def peak_kb(*args: str) -> tuple[int, int, str]:
-    """Run pmutop; its exit code, its peak resident memory (KiB, from the kernel) and its stderr."""
-    child = subprocess.Popen([sys.executable, "-m", "pmutop", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stderr = child.stderr.read().decode()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    return child.returncode, usage.ru_maxrss, stderr
 
 
 def test_symlink_chain_reads_nothing_outside_and_writes_nothing(honest, tmp_path):

@@ -11,6 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from pmutop_runs import this_vm_recording_file
+from terminal import run_in_terminal
 
 from pmutop.recording.format import read_recording
 
@@ -140,20 +142,9 @@ def test_following_pids_ends_when_every_one_has_exited(tmp_path, command):
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_signal_to_the_tui_restores_the_terminal_and_exits_128_plus_n(tmp_path, signum):
-    from sysfs_trees import build_this_vm
-    from terminal import run_in_terminal
-
-    from pmutop.kernel.sysfs import read_sysfs
-    from pmutop.recording.format import RecordingWriter
-    from pmutop.recording.synthetic import synthetic_recording
-
-    recording = synthetic_recording(read_sysfs(build_this_vm(tmp_path / "vm")), ticks=4, host="vm")
-    path = tmp_path / "rec.jsonl"
-    with RecordingWriter(path, recording.header) as writer:
-        for tick in recording.ticks:
-            writer.write_tick(tick)
     code, screen = run_in_terminal(
-        ["-m", "pmutop", "replay", "--speed", "1000", str(path)], then=lambda pid: os.kill(pid, signum)
+        ["-m", "pmutop", "replay", "--speed", "1000", str(this_vm_recording_file(tmp_path))],
+        then=lambda pid: os.kill(pid, signum),
     )
     assert code == 128 + signum, screen[-2000:]
     assert screen.rindex("\x1b[?1049l") > screen.rindex("\x1b[?1049h")  # left the alternate screen

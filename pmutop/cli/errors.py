@@ -65,23 +65,21 @@ def count(text: str) -> int:
 
 def duration_s(text: str) -> float:
     """--duration S: a positive, finite number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"takes a number of seconds, not {text!r}") from None
-    if not (math.isfinite(value) and 0 < value <= MAX_DURATION_S):
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_DURATION_S} s, not {text}")
-    return value
+    return _positive_number(text, MAX_DURATION_S, " s")
 
 
 def speed(text: str) -> float:
     """replay --speed X: a positive, finite factor."""
+    return _positive_number(text, MAX_SPEED, "")
+
+
+def _positive_number(text: str, maximum: float, unit: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"takes a number, not {text!r}") from None
-    if not (math.isfinite(value) and 0 < value <= MAX_SPEED):
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_SPEED}, not {text}")
+    if not (math.isfinite(value) and 0 < value <= maximum):
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {maximum}{unit}, not {text}")
     return value
 
 

@@ -4,9 +4,8 @@ descriptors, as pmutop does on a machine with 128 CPUs or more (select(2) cannot
 import resource
 import textwrap
 
+from pmutop_runs import write_recording
 from terminal import run_in_terminal
-
-from pmutop.recording.format import RecordingWriter
 
 MANY_FDS = textwrap.dedent(
     """
@@ -24,10 +23,7 @@ MANY_FDS = textwrap.dedent(
 
 def test_the_tui_runs_and_quits_with_more_than_1024_fds_open(this_vm, tmp_path):
     assert resource.getrlimit(resource.RLIMIT_NOFILE)[1] >= 2048, "the hard fd limit is too low for this test"
-    path = tmp_path / "rec.jsonl"
-    with RecordingWriter(path, this_vm.header) as writer:
-        for tick in this_vm.ticks:
-            writer.write_tick(tick)
+    path = write_recording(this_vm, tmp_path / "rec.jsonl")
     code, screen = run_in_terminal(["-c", MANY_FDS, str(path)], b"q")
     assert code == 0, screen[-2000:]
     assert "Traceback" not in screen and "internal error" not in screen
