@@ -15,8 +15,12 @@ from pmutop.recording.synthetic import synthetic_recording
 MEMORY_BOUND_KB = 200 * 1024
 
 
+# Not a speed target: a safety net, so that a regression to a hang fails instead of stalling the suite.
+HANG_S = 120
+
+
 def run_pmutop(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pmutop", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "pmutop", *args], capture_output=True, text=True, timeout=HANG_S)
 
 
 # pmutop's main, then its peak resident memory (VmHWM) on the fd named by argv[1]. The child's own VmHWM, not the

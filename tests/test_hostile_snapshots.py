@@ -304,3 +304,16 @@ def test_the_honest_snapshot_still_reads_as_its_tree(honest, tmp_path):
     assert from_archive.files == from_tree.files
     assert from_archive.pmu_names == from_tree.pmu_names and from_archive.cpu_names == from_tree.cpu_names
     assert from_archive.captured["machine"] == "vm"
+
+
+def test_a_fifo_or_device_in_a_copied_tree_is_a_problem_not_a_hang(tmp_path):
+    root = build_this_vm(tmp_path / "tree")
+    software = root / PMU_DIR / "software"
+    (software / "type").unlink()
+    os.mkfifo(software / "type")  # a plain open() of it would wait for a writer for ever
+    (software / "cpumask").symlink_to("/dev/zero")
+    result = run_pmutop("topology", "--json", "--sysfs-root", str(root))
+    assert result.returncode == 0, result.stderr
+    problems = {p["path"]: p["reason"] for p in json.loads(result.stdout)["problems"]}
+    assert "not a regular file" in problems[f"{PMU_DIR}/software/type"]
+    assert "not a regular file" in problems[f"{PMU_DIR}/software/cpumask"]

@@ -17,6 +17,7 @@ import json
 import lzma
 import os
 import re
+import stat
 import tarfile
 import time
 import zlib
@@ -88,7 +89,15 @@ class _DirectoryTree:
         self.root = root
 
     def read(self, rel: str, limit: int) -> bytes:
-        with open(self.root / rel, "rb") as handle:
+        # O_NONBLOCK and the regular-file check: a FIFO or a device in a copied tree would block a
+        # plain open or read for ever (sysfs and procfs attributes are all regular files).
+        fd = os.open(self.root / rel, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open(fd, "rb", closefd=True) as handle:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError(errno.EISDIR, "Is a directory")
+            if not stat.S_ISREG(mode):
+                raise OSError(errno.EINVAL, "not a regular file (a FIFO or device in the tree)")
             return handle.read(limit)
 
     def names(self, rel: str, limit: int) -> list[str]:
