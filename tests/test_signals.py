@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from pmutop_runs import this_vm_recording_file
+from pmutop_runs import HANG_S, this_vm_recording_file
 from terminal import run_in_terminal
 
 from pmutop.recording.format import read_recording
@@ -57,7 +57,7 @@ def test_stat_stops_at_once_passes_the_signal_on_and_exits_128_plus_n(tmp_path, 
     pmutop, said = start(tmp_path, "stat", "--json", "-I", LONG_INTERVAL_MS)
     pmutop.send_signal(signum)
     got = said.readline()
-    out, err = pmutop.communicate()
+    out, err = pmutop.communicate(timeout=HANG_S)
     assert got == f"got {signum.name}\n", (pmutop.returncode, err, out)
     assert pmutop.returncode == 128 + signum, err
     assert "Traceback" not in err
@@ -73,7 +73,7 @@ def test_record_on_sigterm_ends_the_gzip_and_keeps_the_last_tick(tmp_path):
     pmutop, said = start(tmp_path, "record", "-o", str(path), "-I", LONG_INTERVAL_MS)
     pmutop.send_signal(signal.SIGTERM)
     assert said.readline() == "got SIGTERM\n"
-    _, err = pmutop.communicate()
+    _, err = pmutop.communicate(timeout=HANG_S)
     assert pmutop.returncode == 128 + signal.SIGTERM, err
     assert "wrote 2 ticks" in err and "interrupted by SIGTERM" in err
     gzip.decompress(path.read_bytes())  # raises EOFError without the gzip end
@@ -127,7 +127,7 @@ def test_following_pids_ends_when_every_one_has_exited(tmp_path, command):
         for child in waiting:
             child.stdin.close()
             child.wait()  # reaped: gone from /proc, not a zombie
-        stdout, stderr = pmutop.communicate()
+        stdout, stderr = pmutop.communicate(timeout=HANG_S)  # a safety net, not a speed target
     finally:
         if pmutop.poll() is None:
             pmutop.kill()
