@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import traceback
-from typing import IO, NoReturn
+from typing import IO, NoReturn, cast
 
 BAD_INPUT = 1
 BAD_USAGE = 2
@@ -154,7 +154,8 @@ def run_app(app, prog: str) -> int | None:
     from rich.console import Console
 
     log = _CrashLog()
-    app.error_console = Console(file=log, width=120, markup=False, highlight=False, color_system=None)
+    # A text stream in all but typeshed's name (io.TextIOBase is not typing.IO[str]).
+    app.error_console = Console(file=cast(IO[str], log), width=120, markup=False, highlight=False, color_system=None)
     stopped_by: list[int] = []
 
     def quit_app() -> None:

@@ -10,6 +10,7 @@ import contextlib
 import signal
 import subprocess
 from types import FrameType
+from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -25,7 +26,7 @@ class StopSignals:
         self.child = child
         self.signum: int | None = None
         self._sleeping = False
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Any] = {}  # whatever signal.signal returned: restored as it was
 
     def __enter__(self) -> "StopSignals":
         for signum in STOP_SIGNALS:

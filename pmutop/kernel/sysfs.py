@@ -279,7 +279,7 @@ class _ArchiveTree:
 class _CappedStream(io.RawIOBase):
     """The decompressed archive, cut off with a SnapshotError past `cap` bytes (a bomb, not a snapshot)."""
 
-    def __init__(self, inner: BinaryIO, cap: int) -> None:
+    def __init__(self, inner: io.BufferedIOBase | BinaryIO, cap: int) -> None:
         super().__init__()
         self._inner = inner
         self._left = cap
@@ -297,7 +297,7 @@ class _CappedStream(io.RawIOBase):
         return data
 
 
-def _decompressed(raw: BinaryIO) -> BinaryIO:
+def _decompressed(raw: BinaryIO) -> io.BufferedIOBase | BinaryIO:
     """The archive's tar stream, whatever `pmutop snapshot` or tar(1) compressed it with."""
     magic = raw.read(6)
     raw.seek(0)

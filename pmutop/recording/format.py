@@ -54,7 +54,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 
 from pmutop.kernel.bounded_json import loads_bounded
 from pmutop.kernel.sysfs import SysfsRead
@@ -487,7 +487,7 @@ class _Lines:
     for one that cannot be taken. Runs of blank lines are skipped and counted in one regex match per
     run, so a file of a million newlines costs one pass over its bytes, gzip or not."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: io.BufferedIOBase) -> None:
         self._stream = stream
         self.blank_lines = 0
 
@@ -539,7 +539,7 @@ class _Lines:
             yield number + 1, "truncated line (no newline at the end of the file)"
 
 
-def _open_binary(path: Path) -> BinaryIO:
+def _open_binary(path: Path) -> io.BufferedIOBase:
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
