@@ -9,6 +9,7 @@ import gzip
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
 import tarfile
@@ -306,14 +307,36 @@ def test_the_honest_snapshot_still_reads_as_its_tree(honest, tmp_path):
     assert from_archive.captured["machine"] == "vm"
 
 
-def test_a_fifo_or_device_in_a_copied_tree_is_a_problem_not_a_hang(tmp_path):
+def test_a_fifo_in_a_copied_tree_is_a_problem_not_a_hang(tmp_path):
     root = build_this_vm(tmp_path / "tree")
     software = root / PMU_DIR / "software"
     (software / "type").unlink()
     os.mkfifo(software / "type")  # a plain open() of it would wait for a writer for ever
-    (software / "cpumask").symlink_to("/dev/zero")
     result = run_pmutop("topology", "--json", "--sysfs-root", str(root))
     assert result.returncode == 0, result.stderr
     problems = {p["path"]: p["reason"] for p in json.loads(result.stdout)["problems"]}
     assert "not a regular file" in problems[f"{PMU_DIR}/software/type"]
+
+
+@pytest.mark.needs_root
+def test_a_device_in_a_copied_tree_is_a_problem(tmp_path):
+    root = build_this_vm(tmp_path / "tree")
+    os.mknod(root / PMU_DIR / "software" / "cpumask", 0o600 | stat.S_IFCHR, os.makedev(1, 5))  # /dev/zero
+    result = run_pmutop("topology", "--json", "--sysfs-root", str(root))
+    assert result.returncode == 0, result.stderr
+    problems = {p["path"]: p["reason"] for p in json.loads(result.stdout)["problems"]}
     assert "not a regular file" in problems[f"{PMU_DIR}/software/cpumask"]
+
+
+def test_a_link_out_of_a_copied_tree_is_not_followed(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("SECRET-SHADOW\n")
+    root = build_this_vm(tmp_path / "tree")
+    software = root / PMU_DIR / "software"
+    (software / "type").unlink()
+    (software / "type").symlink_to(secret)
+    result = run_pmutop("topology", "--json", "--sysfs-root", str(root))
+    assert result.returncode == 0, result.stderr
+    assert "SECRET" not in result.stdout
+    problems = {p["path"]: p["reason"] for p in json.loads(result.stdout)["problems"]}
+    assert "out of the tree" in problems[f"{PMU_DIR}/software/type"]

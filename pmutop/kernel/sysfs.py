@@ -87,11 +87,17 @@ class _DirectoryTree:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # A copied tree's links must stay inside it (sysfs's own are relative, within /sys): a link to
+        # /etc/shadow would otherwise be read as root and shown back as a "not a number" problem.
+        self._inside = None if os.path.realpath(root) == "/" else os.path.realpath(root)
 
     def read(self, rel: str, limit: int) -> bytes:
+        path = self.root / rel
+        if self._inside is not None and os.path.commonpath([self._inside, os.path.realpath(path)]) != self._inside:
+            raise OSError(errno.EXDEV, "a link out of the tree; not followed")
         # O_NONBLOCK and the regular-file check: a FIFO or a device in a copied tree would block a
         # plain open or read for ever (sysfs and procfs attributes are all regular files).
-        fd = os.open(self.root / rel, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         with open(fd, "rb", closefd=True) as handle:
             mode = os.fstat(fd).st_mode
             if stat.S_ISDIR(mode):
