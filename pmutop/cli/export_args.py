@@ -2,7 +2,7 @@
 
 import argparse
 
-from pmutop.cli import stat_args
+from pmutop.cli import errors, stat_args
 
 
 def add_export_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +23,9 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="write DIR/pmutop.prom every interval, replaced atomically (serves HTTP too only with --listen)",
     )
-    parser.add_argument("-I", "--interval", type=int, metavar="MS", help="sample every MS milliseconds (default 1000)")
+    parser.add_argument(
+        "-I", "--interval", type=errors.interval_ms, metavar="MS", help="sample every MS milliseconds (default 1000)"
+    )
     stat_args.add_cpu_selectors(parser)
     stat_args.add_task_selectors(parser)
     parser.add_argument(

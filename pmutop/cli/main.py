@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 
 from pmutop.cli import export_args, record_args, stat_args, tui_args
+from pmutop.cli.errors import BAD_INPUT, OneLineParser, UserError, report_crash
+from pmutop.kernel.sysfs import SnapshotError
 
 SUBCOMMANDS = ("topology", "snapshot", "stat", "record", "replay", "export")
 
@@ -45,7 +47,7 @@ def _snapshot_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="pmutop",
         description="Performance monitoring units: topology, live counts per core type, and the tasks on them.",
         usage="pmutop [TUI options] [-- COMMAND ARGS] | pmutop COMMAND ...",
@@ -54,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="store_true", help="print the versions of pmutop and Textual, and the TUI's paint path"
     )
     tui_args.add_tui_options(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="pmutop")
     _topology_parser(sub)
     _snapshot_parser(sub)
     stat_args.add_parser(sub)
@@ -65,8 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run pmutop; every failure ends here as one line on stderr and an exit code (pmutop.cli.errors)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    prog = f"pmutop {args[0]}" if args and args[0] in SUBCOMMANDS else "pmutop"
     try:
-        return _dispatch(sys.argv[1:] if argv is None else argv)
+        return _dispatch(args)
+    except UserError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except SnapshotError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return BAD_INPUT
     except BrokenPipeError:
         # `pmutop topology --json | head`: the reader left; that is not an error worth a traceback.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -76,13 +87,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except OSError as exc:
         if exc.errno not in (errno.EMFILE, errno.ENFILE):
-            raise
+            return report_crash(prog)
         # Past the counters (which report EMFILE in place), Python itself could not open a file.
         print(
-            f"pmutop: out of file descriptors ({errno.errorcode[exc.errno]}): raise the limit with `ulimit -n`",
+            f"{prog}: out of file descriptors ({errno.errorcode[exc.errno]}): raise the limit with `ulimit -n`",
             file=sys.stderr,
         )
-        return 1
+        return BAD_INPUT
+    except Exception:
+        return report_crash(prog)
 
 
 def version_line() -> str:
@@ -127,6 +140,6 @@ def _dispatch(argv: Sequence[str]) -> int:
     if args.command == "export":
         from pmutop.export.run import run_export
 
-        return run_export(args, stat_args.parse_pids(args.pid, "pmutop export"))
+        return run_export(args, stat_args.parse_pids(args.pid))
     parser.print_help()
     return 2

@@ -6,19 +6,19 @@ import platform
 import sys
 import time
 
+from pmutop.cli.errors import UserError, claim_output, recording_exit_code, run_app
+from pmutop.cli.signals import StopSignals
 from pmutop.cli.stat_args import parse_pids
 from pmutop.kernel.sysfs import read_sysfs_any
 from pmutop.recording.format import RecordingError, RecordingHeader, RecordingWriter
 
 
 def run_record(args: argparse.Namespace, command: list[str]) -> int:
-    from pmutop.live.stat_session import StatSession
+    from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
     from pmutop.live.topology_loader import topology_of
 
-    if args.interval <= 0:
-        print("pmutop record: -I must be positive", file=sys.stderr)
-        return 2
-    pids = parse_pids(args.pid, "pmutop record")
+    pids = parse_pids(args.pid)
+    claim_output(args.output)
     read = read_sysfs_any("/")
     topology = topology_of(read)
     session = StatSession.create(pids=pids, comm=args.comm, command=command or None, topology=topology)
@@ -37,46 +37,43 @@ def run_record(args: argparse.Namespace, command: list[str]) -> int:
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     interval = args.interval / 1000
-    limit = args.count if args.count is not None else None
     stop_at = time.monotonic() + args.duration if args.duration is not None else None
-    reason = "interrupted"
-    with RecordingWriter(args.output, header) as writer:
+    reason = "count reached"
+    with StopSignals(session.child) as stop, RecordingWriter(args.output, header) as writer:
         try:
             session.start()
             writer.write_tick(session.require_last_raw())
             deadline = time.monotonic()
-            while True:
-                if limit is not None and writer.ticks_written > limit:
-                    reason = "count reached"
-                    break
+            while args.count is None or writer.ticks_written <= args.count:
                 if stop_at is not None and time.monotonic() >= stop_at:
                     reason = "duration reached"
                     break
                 deadline += interval
-                ended = session.wait_until(deadline)
+                ended = stop.sleep(session.wait_until, deadline)
+                # After a stop signal this is the partial last interval, up to the moment it came.
                 session.tick()
                 writer.write_tick(session.require_last_raw())
+                ended = ended or session.followed_ended()
                 if ended:
                     reason = ended
                     break
-        except KeyboardInterrupt:
-            pass
+        except OSError as exc:
+            raise UserError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         finally:
+            if stop.signum is not None:
+                session.stop_command(COMMAND_GRACE_S)
             session.finish()
     print(
         f"pmutop record: wrote {writer.ticks_written} ticks to {args.output} ({reason}; {platform.machine()})",
         file=sys.stderr,
     )
-    return session.exit_code(reason)
+    return stop.exit_code() or session.exit_code()
 
 
 def run_replay(args: argparse.Namespace) -> int:
     from pmutop.recording.replay import ReplayFeed
     from pmutop.tui.app import PmutopApp
 
-    if args.speed <= 0:
-        print("pmutop replay: --speed must be positive", file=sys.stderr)
-        return 2
     try:
         feed = ReplayFeed.from_file(args.file, speed=args.speed)
     except RecordingError as exc:
@@ -85,5 +82,7 @@ def run_replay(args: argparse.Namespace) -> int:
     problem = feed.recording.error_summary()
     if problem:
         print(f"pmutop replay: {problem}", file=sys.stderr)
-    PmutopApp(feed).run()
-    return 0
+    ended_badly = run_app(PmutopApp(feed), "pmutop replay")
+    if ended_badly is not None:
+        return ended_badly
+    return recording_exit_code(feed.recording.damaged_lines)

@@ -2,6 +2,8 @@
 
 import argparse
 
+from pmutop.cli import errors
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
@@ -10,8 +12,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Count per CPU and per core PMU. With -p/--comm/-- CMD, also follow tasks: where they run, "
         "their residency and IPC per core type, and their migrations.",
     )
-    parser.add_argument("-I", "--interval", type=int, metavar="MS", help="print every MS milliseconds (default 1000)")
-    parser.add_argument("-n", "--count", type=int, metavar="COUNT", help="stop after COUNT intervals")
+    parser.add_argument(
+        "-I", "--interval", type=errors.interval_ms, metavar="MS", help="print every MS milliseconds (default 1000)"
+    )
+    parser.add_argument("-n", "--count", type=errors.count, metavar="COUNT", help="stop after COUNT intervals")
     add_cpu_selectors(parser)
     parser.add_argument("--per-pmu", action="store_true", help="print only the per core PMU aggregate rows")
     output = parser.add_mutually_exclusive_group()
@@ -37,14 +41,14 @@ def add_task_selectors(parser: argparse._ActionsContainer) -> None:
     parser.add_argument("--comm", metavar="NAME", help="follow every process named NAME, including ones started later")
 
 
-def parse_pids(text: str | None, command: str = "pmutop stat") -> tuple[int, ...]:
-    """The -p list; a bad one ends the program with a message naming `command`."""
+def parse_pids(text: str | None) -> tuple[int, ...]:
+    """The -p list; a bad one is a UsageError."""
     if not text:
         return ()
     try:
         pids = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise SystemExit(f"{command}: -p takes process ids separated by commas, not {text!r}") from None
+        raise errors.UsageError(f"-p takes process ids separated by commas, not {text!r}") from None
     if any(pid <= 0 for pid in pids):
-        raise SystemExit(f"{command}: process ids are positive numbers")
+        raise errors.UsageError("process ids are positive numbers")
     return pids

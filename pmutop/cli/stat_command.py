@@ -2,13 +2,14 @@
 
 import argparse
 import dataclasses
-import signal
 import sys
 import time
 
 from pmutop.cli import stat_output
+from pmutop.cli.errors import UsageError, recording_exit_code
+from pmutop.cli.signals import StopSignals
 from pmutop.cli.stat_args import parse_pids
-from pmutop.live.stat_session import StatSession
+from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
 from pmutop.model.cpulist import parse_cpulist
 
 
@@ -36,22 +37,15 @@ class _Output:
             print(self.text.render(snapshot, title=f"summary over {snapshot.time_s:.3f} s ({reason})"), flush=True)
 
 
-def _interrupt(signum, frame) -> None:
-    """SIGTERM ends the run as Ctrl-C does: with a summary, not a traceback."""
-    raise KeyboardInterrupt
-
-
 def run_stat(args: argparse.Namespace, command: list[str]) -> int:
     if args.command_hint:
-        raise SystemExit("pmutop stat: put the command after `--`, e.g. pmutop stat -- make -j4")
-    if args.interval is not None and args.interval < 10:
-        raise SystemExit("pmutop stat: -I must be at least 10 ms")
+        raise UsageError("put the command after `--`, e.g. pmutop stat -- make -j4")
     if args.input:
         return stat_from_recording(args.input, _Output(args), args.count)
     try:
         cpus = parse_cpulist(args.cpus) if args.cpus else None
     except ValueError as exc:
-        raise SystemExit(f"pmutop stat: -C: {exc}") from None
+        raise UsageError(f"-C: {exc}") from None
     session = StatSession.create(
         cpus=cpus,
         pids=parse_pids(args.pid),
@@ -65,29 +59,31 @@ def run_stat(args: argparse.Namespace, command: list[str]) -> int:
     output = _Output(args)
     interval_ms = args.interval or 1000
     print_intervals = args.interval is not None or not command
-    signal.signal(signal.SIGTERM, _interrupt)
     reason = "count reached"
-    try:
-        session.start()
-        deadline = time.monotonic()
-        printed = 0
-        while args.count is None or printed < args.count:
-            deadline += interval_ms / 1000
-            ended = session.wait_until(deadline)
-            snapshot = session.tick()
-            if snapshot is not None and print_intervals:
-                output.interval(snapshot)
-                printed += 1
-            if ended:
-                reason = ended
-                break
-    except KeyboardInterrupt:
-        reason = "interrupted"
-    finally:
-        summary = session.finish()
-    if summary is not None:
-        output.summary(summary, reason)
-    return session.exit_code(reason)
+    with StopSignals(session.child) as stop:
+        try:
+            session.start()
+            deadline = time.monotonic()
+            printed = 0
+            while args.count is None or printed < args.count:
+                deadline += interval_ms / 1000
+                ended = stop.sleep(session.wait_until, deadline)
+                # After a stop signal this is the partial last interval, up to the moment it came.
+                snapshot = session.tick()
+                if snapshot is not None and print_intervals:
+                    output.interval(snapshot)
+                    printed += 1
+                ended = ended or session.followed_ended()
+                if ended:
+                    reason = ended
+                    break
+        finally:
+            if stop.signum is not None:
+                session.stop_command(COMMAND_GRACE_S)
+            summary = session.finish()
+        if summary is not None:
+            output.summary(summary, reason)
+    return stop.exit_code() or session.exit_code()
 
 
 def stat_from_recording(path: str, output: _Output, count: int | None) -> int:
@@ -118,4 +114,11 @@ def stat_from_recording(path: str, output: _Output, count: int | None) -> int:
             output.summary(summary, "end of recording")
     for error in recording.errors:
         print(f"pmutop stat: {path}: {error.describe()}", file=sys.stderr)
-    return 1 if recording.errors else 0
+    if recording.damaged_lines > len(recording.errors):
+        print(
+            f"pmutop stat: {path}: and {recording.damaged_lines - len(recording.errors)} more bad lines",
+            file=sys.stderr,
+        )
+    if recording.blank_lines:
+        print(f"pmutop stat: {path}: skipped {recording.blank_lines} blank lines", file=sys.stderr)
+    return recording_exit_code(recording.damaged_lines)

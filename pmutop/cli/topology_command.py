@@ -7,6 +7,7 @@ import platform
 import sys
 from collections.abc import Iterable
 
+from pmutop.cli.errors import UserError, claim_output
 from pmutop.kernel.sysfs import read_sysfs_any, write_snapshot
 from pmutop.live.topology_loader import load_topology
 from pmutop.model.cpulist import format_cpulist
@@ -111,9 +112,13 @@ def run_topology(args: argparse.Namespace) -> int:
 
 
 def run_snapshot(args: argparse.Namespace) -> int:
+    claim_output(args.output)
     read = read_sysfs_any(args.sysfs_root)
     uname = os.uname()
-    write_snapshot(read, args.output, machine=f"{uname.nodename} {uname.release} {platform.machine()}")
+    try:
+        write_snapshot(read, args.output, machine=f"{uname.nodename} {uname.release} {platform.machine()}")
+    except OSError as exc:
+        raise UserError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     print(
         f"wrote {args.output}: {len(read.pmu_names)} PMUs, {len(read.cpu_names)} CPUs, "
         f"{len(read.files)} files, {len(read.errors)} unreadable"

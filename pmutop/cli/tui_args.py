@@ -2,14 +2,19 @@
 
 import argparse
 
-from pmutop.cli import stat_args
+from pmutop.cli import errors, stat_args
 
 
 def add_tui_options(parser: argparse.ArgumentParser) -> None:
     """The TUI's options; `pmutop -h` lists them next to the subcommands."""
     group = parser.add_argument_group("the TUI (pmutop without a subcommand)")
     group.add_argument(
-        "-I", "--interval", type=int, default=1000, metavar="MS", help="refresh every MS ms (default 1000)"
+        "-I",
+        "--interval",
+        type=errors.interval_ms,
+        default=1000,
+        metavar="MS",
+        help="refresh every MS ms (default 1000)",
     )
     group.add_argument("-C", "--cpus", metavar="CPULIST", help="count only these CPUs, e.g. 0-3,8")
     stat_args.add_task_selectors(group)
@@ -22,7 +27,7 @@ def add_tui_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_tui_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = errors.OneLineParser(
         prog="pmutop",
         usage="pmutop [-I MS] [-C CPULIST] [-p PID,... | --comm NAME] [-- COMMAND ARGS]",
         description="Live PMU counts per CPU and core type, with the topology beside them; follows tasks.",

@@ -6,12 +6,10 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
+from pmutop.cli.errors import UsageError, run_app
 from pmutop.cli.stat_args import parse_pids
 from pmutop.cli.tui_args import build_tui_parser
 from pmutop.model.cpulist import parse_cpulist
-
-MIN_INTERVAL_MS = 100
-MAX_INTERVAL_MS = 60_000
 
 
 @contextlib.contextmanager
@@ -36,32 +34,25 @@ def _command_io_away_from_terminal(log_path: str) -> Iterator[None]:
         os.close(log)
 
 
-def _exit_status(returncode: int) -> int:
-    """A shell's view of a child's status: 128+N for death by signal N."""
-    return 128 - returncode if returncode < 0 else returncode
-
-
 def run_tui(options_argv: list[str], command: list[str]) -> int:
     from pmutop.live.live_feed import LiveFeed
 
     args = build_tui_parser().parse_args(options_argv)
     if args.command_hint:
-        raise SystemExit(
-            f"pmutop: unknown subcommand {args.command_hint[0]!r} (topology, snapshot, stat, record, replay); "
+        raise UsageError(
+            f"unknown subcommand {args.command_hint[0]!r} (topology, snapshot, stat, record, replay); "
             "to follow a command, put it after `--`, e.g. pmutop -- make -j4"
         )
     if os.path.abspath(args.sysfs_root) != "/":
-        raise SystemExit(
-            "pmutop: --sysfs-root works only with `/` for live counting; to look at another machine's PMUs use "
+        raise UsageError(
+            "--sysfs-root works only with `/` for live counting; to look at another machine's PMUs use "
             f"`pmutop topology --sysfs-root {args.sysfs_root}`, or `pmutop replay FILE` on a recording made there"
         )
-    if not MIN_INTERVAL_MS <= args.interval <= MAX_INTERVAL_MS:
-        raise SystemExit(f"pmutop: -I must be between {MIN_INTERVAL_MS} and {MAX_INTERVAL_MS} ms")
     try:
         cpus = parse_cpulist(args.cpus) if args.cpus else None
     except ValueError as exc:
-        raise SystemExit(f"pmutop: -C: {exc}") from None
-    pids = parse_pids(args.pid, "pmutop")
+        raise UsageError(f"-C: {exc}") from None
+    pids = parse_pids(args.pid)
     log_path = None
     if command:
         handle, log_path = tempfile.mkstemp(prefix="pmutop-command-", suffix=".log")
@@ -79,15 +70,18 @@ def run_tui(options_argv: list[str], command: list[str]) -> int:
 
 
 def _run_app(feed) -> int:
+    from pmutop.live.stat_session import shell_status
     from pmutop.tui.app import PmutopApp
 
     try:
-        PmutopApp(feed).run()
+        ended_badly = run_app(PmutopApp(feed), "pmutop")
     finally:
         feed.stop()
+    if ended_badly is not None:
+        return ended_badly
     child = feed.session.child
     if child is not None and not feed.command_interrupted:
-        return _exit_status(child.returncode)
+        return shell_status(child.returncode)
     return 0
 
 

@@ -8,12 +8,10 @@ import time
 
 from pmutop.kernel import procfs
 from pmutop.live.feed import EndCallback, SnapshotCallback
-from pmutop.live.stat_session import StatSession
+from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
 
 MIN_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 60.0
-# How long a followed command gets to exit after SIGINT when the UI quits, before SIGKILL.
-COMMAND_GRACE_S = 2.0
 
 
 class LiveFeed:

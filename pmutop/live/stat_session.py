@@ -17,6 +17,7 @@ from pmutop.live.topology_loader import load_topology
 from pmutop.model.rates import RateModel
 from pmutop.model.samples import RawTick
 from pmutop.model.snapshot import Snapshot
+from pmutop.model.tasks import TaskTick
 from pmutop.model.topology import Topology
 
 # The child waits on this pipe until its counters are open, then execs the command: nothing it
@@ -31,6 +32,9 @@ _WAIT_THEN_EXEC = (
     "    sys.stderr.write(f'pmutop: cannot run {sys.argv[2]!r}: {exc.strerror}\\n')\n"
     "    sys.exit(127 if isinstance(exc, FileNotFoundError) else 126)\n"
 )
+
+# How long a followed command gets to exit after pmutop passes it a stop signal, before SIGKILL.
+COMMAND_GRACE_S = 2.0
 
 
 @dataclass
@@ -194,7 +198,32 @@ class StatSession:
             self.follower.close()
         return summary
 
-    def exit_code(self, reason: str) -> int:
+    def followed_ended(self) -> str | None:
+        """Why the run is over when it follows only given processes (-p) and every one has exited."""
+        tasks = self._last.tasks if self._last is not None else None
+        if self.child is not None or self.follower is None or self.follower.comm or not isinstance(tasks, TaskTick):
+            return None
+        if tasks.processes and not any(process.alive for process in tasks.processes):
+            return "every followed process exited"
+        return None
+
+    def stop_command(self, grace_s: float) -> None:
+        """After a stop signal was passed on to the command: let it end, or kill it after `grace_s`."""
+        if self.child is None or self.child.poll() is not None:
+            return
+        try:
+            self.child.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            self.child.kill()
+            self.child.wait()
+
+    def exit_code(self) -> int:
+        """The command's status as a shell gives it, when pmutop ran one; else 0."""
         if self.child is not None and self.child.returncode is not None:
-            return self.child.returncode
-        return 130 if reason == "interrupted" else 0
+            return shell_status(self.child.returncode)
+        return 0
+
+
+def shell_status(returncode: int) -> int:
+    """A shell's view of a child's status (Popen's returncode): 128+N for death by signal N."""
+    return 128 - returncode if returncode < 0 else returncode

@@ -161,6 +161,12 @@ class ReplayFeed:
             return False
 
     def _run(self, on_snapshot: SnapshotCallback, on_end: EndCallback) -> None:
+        try:
+            self._play(on_snapshot, on_end)
+        except Exception as exc:  # as the live feed does: the UI says why the replay stopped, not a traceback
+            on_end(f"replay stopped: {type(exc).__name__}: {exc}")
+
+    def _play(self, on_snapshot: SnapshotCallback, on_end: EndCallback) -> None:
         recording = self.recording
         model = RateModel(self.topology, recording.header.layouts, recording.header.notices)
         previous_ns: int | None = None

@@ -27,8 +27,10 @@ Three speed-ups live here, each measured in benchmarks/README.md:
   StylesCache.render_line: pad the content line and give it its background.
 - QuietLinuxDriver: Textual's LinuxDriver reads the terminal on a thread that wakes ten times a
   second whether or not a key was pressed; this one blocks until the terminal or a stop pipe is
-  readable (for a moment after each input it still wakes every ESCAPE_DELAY, as Textual's does: the
-  parser needs those ticks to tell a lone Esc from the start of an escape sequence).
+  readable, in poll(2) (select(2) cannot watch a descriptor numbered 1024 or more, which the stop pipe
+  is when the sampler holds a thousand perf fds, on 128 CPUs or more). For a moment after each input it
+  still wakes every ESCAPE_DELAY, as Textual's does: the parser needs those ticks to tell a lone Esc
+  from the start of an escape sequence.
 """
 
 import inspect
@@ -492,7 +494,7 @@ TICKING_S = 1.0
 
 
 class WakingEvent(Event):
-    """The input thread's stop flag; setting it also makes the thread's select return."""
+    """The input thread's stop flag; setting it also makes the thread's poll return."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -517,9 +519,9 @@ class QuietLinuxDriver(LinuxDriver):
         self.exit_event.close()
 
     def run_input_thread(self) -> None:
-        """Textual's input loop (LinuxDriver.run_input_thread), with a blocking select when idle."""
+        """Textual's input loop (LinuxDriver.run_input_thread), with a blocking poll when idle."""
         stop = self.exit_event
-        selector = selectors.SelectSelector()
+        selector = selectors.PollSelector()
         selector.register(self.fileno, selectors.EVENT_READ)
         selector.register(stop.fileno, selectors.EVENT_READ)
         parser = XTermParser(self._debug)

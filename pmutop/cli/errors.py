@@ -1,0 +1,180 @@
+"""The CLI's one error path: what a user did wrong is one line on stderr and an exit code, never a traceback.
+
+Exit codes (the README's table): 1 bad input (a file that cannot be read, a process that does not
+exist), 2 bad usage (the argparse convention), 70 an internal error (EX_SOFTWARE; the traceback
+goes to a crash log file named on stderr), 128+N killed by signal N, and a followed command's own
+status when pmutop ran one.
+"""
+
+import argparse
+import contextlib
+import io
+import math
+import os
+import signal
+import sys
+import tempfile
+import threading
+import traceback
+from typing import IO, NoReturn, cast
+
+BAD_INPUT = 1
+BAD_USAGE = 2
+INTERNAL_ERROR = 70
+
+# The same limits for every command that samples (the TUI, stat, record). 10 ms is perf stat -I's floor.
+MIN_INTERVAL_MS = 10
+MAX_INTERVAL_MS = 3_600_000
+MAX_COUNT = 10**9
+MAX_DURATION_S = 10**8
+MAX_SPEED = 1000
+
+
+class UserError(Exception):
+    """Something the user can fix; the message is the whole line after `pmutop COMMAND: `."""
+
+    exit_code = BAD_INPUT
+
+
+class UsageError(UserError):
+    exit_code = BAD_USAGE
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line (with where to find help), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} -h`)")
+
+
+def interval_ms(text: str) -> int:
+    """-I MS: whole milliseconds from MIN_INTERVAL_MS to MAX_INTERVAL_MS."""
+    value = _integer(text)
+    if not MIN_INTERVAL_MS <= value <= MAX_INTERVAL_MS:
+        raise argparse.ArgumentTypeError(f"must be from {MIN_INTERVAL_MS} to {MAX_INTERVAL_MS} ms, not {text}")
+    return value
+
+
+def count(text: str) -> int:
+    """-n COUNT: at least one interval."""
+    value = _integer(text)
+    if not 1 <= value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_COUNT}, not {text}")
+    return value
+
+
+def duration_s(text: str) -> float:
+    """--duration S: a positive, finite number of seconds."""
+    return _positive_number(text, MAX_DURATION_S, " s")
+
+
+def speed(text: str) -> float:
+    """replay --speed X: a positive, finite factor."""
+    return _positive_number(text, MAX_SPEED, "")
+
+
+def _positive_number(text: str, maximum: float, unit: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a number, not {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= maximum):
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {maximum}{unit}, not {text}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number, not {text!r}") from None
+
+
+def recording_exit_code(damaged_lines: int) -> int:
+    """`replay` and `stat --input` alike: a recording with damaged lines is bad input, even if ticks remain."""
+    return BAD_INPUT if damaged_lines else 0
+
+
+def claim_output(path: str) -> None:
+    """Open an output path for writing before any work, so that an unwritable one is said first."""
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+class _CrashLog(io.TextIOBase):
+    """A crash log file created on the first write, so that a clean run leaves nothing behind."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.path: str | None = None
+        self._file: IO[str] | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self._file is None:
+            handle, self.path = tempfile.mkstemp(prefix="pmutop-crash-", suffix=".log")
+            self._file = os.fdopen(handle, "w")
+            self._file.write(f"pmutop {' '.join(sys.argv[1:])}\n\n")
+        return self._file.write(text)
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        super().close()  # flushes first
+        if self._file is not None:
+            self._file.close()
+
+
+def report_crash(prog: str) -> int:
+    """The current exception's traceback into a crash log; one line on stderr naming it."""
+    log = _CrashLog()
+    traceback.print_exc(file=log)
+    log.close()
+    kind, value, _ = sys.exc_info()
+    name = kind.__name__ if kind else "error"
+    print(f"{prog}: internal error ({name}: {str(value)[:120]}); the traceback is in {log.path}", file=sys.stderr)
+    return INTERNAL_ERROR
+
+
+def run_app(app, prog: str) -> int | None:
+    """Run a Textual app; an exit code when it did not end normally, else None.
+
+    INTERNAL_ERROR, after one line naming the crash log, if it died of an exception: Textual restores
+    the terminal and then prints the traceback on `error_console`, which points at the log. 128+N if
+    signal N (SIGINT, SIGTERM, SIGHUP from outside) ended it: the app quits the normal way, so the
+    terminal is restored and a followed command is stopped as on `q`.
+    """
+    from rich.console import Console
+
+    log = _CrashLog()
+    # A text stream in all but typeshed's name (io.TextIOBase is not typing.IO[str]).
+    app.error_console = Console(file=cast(IO[str], log), width=120, markup=False, highlight=False, color_system=None)
+    stopped_by: list[int] = []
+
+    def quit_app() -> None:
+        with contextlib.suppress(RuntimeError):  # not running yet or any more: nothing to quit
+            app.call_from_thread(app.exit)
+
+    def on_signal(signum: int, frame: object) -> None:
+        stopped_by.append(signum)
+        # From a thread: the handler may have interrupted the event loop itself.
+        threading.Thread(target=quit_app, name="pmutop-signal", daemon=True).start()
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        app.run()
+    finally:
+        log.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if log.path is not None:
+        print(f"{prog}: internal error in the TUI; the traceback is in {log.path}", file=sys.stderr)
+        return INTERNAL_ERROR
+    return 128 + stopped_by[0] if stopped_by else None

@@ -1,0 +1,38 @@
+"""Running pmutop on a pseudo-terminal, as a user does: wait for a screen, press keys, collect all output."""
+
+import os
+import pty
+import sys
+from collections.abc import Callable
+
+
+def run_in_terminal(
+    argv: list[str], keys: bytes = b"", ready: bytes = b"Quit", then: Callable[[int], None] | None = None
+) -> tuple[int, str]:
+    """Start `python argv...` on a new pty; once its output shows `ready`, type `keys` (or call `then`
+    with its pid); return its exit code and everything it wrote (escape sequences included) once it has ended."""
+    pid, master = pty.fork()
+    if pid == 0:
+        os.environ.update(TERM="xterm-256color", COLUMNS="120", LINES="40")
+        os.execv(sys.executable, [sys.executable, *argv])
+    seen = b""
+    typed = False
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if not typed and ready in seen:
+                if then is not None:
+                    then(pid)
+                else:
+                    os.write(master, keys)
+                typed = True
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(master)
+    return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
