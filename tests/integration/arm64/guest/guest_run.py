@@ -20,8 +20,9 @@ from pathlib import Path
 PMU_ROOT = Path("/sys/bus/event_source/devices")
 PMUTOP = [sys.executable, "-m", "pmutop"]
 COMMAND_TIMEOUT_S = 90
-# The followed task (guest/spin_task.c, built static by build.py): CPU 0 then CPU 1, busy this long on each.
-SPIN_TASK = ["/opt/pmutop/spin_task", "0.5"]
+# The followed task (guest/spin_task.c, built static by build.py): idle 0.5 s, then CPU 0, then CPU 1,
+# busy 0.5 s on each.
+SPIN_TASK = ["/opt/pmutop/spin_task", "0.5", "0.5"]
 ARMV8_CPU_CYCLES = 0x11
 ARMV8_INST_RETIRED = 0x08
 

@@ -1,4 +1,5 @@
-/* The task the guest follows: pinned to CPU 0, busy for SECONDS, then pinned to CPU 1, busy again.
+/* The task the guest follows: idle for SETTLE seconds (as an interpreter's start-up would be: pmutop
+ * ticks undisturbed meanwhile), then pinned to CPU 0, busy for SECONDS, then pinned to CPU 1, busy again.
  * A static binary rather than `python3 -c`, because starting an interpreter under TCG costs seconds
  * of host time per run; the guest runs this twice (stat and record). */
 #define _GNU_SOURCE
@@ -29,5 +30,8 @@ static int spin_on(int cpu, double seconds)
 int main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 0.5;
+	double settle = argc > 2 ? atof(argv[2]) : 0.0;
+	struct timespec pause = {(time_t)settle, (long)((settle - (time_t)settle) * 1e9)};
+	nanosleep(&pause, NULL);
 	return spin_on(0, seconds) || spin_on(1, seconds);
 }
