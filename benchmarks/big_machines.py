@@ -57,6 +57,7 @@ def write_recording(recording: Recording, path: Path, ticks: int | None = None) 
 
 
 def recordings(directory: Path, ticks: int) -> dict[str, tuple[Recording, Path, Path]]:
+    """Per machine: the recording, its file, and a 3-tick prefix of it (what start-up costs)."""
     made = {}
     for index, (name, builder) in enumerate(MACHINES.items()):
         root = directory / f"tree{index}"
@@ -85,13 +86,17 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def stat_input_ms_per_tick(whole: Path, short: Path, ticks: int) -> float:
-    used = []
-    for path in (whole, short):
-        before = children_cpu()
-        subprocess.run([*PMUTOP, "stat", "--input", str(path)], check=True, stdout=subprocess.DEVNULL, cwd=REPO)
-        used.append(children_cpu() - before)
-    return 1000 * (used[0] - used[1]) / (ticks - 3)
+def stat_input_ms_per_tick(whole: Path, short: Path, ticks: int, runs: int = 3) -> float:
+    """The median over `runs` of (CPU of the whole recording - CPU of its 3-tick prefix) / ticks past 3."""
+    per_tick = []
+    for _ in range(runs):
+        used = []
+        for path in (whole, short):
+            before = children_cpu()
+            subprocess.run([*PMUTOP, "stat", "--input", str(path)], check=True, stdout=subprocess.DEVNULL, cwd=REPO)
+            used.append(children_cpu() - before)
+        per_tick.append(1000 * (used[0] - used[1]) / (ticks - 3))
+    return statistics.median(per_tick)
 
 
 def process_and_ui_thread_cpu(pid: int) -> np.ndarray:
@@ -100,16 +105,66 @@ def process_and_ui_thread_cpu(pid: int) -> np.ndarray:
     return np.array([process_cpu(pid), main_thread])
 
 
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as handle:
+        line = next(line for line in handle if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def tui_rss(directory: Path, minutes: float, size: tuple[int, int]) -> None:
+    """RSS of the TUI replaying `minutes` of the 448-CPU machine at 1 s a tick (played at ×50), at its end,
+    and of a process that only loads the same recording: the difference is what the TUI and its history
+    hold (a live session keeps no recording)."""
+    root = directory / "rss-tree"
+    sysfs_trees.build_server_448(root)
+    ticks = int(minutes * 60) + 1
+    recording = synthetic_recording(read_sysfs(root), ticks=ticks, host="bench", kernel="6.18.0-bench")
+    path = write_recording(recording, directory / "rss.jsonl")
+    del recording
+    loader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from pmutop.recording.format import read_recording as r; x = r({str(path)!r}); input()",
+        ],
+        stdin=subprocess.PIPE,
+        cwd=REPO,
+    )
+    socket = f"pmutop-rss-{os.getpid()}"
+    tmux = ["tmux", "-L", socket]
+    command = " ".join([*PMUTOP, "replay", "--speed", "50", str(path)])
+    subprocess.run([*tmux, "new-session", "-d", "-x", str(size[0]), "-y", str(size[1]), f"exec {command}"], check=True)
+    try:
+        pid = int(
+            subprocess.run([*tmux, "display-message", "-p", "#{pane_pid}"], capture_output=True, text=True).stdout
+        )
+        time.sleep(ticks / 50 + 15)
+        tui, loaded = rss_mib(pid), rss_mib(loader.pid)
+        print(
+            f"RSS after {minutes:g} min of 448-CPU history: TUI replay {tui:.0f} MiB,"
+            f" the recording alone {loaded:.0f} MiB"
+        )
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+        loader.communicate(b"\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--size", default="200x60")
     parser.add_argument("--skip-tui", action="store_true")
+    parser.add_argument("--rss-minutes", type=float, default=0, help="also measure the TUI's RSS after this long")
+    parser.add_argument("--modes", default="stock,fast", help="Textual paint paths to measure (stock, fast)")
     args = parser.parse_args()
     size = tuple(int(part) for part in args.size.split("x"))
-    ticks = int(args.warmup + args.seconds) + 15
+    # Long enough for the replays, and for stat's per-tick cost to stand out of its start-up's.
+    ticks = max(100, int(args.warmup + args.seconds) + 15)
     with tempfile.TemporaryDirectory(prefix="pmutop-bench-") as directory:
+        if args.rss_minutes:
+            tui_rss(Path(directory), args.rss_minutes, size)
+            return
         made = recordings(Path(directory), ticks)
         print(f"model update per tick, and `pmutop stat --input` CPU per tick ({ticks} ticks):")
         for name, (recording, whole, short) in made.items():
@@ -125,13 +180,18 @@ def main() -> None:
         htop = steady_cpu_in_tmux(["htop", "-d", "10"], size, args.seconds, args.warmup)
         print(f"  htop -d 10: {1000 * htop / args.seconds:.2f} ms")
         for name, (_, whole, _) in made.items():
-            for mode, environment in (("stock", ["env", "PMUTOP_TEXTUAL_STOCK=1"]), ("fast", [])):
-                command = [*environment, *PMUTOP, "replay", str(whole)]
-                process, ui = steady_cpu_in_tmux(command, size, args.seconds, args.warmup, process_and_ui_thread_cpu)
-                print(
-                    f"  pmutop replay, {name}, {mode} paint: {1000 * process / args.seconds:.2f} ms"
-                    f" / UI {1000 * ui / args.seconds:.2f} ms ({ui / htop:.1f}× htop)"
-                )
+            # The view it starts in (the heat map where the CPUs' rows do not fit), then the other (`m`).
+            for view, keys in (("first view", ()), ("m", ("m",))):
+                for mode in args.modes.split(","):
+                    environment = ["env", "PMUTOP_TEXTUAL_STOCK=1"] if mode == "stock" else []
+                    command = [*environment, *PMUTOP, "replay", str(whole)]
+                    process, ui = steady_cpu_in_tmux(
+                        command, size, args.seconds, args.warmup, process_and_ui_thread_cpu, keys
+                    )
+                    print(
+                        f"  pmutop replay, {name}, {view}, {mode} paint: {1000 * process / args.seconds:.2f} ms"
+                        f" / UI {1000 * ui / args.seconds:.2f} ms ({ui / htop:.1f}× htop)"
+                    )
 
 
 if __name__ == "__main__":

@@ -24,9 +24,11 @@ TOOLS = {
 }
 
 
-def steady_cpu_in_tmux(command: list[str], size: tuple[int, int], seconds: float, warmup: float, measure=process_cpu):
+def steady_cpu_in_tmux(
+    command: list[str], size: tuple[int, int], seconds: float, warmup: float, measure=process_cpu, keys=()
+):
     """Seconds of CPU the command used over `seconds`, drawn in a detached tmux of `size` (`measure(pid)`:
-    CPU seconds so far, a number or an array of them)."""
+    CPU seconds so far, a number or an array of them; `keys` are typed into it a second after it starts)."""
     # A fresh server name per run: reusing one races with the previous server still shutting down.
     socket = f"pmutop-bench-{os.getpid()}-{time.monotonic_ns()}"
     tmux = ["tmux", "-L", socket]
@@ -42,6 +44,9 @@ def steady_cpu_in_tmux(command: list[str], size: tuple[int, int], seconds: float
                 [*tmux, "display-message", "-p", "#{pane_pid}"], capture_output=True, text=True, check=True
             ).stdout
         )
+        if keys:
+            time.sleep(1.0)
+            subprocess.run([*tmux, "send-keys", *keys], check=True)
         time.sleep(warmup)
         before = measure(pid)
         time.sleep(seconds)

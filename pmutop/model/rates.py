@@ -156,27 +156,27 @@ def deltas(previous: ReadArrays, current: ReadArrays, layout_widths: np.ndarray,
         # Exact integers, as perf does: value × enabled / running is rounded once.
         factor_e, factor_r = int(enabled[group]), int(running[group])
         scaled[group] = [value * factor_e / factor_r for value in raw[group].tolist()]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        coverage = np.where(valid & (enabled > 0), running / np.where(enabled > 0, enabled, 1), NAN)
+    coverage = np.where(valid & (enabled > 0), running / np.where(enabled > 0, enabled, 1), NAN)
     extrapolated = valid & (running > 0) & (running < enabled)
     return Deltas(valid, enabled, running, counted, scaled, raw, coverage, extrapolated)
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray | float) -> np.ndarray:
-    """numerator / denominator, NaN where either is missing or the denominator is zero."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denominator == 0, NAN, numerator / denominator)
+    """numerator / denominator, NaN where either is missing or the denominator is zero (called under
+    RateModel.update's errstate: a division by zero there is a NaN, not a warning)."""
+    return np.where(denominator == 0, NAN, numerator / denominator)
 
 
 def _derived(value: np.ndarray, *sources: Column, scale: float = 1.0) -> Column:
     """A figure computed from counters inherits their first failure, worst coverage and any extrapolation."""
-    failure = np.zeros(len(value), np.int64)
-    coverage = np.full(len(value), NAN)
-    extrapolated = np.zeros(len(value), bool)
-    for source in sources:
+    first, *rest = sources
+    failure = np.maximum(first.reason, 0)
+    coverage = first.coverage
+    extrapolated = first.extrapolated
+    for source in rest:
         failure = np.where((failure == 0) & (source.reason > 0), source.reason, failure)
         coverage = np.fmin(coverage, source.coverage)
-        extrapolated |= source.extrapolated
+        extrapolated = extrapolated | source.extrapolated
     missing = np.isnan(value)
     return Column(
         value=value * scale if scale != 1.0 else value,
@@ -354,6 +354,11 @@ class RateModel:
 
     def update(self, tick: RawTick) -> Snapshot | None:
         """Fold in a tick; returns None for the first (baseline) tick."""
+        # Divisions by zero and by NaN make NaN (n/a), which the arithmetic below handles: no warnings.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._update(tick)
+
+    def _update(self, tick: RawTick) -> Snapshot | None:
         if tick.layouts is not None:
             self.set_layouts(tick.layouts)
         previous, self._previous = self._previous, tick
@@ -552,8 +557,7 @@ def _busy(
     total = total_now - total_before
     busy = busy_now - busy_before
     known = online & present & was_present & (total > 0) & (busy >= 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (
-            np.where(known, busy / USER_HZ, NAN),
-            np.where(known, 100.0 * busy / np.where(total > 0, total, 1), NAN),
-        )
+    return (
+        np.where(known, busy / USER_HZ, NAN),
+        np.where(known, 100.0 * busy / np.where(total > 0, total, 1), NAN),
+    )
