@@ -1,8 +1,12 @@
 """The `pmutop export` command line (light: argparse only)."""
 
 import argparse
+from typing import TYPE_CHECKING
 
 from pmutop.cli import errors, stat_args
+
+if TYPE_CHECKING:
+    from pmutop.export.server import ListenAddress
 
 
 def add_export_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,3 +35,24 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--input", metavar="FILE", help="export a `pmutop record` file, replayed at its recorded pace, not the kernel"
     )
+
+
+def checked_address(args: argparse.Namespace) -> "ListenAddress | None":
+    """The address to serve on (None: only --textfile), after the checks that make a bad command line a
+    usage error (exit 2) before anything is opened."""
+    from pmutop.export.server import DEFAULT_LISTEN, is_loopback, parse_listen
+
+    if args.input and (args.cpus or args.user or args.pid or args.comm):
+        raise errors.UsageError("--input replays a recording as it was: -C, --user, -p and --comm do not apply")
+    if args.listen is None and args.textfile is not None:
+        return None
+    try:
+        address = parse_listen(args.listen or DEFAULT_LISTEN)
+    except ValueError as exc:
+        raise errors.UsageError(f"--listen: {exc}") from None
+    if not args.allow_remote and not is_loopback(address.host):
+        raise errors.UsageError(
+            f"{address.host} is not a loopback address: anyone who can reach it can read what this machine runs; "
+            "add --allow-remote to serve it anyway (and restrict it with a firewall)"
+        )
+    return address

@@ -140,6 +140,6 @@ def _dispatch(argv: Sequence[str]) -> int:
     if args.command == "export":
         from pmutop.export.run import run_export
 
-        return run_export(args, stat_args.parse_pids(args.pid))
+        return run_export(args, export_args.checked_address(args), stat_args.parse_pids(args.pid))
     parser.print_help()
     return 2

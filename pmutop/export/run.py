@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pmutop.export.server import DEFAULT_LISTEN, MetricsServer, is_loopback, parse_listen
+from pmutop.export.server import ListenAddress, MetricsServer
 from pmutop.export.textfile import TextfileWriter
 from pmutop.export.totals import ExportTotals, Exposition
 from pmutop.model.samples import GroupLayout, RawTick
@@ -111,26 +111,25 @@ def replay_source(path: str) -> TickSource | str:
     return TickSource(topology, header.layouts, header.notices, facts, ticks(), lambda: None)
 
 
-def _interrupt(signum, frame) -> None:
-    """SIGTERM (systemd stop) ends the exporter as Ctrl-C does."""
-    raise KeyboardInterrupt
+# Stopped the way stat and record are (pmutop.cli.signals): these end the exporter with 128+N.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def run_export(args: argparse.Namespace, pids: tuple[int, ...] = ()) -> int:
+class _Stopped(Exception):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, frame: object) -> None:
+    """A stop signal (Ctrl-C, systemd's stop, a closed terminal) unwinds the exporter through its finally:
+    the server closed, the textfile removed, the counters closed."""
+    raise _Stopped(signum)
+
+
+def run_export(args: argparse.Namespace, address: ListenAddress | None, pids: tuple[int, ...] = ()) -> int:
+    """Serve on `address` (checked by the CLI; None: --textfile only) until a stop signal: exit 128+N."""
     interval_s = (args.interval or 1000) / 1000
-    address = None
-    if args.listen is not None or args.textfile is None:
-        try:
-            address = parse_listen(args.listen or DEFAULT_LISTEN)
-        except ValueError as exc:
-            raise SystemExit(f"{COMMAND}: --listen: {exc}") from None
-        if not args.allow_remote and not is_loopback(address.host):
-            raise SystemExit(
-                f"{COMMAND}: {address.host} is not a loopback address: anyone who can reach it can read what this "
-                "machine runs; add --allow-remote to serve it anyway (and restrict it with a firewall)"
-            )
-    if args.input and (args.cpus or args.user or args.pid or args.comm):
-        raise SystemExit(f"{COMMAND}: --input replays a recording as it was: -C, --user, -p and --comm do not apply")
     writer = TextfileWriter(args.textfile) if args.textfile else None
     if writer is not None and (problem := writer.check()):
         raise SystemExit(f"{COMMAND}: --textfile: {problem}")
@@ -150,7 +149,7 @@ def run_export(args: argparse.Namespace, pids: tuple[int, ...] = ()) -> int:
         return 1
     for notice in source.notices:
         print(f"{COMMAND}: {notice}", file=sys.stderr)
-    signal.signal(signal.SIGTERM, _interrupt)
+    previous = {signum: signal.signal(signum, _stop) for signum in STOP_SIGNALS}
     totals = ExportTotals(source.topology, source.layouts, source.facts)
     try:
         for raw, snapshot, read_s in source.ticks:
@@ -172,10 +171,11 @@ def run_export(args: argparse.Namespace, pids: tuple[int, ...] = ()) -> int:
         print(f"{COMMAND}: the recording ended; its last tick stays exported until interrupted", file=sys.stderr)
         while True:
             time.sleep(3600)
-    except KeyboardInterrupt:
-        return 130
+    except _Stopped as stopped:
+        return 128 + stopped.signum
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if server is not None:
             server.close()
         if writer is not None:
