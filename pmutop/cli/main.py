@@ -35,13 +35,15 @@ def add_sysfs_root(parser: argparse.ArgumentParser) -> None:
 
 
 def _topology_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("topology", help="list PMUs and CPUs with their core types")
+    parser = sub.add_parser("topology", prog="pmutop topology", help="list PMUs and CPUs with their core types")
     parser.add_argument("--json", action="store_true", help="print JSON (schema in the README)")
     add_sysfs_root(parser)
 
 
 def _snapshot_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("snapshot", help="capture the sysfs files pmutop reads into a tarball for a bug report")
+    parser = sub.add_parser(
+        "snapshot", prog="pmutop snapshot", help="capture the sysfs files pmutop reads into a tarball for a bug report"
+    )
     parser.add_argument("output", metavar="OUT.tar.gz")
     add_sysfs_root(parser)
 
@@ -51,9 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pmutop",
         description="Performance monitoring units: topology, live counts per core type, and the tasks on them.",
         usage="pmutop [TUI options] [-- COMMAND ARGS] | pmutop COMMAND ...",
+        epilog="Coming from perf? `pmutop stat -e EVENTS` takes perf's event syntax and flags; "
+        "`pmutop stat --help` lists where it differs from perf stat.",
     )
     parser.add_argument(
-        "--version", action="store_true", help="print the versions of pmutop and Textual, and the TUI's paint path"
+        "-V",
+        "--version",
+        action="store_true",
+        help="print the versions of pmutop and Textual, and the TUI's paint path",
     )
     tui_args.add_tui_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="pmutop")
@@ -63,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     record_args.add_record_parser(sub)
     record_args.add_replay_parser(sub)
     export_args.add_export_parser(sub)
+    # So that a subcommand's unknown option is reported with that subcommand's usage.
+    parser.set_defaults(subcommand_parsers=sub.choices)
     return parser
 
 
@@ -108,7 +117,7 @@ def version_line() -> str:
 
 def _dispatch(argv: Sequence[str]) -> int:
     options_argv, command = split_command(argv)
-    if options_argv == ["--version"]:
+    if options_argv in (["--version"], ["-V"]):
         print(version_line())
         return 0
     parser = build_parser()
@@ -116,7 +125,10 @@ def _dispatch(argv: Sequence[str]) -> int:
         from pmutop.cli.tui_command import run_tui
 
         return run_tui(options_argv, command)
-    args = parser.parse_args(options_argv)
+    args, unknown = parser.parse_known_args(options_argv)
+    if unknown:
+        where = args.subcommand_parsers.get(args.command, parser)
+        where.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "topology":
         from pmutop.cli.topology_command import run_topology
 

@@ -14,6 +14,7 @@ from pmutop.recording.format import RecordingError, RecordingHeader, RecordingWr
 
 
 def run_record(args: argparse.Namespace, command: list[str]) -> int:
+    from pmutop.live.event_list import EVENT_ERRORS, event_groups
     from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
     from pmutop.live.topology_loader import topology_of
 
@@ -21,7 +22,12 @@ def run_record(args: argparse.Namespace, command: list[str]) -> int:
     claim_output(args.output)
     read = read_sysfs_any("/")
     topology = topology_of(read)
-    session = StatSession.create(pids=pids, comm=args.comm, command=command or None, topology=topology)
+    try:
+        events = event_groups(args.event, topology)
+    except EVENT_ERRORS as exc:
+        print(f"pmutop record: -e: {exc}", file=sys.stderr)
+        return 1
+    session = StatSession.create(pids=pids, comm=args.comm, command=command or None, topology=topology, events=events)
     if isinstance(session, str):
         print(f"pmutop record: {session}", file=sys.stderr)
         return 127 if command else 1
@@ -35,6 +41,7 @@ def run_record(args: argparse.Namespace, command: list[str]) -> int:
         layouts=session.sampler.layouts,
         notices=session.sampler.notices,
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        events=tuple(args.event),
     )
     interval = args.interval / 1000
     stop_at = time.monotonic() + args.duration if args.duration is not None else None
@@ -73,6 +80,7 @@ def run_record(args: argparse.Namespace, command: list[str]) -> int:
 def run_replay(args: argparse.Namespace) -> int:
     from pmutop.recording.replay import ReplayFeed
     from pmutop.tui.app import PmutopApp
+    from pmutop.tui.config import load_config
 
     try:
         feed = ReplayFeed.from_file(args.file, speed=args.speed)
@@ -82,7 +90,7 @@ def run_replay(args: argparse.Namespace) -> int:
     problem = feed.recording.error_summary()
     if problem:
         print(f"pmutop replay: {problem}", file=sys.stderr)
-    ended_badly = run_app(PmutopApp(feed), "pmutop replay")
+    ended_badly = run_app(PmutopApp(feed, config=load_config()), "pmutop replay")
     if ended_badly is not None:
         return ended_badly
     return recording_exit_code(feed.recording.damaged_lines)

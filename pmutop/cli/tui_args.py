@@ -12,11 +12,11 @@ def add_tui_options(parser: argparse.ArgumentParser) -> None:
         "-I",
         "--interval",
         type=errors.interval_ms,
-        default=1000,
         metavar="MS",
-        help="refresh every MS ms (default 1000)",
+        help="refresh every MS ms (default: the last session's, else 1000)",
     )
     group.add_argument("-C", "--cpus", metavar="CPULIST", help="count only these CPUs, e.g. 0-3,8")
+    stat_args.add_event_option(group)
     stat_args.add_task_selectors(group)
     group.add_argument(
         "--sysfs-root",

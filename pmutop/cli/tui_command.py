@@ -11,6 +11,8 @@ from pmutop.cli.stat_args import parse_pids
 from pmutop.cli.tui_args import build_tui_parser
 from pmutop.model.cpulist import parse_cpulist
 
+DEFAULT_INTERVAL_MS = 1000
+
 
 @contextlib.contextmanager
 def _command_io_away_from_terminal(log_path: str) -> Iterator[None]:
@@ -35,7 +37,10 @@ def _command_io_away_from_terminal(log_path: str) -> Iterator[None]:
 
 
 def run_tui(options_argv: list[str], command: list[str]) -> int:
+    from pmutop.live.event_list import EVENT_ERRORS, event_groups
     from pmutop.live.live_feed import LiveFeed
+    from pmutop.live.topology_loader import load_topology
+    from pmutop.tui.config import load_config
 
     args = build_tui_parser().parse_args(options_argv)
     if args.command_hint:
@@ -48,33 +53,49 @@ def run_tui(options_argv: list[str], command: list[str]) -> int:
             "--sysfs-root works only with `/` for live counting; to look at another machine's PMUs use "
             f"`pmutop topology --sysfs-root {args.sysfs_root}`, or `pmutop replay FILE` on a recording made there"
         )
+    config = load_config()
+    if args.interval is None:
+        args.interval = config.interval_ms or DEFAULT_INTERVAL_MS
     try:
         cpus = parse_cpulist(args.cpus) if args.cpus else None
     except ValueError as exc:
         raise UsageError(f"-C: {exc}") from None
     pids = parse_pids(args.pid)
+    topology = load_topology("/")
+    try:
+        events = event_groups(args.event, topology)
+    except EVENT_ERRORS as exc:
+        raise UsageError(f"-e: {exc}") from None
     log_path = None
     if command:
         handle, log_path = tempfile.mkstemp(prefix="pmutop-command-", suffix=".log")
         os.close(handle)
     try:
         with _command_io_away_from_terminal(log_path) if log_path else contextlib.nullcontext():
-            feed = LiveFeed.create(args.interval / 1000, cpus=cpus, pids=pids, comm=args.comm, command=command)
+            feed = LiveFeed.create(
+                args.interval / 1000,
+                cpus=cpus,
+                pids=pids,
+                comm=args.comm,
+                command=command,
+                topology=topology,
+                events=events,
+            )
         if isinstance(feed, str):
             print(f"pmutop: {feed}", file=sys.stderr)
             return 127 if command else 1
-        return _run_app(feed)
+        return _run_app(feed, config)
     finally:
         if log_path:
             _report_command_log(log_path, command)
 
 
-def _run_app(feed) -> int:
+def _run_app(feed, config) -> int:
     from pmutop.live.stat_session import shell_status
     from pmutop.tui.app import PmutopApp
 
     try:
-        ended_badly = run_app(PmutopApp(feed), "pmutop")
+        ended_badly = run_app(PmutopApp(feed, config=config), "pmutop")
     finally:
         feed.stop()
     if ended_badly is not None:

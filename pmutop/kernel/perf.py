@@ -221,6 +221,25 @@ class TickReader:
         return self._status_view.tolist(), self._words_view.tolist()
 
 
+# One counter's read with TOTAL_TIME_ENABLED | TOTAL_TIME_RUNNING: value, enabled, running.
+COUNTER_READ_FORMAT = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING
+_COUNTER_READ = struct.Struct("=QQQ")
+
+
+def read_counter(fd: int) -> tuple[int, int, int] | OpenFailure:
+    """(value, time_enabled, time_running) of a lone counter opened with COUNTER_READ_FORMAT.
+
+    With inherit, the value includes the children that have exited, as perf stat -- CMD reports.
+    """
+    try:
+        data = os.read(fd, _COUNTER_READ.size)
+    except OSError as exc:
+        return OpenFailure(exc.errno or _errno.EIO)
+    if len(data) != _COUNTER_READ.size:
+        return OpenFailure(_errno.EIO)
+    return _COUNTER_READ.unpack(data)
+
+
 def parse_group_read(words: Sequence[int], offset: int = 0) -> tuple[int, int, list[tuple[int, int]]]:
     """Decode one GROUP_READ_FORMAT read at words[offset:]: (time_enabled, time_running, [(value, id)]).
 

@@ -126,3 +126,47 @@ def list_children(pid: int) -> list[int]:
         except OSError:
             continue
     return children
+
+
+def thread_group(tid: int) -> int | None:
+    """The process (thread group) a thread id belongs to, from /proc/TID/status; None if it is gone."""
+    try:
+        with open(f"/proc/{tid}/status", "rb") as handle:
+            for line in handle.read(8192).splitlines():
+                if line.startswith(b"Tgid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def numa_node_cpulists() -> dict[int, str]:
+    """NUMA node → the text of /sys/devices/system/node/nodeN/cpulist; empty without NUMA sysfs."""
+    base = "/sys/devices/system/node"
+    try:
+        names = [name for name in os.listdir(base) if name.startswith("node") and name[4:].isdigit()]
+    except OSError:
+        return {}
+    lists = {}
+    for name in names:
+        try:
+            with open(f"{base}/{name}/cpulist") as handle:
+                lists[int(name[4:])] = handle.read(65536).strip()
+        except OSError:
+            continue
+    return lists
+
+
+def process_times(pid: int) -> tuple[int, int] | None:
+    """(utime, stime) of a process in clock ticks, from /proc/PID/stat; None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            text = handle.read(4096)
+    except OSError:
+        return None
+    # comm may hold spaces and parentheses: the fields start after the last ')'.
+    fields = text[text.rfind(b")") + 2 :].split()
+    try:
+        return int(fields[11]), int(fields[12])
+    except (IndexError, ValueError):
+        return None

@@ -9,6 +9,8 @@ import time
 from pmutop.kernel import procfs
 from pmutop.live.feed import EndCallback, SnapshotCallback
 from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
+from pmutop.model.event_resolve import EventGroupPlan
+from pmutop.model.topology import Topology
 
 MIN_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 60.0
@@ -48,8 +50,10 @@ class LiveFeed:
         pids: tuple[int, ...] = (),
         comm: str | None = None,
         command: list[str] | None = None,
+        topology: Topology | None = None,
+        events: tuple[EventGroupPlan, ...] = (),
     ) -> "LiveFeed | str":
-        session = StatSession.create(cpus=cpus, pids=pids, comm=comm, command=command)
+        session = StatSession.create(cpus=cpus, pids=pids, comm=comm, command=command, topology=topology, events=events)
         if isinstance(session, str):
             return session
         return cls(session, interval_s)

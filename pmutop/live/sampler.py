@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from pmutop.kernel import perf, procfs
+from pmutop.model.event_resolve import EventGroupPlan
 from pmutop.model.failures import OpenContext, Privileges, failure
 from pmutop.model.plan import (
     CounterSpec,
@@ -64,6 +65,9 @@ def to_attr(spec: CounterSpec, read_format: int) -> perf.EventAttr:
         exclude_hv=spec.exclude_hv,
         exclude_guest=spec.exclude_guest,
         inherit=spec.inherit,
+        exclude_user=spec.exclude_user,
+        exclude_idle=spec.exclude_idle,
+        pinned=spec.pinned,
     )
 
 
@@ -106,6 +110,8 @@ class Sampler:
     user_only: bool = False
     # Where the groups count: "cpu" (system-wide per CPU) or "self" (pmutop's own process tree).
     scope: str = "cpu"
+    # The user's -e events (pmutop.model.event_resolve), opened beside pmutop's own groups.
+    events: tuple[EventGroupPlan, ...] = ()
     notices: tuple[str, ...] = ()
     fds_needed: int = 0
     fd_limit: int = 0
@@ -160,6 +166,8 @@ class Sampler:
         msr = msr_group(self.topology)
         if msr is not None and self.scope == "cpu":
             plans.append(msr.on_cpu(cpu))
+        # After the core groups: an event on a core PMU takes the encoding cycles took there.
+        plans += [group.candidates()[0].on_cpu(cpu) for group in self.events if group.cpus is None or cpu in group.cpus]
         return plans
 
     def _probe_scope(self, online_cpus: list[int]) -> str:
@@ -194,7 +202,12 @@ class Sampler:
 
     def _open_slot(self, slot: GroupSlot) -> None:
         plan = slot.plan
-        opened = self._open_core(plan) if plan.role is GroupRole.CORE else self._open_plan(plan)
+        if plan.role is GroupRole.CORE:
+            opened = self._open_core(plan)
+        elif plan.role is GroupRole.EVENTS:
+            opened = self._open_plan(self._event_encoding(plan))
+        else:
+            opened = self._open_plan(plan)
         if isinstance(opened, tuple):
             group, failures = opened
             slot.generations += 1
@@ -250,6 +263,17 @@ class Sampler:
         if first_failure.errno in (errno.ENOENT, errno.EOPNOTSUPP, errno.EINVAL, *DENIED):
             self._core_choice[pmu_name] = first_failure.errno
         return first_failure
+
+    def _event_encoding(self, plan: GroupPlan) -> GroupPlan:
+        """An -e group in the encoding cycles got on its PMU; the first one when cycles got none."""
+        group = next(group for group in self.events if group.tag == plan.tag)
+        candidates = group.candidates()
+        chosen = self._core_choice.get(plan.pmu)
+        if isinstance(chosen, GroupPlan):
+            for candidate in candidates:
+                if candidate.encoding is chosen.encoding:
+                    return candidate.on_cpu(plan.cpu)
+        return candidates[0].on_cpu(plan.cpu)
 
     def _open_plan(self, plan: GroupPlan) -> tuple[OpenGroup, tuple[tuple[str, CounterFailure], ...]] | CounterFailure:
         if self.scope == "self":

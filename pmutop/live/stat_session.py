@@ -5,6 +5,7 @@ compute the same way.
 """
 
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -12,24 +13,32 @@ import time
 from dataclasses import dataclass, field, replace
 
 from pmutop.live.sampler import Sampler
+from pmutop.live.task_counters import TaskCounters, task_specs
 from pmutop.live.tasks import TaskFollower
 from pmutop.live.topology_loader import load_topology
+from pmutop.model.event_resolve import EventGroupPlan
 from pmutop.model.rates import RateModel
 from pmutop.model.samples import RawTick
 from pmutop.model.snapshot import Snapshot
+from pmutop.model.task_summary import TaskSummary
 from pmutop.model.tasks import TaskTick
 from pmutop.model.topology import Topology
 
 # The child waits on this pipe until its counters are open, then execs the command: nothing it
 # does is missed, as with perf stat's workload start. (A wrapper interpreter instead of
-# preexec_fn, which is unsafe when the process has threads, as the TUI does.)
+# preexec_fn, which is unsafe when the process has threads, as the TUI does.) Just before the exec it
+# reports the time and its own CPU time on a second pipe: the command's elapsed, user and sys start
+# there, not at pmutop's release, and the wrapper's start-up is not the command's.
 _WAIT_THEN_EXEC = (
-    "import os, sys\n"
+    "import os, sys, time\n"
     "os.read(int(sys.argv[1]), 1)\n"
+    "times = os.times()\n"
+    "os.write(int(sys.argv[2]), f'{time.monotonic()} {times.user} {times.system}'.encode())\n"
+    "os.close(int(sys.argv[2]))\n"
     "try:\n"
-    "    os.execvp(sys.argv[2], sys.argv[2:])\n"
+    "    os.execvp(sys.argv[3], sys.argv[3:])\n"
     "except OSError as exc:\n"
-    "    sys.stderr.write(f'pmutop: cannot run {sys.argv[2]!r}: {exc.strerror}\\n')\n"
+    "    sys.stderr.write(f'pmutop: cannot run {sys.argv[3]!r}: {exc.strerror}\\n')\n"
     "    sys.exit(127 if isinstance(exc, FileNotFoundError) else 126)\n"
 )
 
@@ -50,6 +59,15 @@ class StatSession:
     _last_snapshot: Snapshot | None = None
     # Session-level messages, e.g. why a follow request from the UI could not be honoured.
     notices: list[str] = field(default_factory=list)
+    # perf's end-of-run counters on the command or -p processes, and their block once finished.
+    task_counters: TaskCounters | None = None
+    task_summary: TaskSummary | None = None
+    # CLOCK_MONOTONIC when the command was first seen to have exited (perf's "time elapsed" ends there).
+    exited_at: float | None = None
+    _exit_poll: "select.poll | None" = None
+    _pidfd: int | None = None
+    # Where the wrapper says when it exec'd the command and what CPU time it had used by then.
+    _exec_report_fd: int | None = None
 
     @classmethod
     def create(
@@ -60,12 +78,14 @@ class StatSession:
         command: list[str] | None = None,
         topology: Topology | None = None,
         user_only: bool = False,
+        events: tuple[EventGroupPlan, ...] = (),
+        task_summary: bool = False,
     ) -> "StatSession | str":
         """A ready session, or a one-line reason why it cannot start (no such command, no process)."""
         topology = topology or load_topology("/")
         if command and shutil.which(command[0]) is None:
             return f"cannot run {command[0]!r}: command not found"
-        sampler = Sampler(topology, cpus=cpus, user_only=user_only)
+        sampler = Sampler(topology, cpus=cpus, user_only=user_only, events=events)
         sampler.open()
         session = cls(topology, sampler, RateModel(topology, sampler.layouts, sampler.notices))
         child_pid = session._spawn(command) if command else None
@@ -74,6 +94,12 @@ class StatSession:
             if problem:
                 sampler.close()
                 return problem
+        if task_summary and (child_pid or pids):
+            target = f"'{' '.join(command)}'" if command else "process id '" + ",".join(map(str, pids)) + "'"
+            specs = task_specs(topology, sampler.core_plans(), events)
+            session.task_counters = TaskCounters.open(
+                topology, sampler.privileges, specs, target, command_pid=child_pid, pids=() if child_pid else pids
+            )
         return session
 
     def follow(self, pids: tuple[int, ...], comm: str | None = None, include_children: bool = False) -> str | None:
@@ -114,16 +140,29 @@ class StatSession:
 
     def _spawn(self, command: list[str]) -> int:
         read_end, write_end = os.pipe()
+        report_read, report_write = os.pipe()
         self.child = subprocess.Popen(
-            [sys.executable, "-c", _WAIT_THEN_EXEC, str(read_end), *command], pass_fds=(read_end,)
+            [sys.executable, "-c", _WAIT_THEN_EXEC, str(read_end), str(report_write), *command],
+            pass_fds=(read_end, report_write),
         )
         os.close(read_end)
+        os.close(report_write)
         self._release_fd = write_end
+        self._exec_report_fd = report_read
+        try:
+            pidfd = os.pidfd_open(self.child.pid)
+        except OSError:
+            return self.child.pid  # kernels before 5.3: wait_until polls instead
+        self._exit_poll = select.poll()
+        self._exit_poll.register(pidfd, select.POLLIN)
+        self._pidfd = pidfd
         return self.child.pid
 
     def start(self) -> None:
         """Take the baseline tick, then let a held command run."""
         self.tick()
+        if self.task_counters is not None:
+            self.task_counters.started()
         if self._release_fd is not None:
             os.write(self._release_fd, b"x")
             os.close(self._release_fd)
@@ -137,16 +176,26 @@ class StatSession:
                 return "command exited"
             if remaining <= 0:
                 return None
-            time.sleep(min(remaining, 0.05) if self.child is not None else remaining)
+            if self._exit_poll is not None:
+                # Woken the moment the command exits, so its elapsed time is not rounded up to a poll period.
+                self._exit_poll.poll(max(1, int(remaining * 1000)))
+            else:
+                time.sleep(min(remaining, 0.05) if self.child is not None else remaining)
 
     def child_has_exited(self) -> bool:
         """Whether the command ended, without reaping it: a zombie still shows its name and threads."""
-        if self.child is None or self.child.returncode is not None:
+        if self.child is None:
             return True
-        try:
-            return os.waitid(os.P_PID, self.child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-        except ChildProcessError:
-            return True
+        if self.child.returncode is not None:
+            exited = True
+        else:
+            try:
+                exited = os.waitid(os.P_PID, self.child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+            except ChildProcessError:
+                exited = True
+        if exited and self.exited_at is None:
+            self.exited_at = time.monotonic()
+        return exited
 
     def tick(self) -> Snapshot | None:
         raw = self.sampler.read_tick()
@@ -174,6 +223,13 @@ class StatSession:
                 os.close(self._release_fd)
             if self.child.poll() is None:
                 self.child.wait()
+        exec_report = self._read_exec_report()
+        if self.task_counters is not None:
+            self.task_summary = self.task_counters.summary(self.exited_at, exec_report)
+            self.task_counters.close()
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = self._exit_poll = None
         summary = None
         if self._first is not None and self._last is not None and self._last is not self._first:
             whole = RateModel(self.topology, self.sampler.layouts, self.model.notices)
@@ -197,6 +253,20 @@ class StatSession:
         if self.follower is not None:
             self.follower.close()
         return summary
+
+    def _read_exec_report(self) -> tuple[float, float, float] | None:
+        """(monotonic time of the exec, wrapper user s, wrapper sys s); None if it never got that far."""
+        if self._exec_report_fd is None:
+            return None
+        try:
+            text = os.read(self._exec_report_fd, 256).decode()
+            started, user, system = (float(part) for part in text.split())
+        except (OSError, ValueError):
+            return None
+        finally:
+            os.close(self._exec_report_fd)
+            self._exec_report_fd = None
+        return started, user, system
 
     def followed_ended(self) -> str | None:
         """Why the run is over when it follows only given processes (-p) and every one has exited."""

@@ -48,6 +48,10 @@ class CounterSpec:
     exclude_hv: bool = False
     exclude_guest: bool = False
     inherit: bool = False
+    # Set only by `-e` modifiers (:k, :I, :D); pmutop's own groups never need them.
+    exclude_user: bool = False
+    exclude_idle: bool = False
+    pinned: bool = False
     # An optional member is dropped from its group when the kernel refuses it.
     optional: bool = False
 
@@ -59,10 +63,13 @@ class GroupPlan:
     encoding: Encoding | None
     counters: tuple[CounterSpec, ...]
     cpu: int = -1
+    # Tells apart several groups of one role on one PMU (the user's -e groups).
+    tag: str = ""
 
     @property
     def key(self) -> str:
-        return f"cpu{self.cpu}/{self.role}/{self.pmu}"
+        key = f"cpu{self.cpu}/{self.role}/{self.pmu}"
+        return f"{key}/{self.tag}" if self.tag else key
 
     def on_cpu(self, cpu: int) -> "GroupPlan":
         return replace(self, cpu=cpu)
@@ -84,7 +91,7 @@ class GroupPlan:
         return replace(self, counters=tuple(c for c in self.counters if c.name != name))
 
 
-def _alias_config(pmu: Pmu, names: tuple[str, ...]) -> dict[str, int] | None:
+def alias_config(pmu: Pmu, names: tuple[str, ...]) -> dict[str, int] | None:
     for name in names:
         alias = pmu.events.get(name)
         if alias is not None and alias.config is not None:
@@ -124,7 +131,7 @@ def _hardware_group(pmu_name: str, encoding: Encoding, config_of: Callable[[int]
 def _alias_group(pmu: Pmu) -> GroupPlan | None:
     counters = []
     for name, (_, aliases) in CORE_EVENTS.items():
-        words = _alias_config(pmu, aliases)
+        words = alias_config(pmu, aliases)
         if words is None:
             if name in REQUIRED_CORE_EVENTS:
                 return None
@@ -163,7 +170,7 @@ def msr_group(topology: Topology) -> GroupPlan | None:
         return None
     counters = []
     for name in MSR_EVENTS:
-        words = _alias_config(pmu, (name,))
+        words = alias_config(pmu, (name,))
         if words is not None:
             counters.append(CounterSpec(name, pmu.type, words.get("config", 0), optional=name != "tsc"))
     if not counters or counters[0].name != "tsc":

@@ -15,8 +15,19 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from pmutop.model.event_resolve import per_pmu_name
 from pmutop.model.samples import CounterFailure, CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
-from pmutop.model.snapshot import Column, CpuRow, MetricColumns, PmuRow, RowMetrics, Snapshot
+from pmutop.model.snapshot import (
+    Column,
+    CpuRow,
+    EventTotal,
+    Metric,
+    MetricColumns,
+    PmuRow,
+    RowMetrics,
+    Snapshot,
+    event_metric,
+)
 from pmutop.model.tasks import TaskModel, TaskTick
 from pmutop.model.topology import Topology
 
@@ -236,6 +247,19 @@ class RoleGroups:
 
 
 @dataclass(frozen=True, slots=True)
+class EventMembers:
+    """One -e event on one PMU (pmutop.model.event_resolve): the group and member column that count it
+    on each of its CPUs. A member the kernel refused has column -1 and its failure code."""
+
+    label: str
+    pmu: str
+    rows: np.ndarray
+    groups: np.ndarray
+    column: np.ndarray
+    failure: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
 class PmuGroups:
     """A core PMU's groups (on any CPU) and what its aggregate row says of them."""
 
@@ -290,8 +314,17 @@ class RateModel:
         # The last group of each role on each CPU gives that CPU the role's figures.
         by_role: dict[GroupRole, dict[int, int]] = {role: {} for role in ROLE_MEMBERS}
         names_of_row: list[dict[str, None]] = [{"util_pct": None} for _ in self._cpus]
+        events: dict[tuple[str, str], list[tuple[int, int, int, int]]] = {}
         for index, layout in enumerate(layouts):
             row = self._row_of.get(layout.cpu)
+            if row is not None and layout.role is GroupRole.EVENTS:
+                # Each -e event is a member: a column, with no code per event.
+                for name in (*layout.members, *(name for name, _ in layout.failures)):
+                    column = layout.members.index(name) if name in layout.members else -1
+                    cause = next((self._failure_code(c) for member, c in layout.failures if member == name), 0)
+                    events.setdefault((layout.pmu, name), []).append((row, index, column, cause))
+                    names_of_row[row][event_metric(name)] = None
+                continue
             if row is None or layout.role not in by_role:
                 continue
             by_role[layout.role][row] = index
@@ -300,6 +333,7 @@ class RateModel:
         shared: dict[tuple[str, ...], dict[str, None]] = {}
         self._row_names = [shared.setdefault(tuple(names), names) for names in names_of_row]
         self._roles = {role: self._role_groups(role, chosen, layouts) for role, chosen in by_role.items()}
+        self._events, self._event_roles = _event_members(events)
         self._pmus = []
         for core_type, pmu in zip(self.topology.core_types, self.topology.core_pmus, strict=True):
             indexes = [
@@ -387,6 +421,9 @@ class RateModel:
                     lost[index] = self._failure_code(cause)
         group = deltas(previous_reads, current_reads, self._layout_widths, ~(self._never_opened & (lost == 0)))
         columns = self._cpu_columns(group, lost, busy_s, util_pct, interval_s)
+        for label, role in self._event_roles.items():
+            columns[event_metric(label)] = self._member(role, label, group, lost)
+        totals = self._event_totals(group, lost)
         cpu_columns = MetricColumns(columns, self._failures, NOTES)
         cpus = tuple(
             CpuRow(
@@ -406,8 +443,9 @@ class RateModel:
             interval_s=interval_s,
             wall_time=tick.wall_time,
             cpus=cpus,
-            pmus=self._pmu_rows(group, columns, online, busy_s, util_pct, interval_s),
+            pmus=self._pmu_rows(group, columns, online, busy_s, util_pct, interval_s, totals),
             notices=self.notices,
+            events=tuple(total for total, _ in totals),
         )
         if isinstance(tick.tasks, TaskTick):
             tasks, migrations, lost_migrations = self.task_model.update(tick.tasks, self._first_ns)
@@ -467,6 +505,31 @@ class RateModel:
         columns["effective_ghz"] = _derived(tsc_ghz.value * _ratio(aperf.value, mperf.value), tsc_ghz, aperf, mperf)
         return columns
 
+    def _event_totals(self, group: Deltas, lost: np.ndarray) -> list[tuple[EventTotal, int]]:
+        """Each -e event summed per PMU over the CPUs that counted it (coverage: summed running / enabled),
+        with the failure code that explains it when none did."""
+        totals = []
+        for members in self._events:
+            groups = members.groups
+            cause = np.where(lost[groups] > 0, lost[groups], members.failure)
+            safe = np.maximum(members.column, 0)
+            has = (members.column >= 0) & group.counted[groups, safe] & (cause == 0)
+            counted = int(has.sum())
+            running = int(group.running[groups][has].sum())
+            reason = 0
+            if counted:
+                enabled = int(group.enabled[groups][has].sum())
+                value = in_order_sum(group.scaled[groups, safe][has])
+                metric = Metric(value, coverage=running / enabled if enabled else None, extrapolated=running < enabled)
+            else:
+                reasons = cause[cause > 0]
+                reason = int(reasons[0]) if len(reasons) else 0
+                metric = Metric(None, failure=self._failures[reason - 1] if reason else None)
+            name = per_pmu_name(self.topology, members.label, members.pmu)
+            total = EventTotal(members.label, members.pmu, name, metric, counted, len(groups), running)
+            totals.append((total, reason))
+        return totals
+
     def _pmu_rows(
         self,
         group: Deltas,
@@ -475,6 +538,7 @@ class RateModel:
         busy_s: np.ndarray,
         util_pct: np.ndarray,
         interval_s: float,
+        event_totals: list[tuple[EventTotal, int]],
     ) -> tuple[PmuRow, ...]:
         """Sum what was counted on each core PMU's CPUs; say how much of it is extrapolated."""
         count = len(self._pmus)
@@ -528,8 +592,25 @@ class RateModel:
             "util_pct": Column(util, nothing, *plain),
             **{name: Column(values, nothing, *plain) for name, values in software.items()},
         }
+        # A core PMU's row carries the -e events counted on its CPUs, summed, like cycles.
+        index_of = {pmu.name: index for index, pmu in enumerate(self._pmus)}
+        event_names: list[dict[str, None]] = [dict.fromkeys(PMU_METRICS) for _ in self._pmus]
+        for event_total, reason in event_totals:
+            pmu_index = index_of.get(event_total.pmu)
+            if pmu_index is None:
+                continue
+            name = event_metric(event_total.label)
+            event_column = pmu_columns.get(name) or Column(
+                np.full(count, NAN), np.full(count, NAN), np.zeros(count, bool), np.zeros(count, np.int64)
+            )
+            figure = event_total.metric
+            event_column.value[pmu_index] = figure.value if figure.value is not None else NAN
+            event_column.coverage[pmu_index] = figure.coverage if figure.coverage is not None else NAN
+            event_column.extrapolated[pmu_index] = figure.extrapolated
+            event_column.reason[pmu_index] = reason
+            pmu_columns[name] = event_column
+            event_names[pmu_index][name] = None
         metrics = MetricColumns(pmu_columns, self._failures, NOTES)
-        names = dict.fromkeys(PMU_METRICS)
         return tuple(
             PmuRow(
                 pmu=pmu.name,
@@ -537,11 +618,36 @@ class RateModel:
                 core_type=pmu.core_type,
                 encoding=pmu.encoding,
                 cpus=tuple(self._cpu_numbers[row] for row in members_of[index].tolist()),
-                metrics=RowMetrics(metrics, index, names),
+                metrics=RowMetrics(metrics, index, event_names[index]),
                 extrapolated_share=shares[index],
             )
             for index, pmu in enumerate(self._pmus)
         )
+
+
+def _event_members(
+    events: dict[tuple[str, str], list[tuple[int, int, int, int]]],
+) -> tuple[list[EventMembers], dict[str, RoleGroups]]:
+    """(pmu, label) → [(CPU row, group, member column, failure code)] as arrays: per event and PMU (for
+    the totals), and per label over every CPU as one role (for the CPU rows: a label's PMUs cover
+    different CPUs)."""
+    members = [
+        EventMembers(label, pmu, *(np.array(part, np.int64) for part in zip(*entries, strict=True)))
+        for (pmu, label), entries in events.items()
+    ]
+    by_label: dict[str, list[EventMembers]] = {}
+    for event in members:
+        by_label.setdefault(event.label, []).append(event)
+    roles = {
+        label: RoleGroups(
+            np.concatenate([e.rows for e in parts]),
+            np.concatenate([e.groups for e in parts]),
+            {label: np.concatenate([e.column for e in parts])},
+            {label: np.concatenate([e.failure for e in parts])},
+        )
+        for label, parts in by_label.items()
+    }
+    return members, roles
 
 
 def _busy(

@@ -14,6 +14,7 @@ class GroupRole(StrEnum):
     CORE = "core"  # cycles-led hardware group on one core PMU
     SOFTWARE = "software"  # cpu-clock, context-switches, cpu-migrations
     MSR = "msr"  # tsc, aperf, mperf
+    EVENTS = "events"  # events the user named with -e, on one PMU; members are their labels
 
 
 class Encoding(StrEnum):

@@ -171,6 +171,41 @@ class RowMetrics(Mapping[str, Metric]):
         return len(self._names)
 
 
+# A `-e` event's figure on a CPU or core PMU row is the metric named EVENT_METRIC_PREFIX + its label.
+EVENT_METRIC_PREFIX = "event:"
+
+
+def event_metric(label: str) -> str:
+    """The metric name under which rows carry a `-e` event's count for the interval."""
+    return EVENT_METRIC_PREFIX + label
+
+
+@dataclass(frozen=True, slots=True)
+class EventTotal:
+    """A `-e` event summed over the CPUs it counted on, per PMU, as perf prints it (`cpu_core/branch-misses/`)."""
+
+    label: str
+    pmu: str
+    name: str
+    metric: Metric
+    # How many CPUs counted it this interval, out of how many it was meant to open on.
+    cpus_counted: int = 0
+    cpus_wanted: int = 0
+    # Nanoseconds on the counter, summed over those CPUs (perf's "run time").
+    running_ns: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.label,
+            "pmu": self.pmu,
+            "name": self.name,
+            "cpus_counted": self.cpus_counted,
+            "cpus_wanted": self.cpus_wanted,
+            "running_ns": self.running_ns,
+            **self.metric.to_json(),
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class CpuRow:
     cpu: int
@@ -327,6 +362,8 @@ class Snapshot:
     migrations: tuple[MigrationEntry, ...] = ()
     lost_migrations: int = 0
     extras: Mapping[str, Any] = field(default_factory=dict)
+    # The `-e` events, one entry per event and PMU, in the order they were given.
+    events: tuple[EventTotal, ...] = ()
 
     def cpu(self, number: int) -> CpuRow | None:
         for row in self.cpus:
@@ -344,6 +381,8 @@ class Snapshot:
             "pmus": [row.to_json() for row in self.pmus],
             "notices": list(self.notices),
         }
+        if self.events:
+            record["events"] = [total.to_json() for total in self.events]
         if self.tasks or self.migrations:
             record["tasks"] = [task.to_json() for task in self.tasks]
             record["migrations"] = [entry.to_json() for entry in self.migrations]

@@ -4,19 +4,23 @@ A recording keeps what the sampler read, never what the model computed, so a rep
 same RateModel over the same numbers and shows the same figures as the live view did, on the
 recorded machine's topology (not the replaying machine's).
 
-Layout (version 1), one JSON object per line, UTF-8; a name ending in `.gz` is gzip-compressed:
+Layout (version 2), one JSON object per line, UTF-8; a name ending in `.gz` is gzip-compressed:
 
 line 1, the header:
-    {"format": "pmutop-recording", "version": 1,
+    {"format": "pmutop-recording", "version": 2,
      "host": str, "kernel": str, "privileges": str,      # e.g. "root", "CAP_PERFMON", "paranoid 2"
      "interval_s": float,                                # the requested tick interval
      "created": str | null,                              # local ISO time; null in synthetic files
      "sysfs": {"files": {path: text}, "errors": {path: reason},
                "pmu_names": [str], "cpu_names": [str], "source": str},
-     "layouts": [layout], "notices": [str], "processes": [[pid, comm]]}
-    where layout = {"key", "cpu", "role" ("core"|"software"|"msr"), "pmu", "encoding" (null or
+     "layouts": [layout], "notices": [str], "processes": [[pid, comm]],
+     "events": [str]}                                    # the -e arguments as given (version 2)
+    where layout = {"key", "cpu", "role" ("core"|"software"|"msr"|"events"), "pmu", "encoding" (null or
     "hardware"|"extended"|"raw-alias"|"pmu-type"), "members": [str],
     "failures": [[member, errno, errno_name, explanation]], "scope" ("cpu"|"self")}.
+    An "events" layout (version 2) is one -e group on one PMU and CPU; its members are the events'
+    labels (`branch-misses`, `sched:sched_switch`, `cpu_core/event=0x3c/`). Version 1 files have no
+    "events" layouts and no "events" field, and replay unchanged.
     `sysfs` is the raw text pmutop read (pmutop.kernel.sysfs.SysfsRead), so a replay rebuilds
     the Topology with the same model code.
 
@@ -62,7 +66,9 @@ from pmutop.model.samples import CounterFailure, CpuTimes, Encoding, GroupLayout
 from pmutop.model.tasks import ProcessState, RawMigration, TaskCounterRead, TaskTick
 
 FORMAT_NAME = "pmutop-recording"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 1 differs only by lacking "events" layouts and the header's "events" list.
+READABLE_VERSIONS = (1, 2)
 # A tick of a 448-CPU machine following a thousand threads is a few MiB; a header a few hundred KiB.
 MAX_LINE_BYTES = 16 * 2**20
 # The deepest legitimate line is a tick's tasks.processes threads: 5 levels.
@@ -92,6 +98,8 @@ class RecordingHeader:
     # Processes followed while recording, as (pid, comm): what a replay's picker can offer.
     processes: tuple[tuple[int, str], ...] = ()
     created: str | None = None
+    # The -e arguments as the user gave them.
+    events: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +166,7 @@ def header_to_json(header: RecordingHeader) -> dict[str, Any]:
         "layouts": [layout_to_json(layout) for layout in header.layouts],
         "notices": list(header.notices),
         "processes": [[pid, comm] for pid, comm in header.processes],
+        "events": list(header.events),
     }
 
 
@@ -302,8 +311,9 @@ def header_from_json(record: Any) -> RecordingHeader:
     if not isinstance(record, dict) or record.get("format") != FORMAT_NAME:
         raise ValueError("not a pmutop recording (no pmutop-recording header)")
     version = record.get("version")
-    if version != FORMAT_VERSION:
-        raise ValueError(f"recording format version {version!r:.40}; this pmutop reads version {FORMAT_VERSION}")
+    if version not in READABLE_VERSIONS:
+        readable = ", ".join(str(v) for v in READABLE_VERSIONS)
+        raise ValueError(f"recording format version {version!r:.40}; this pmutop reads versions {readable}")
     sysfs_record = _map(_field(record, "sysfs"), "sysfs")
     cpu_names = tuple(_text(name, "cpu name") for name in _list(_field(sysfs_record, "cpu_names"), "cpu_names"))
     if not all(_CPU_NAME.fullmatch(name) for name in cpu_names):
@@ -334,6 +344,7 @@ def header_from_json(record: Any) -> RecordingHeader:
         notices=tuple(_text(notice, "notice") for notice in _list(record.get("notices", []), "notices")),
         processes=tuple(processes),
         created=None if created is None else _text(created, "created"),
+        events=tuple(_text(text, "event") for text in _list(record.get("events", []), "events")),
     )
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from pmutop.kernel.sysfs import SysfsRead
 from pmutop.live.topology_loader import topology_of
+from pmutop.model.event_resolve import SOFTWARE_EVENTS, resolve_events
+from pmutop.model.event_syntax import parse_event_lists
 from pmutop.model.failures import OpenContext, Privileges, failure
 from pmutop.model.samples import CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.model.tasks import (
@@ -37,6 +39,20 @@ NO_CORE_PMU_NOTICE = (
     "Fix: enable the hypervisor's vPMU (e.g. QEMU -cpu host, a cloud instance type with PMU access)."
 )
 SOFTWARE_MEMBERS = ("cpu-clock", "context-switches", "cpu-migrations")
+# Made-up rates of -e events per instruction (the ones not among pmutop's own counters).
+EVENT_PER_INSTRUCTION = {
+    "branches": 0.18,
+    "branch-instructions": 0.18,
+    "branch-misses": 0.004,
+    "cache-references": 0.03,
+    "cache-misses": 0.008,
+    "L1-dcache-loads": 0.3,
+    "L1-dcache-load-misses": 0.01,
+}
+# Software event ids → the member name pmutop's own groups count them under (for cs, migrations...).
+SOFTWARE_NAMES = {0: "cpu-clock", 3: "context-switches", 4: "cpu-migrations"}
+# -e events on a core PMU share its counters with pmutop's cycles group: they multiplex.
+EVENT_COVERAGE_ON_CORE_PMU = 0.75
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +99,27 @@ def _layouts(topology: Topology, privileges: Privileges) -> tuple[GroupLayout, .
             members = ("tsc",) + (("aperf", "mperf") if "aperf" in msr.events and "mperf" in msr.events else ())
             layouts.append(GroupLayout(f"msr/cpu{n}", n, GroupRole.MSR, "msr", Encoding.PMU_TYPE, members))
     return tuple(layouts)
+
+
+def _event_layouts(topology: Topology, events: tuple[str, ...]) -> tuple[GroupLayout, ...]:
+    """The groups the sampler opens for `-e events` (no tracepoints: a fixture tree has no tracefs)."""
+    layouts = []
+    for group in resolve_events(parse_event_lists(events), topology) if events else ():
+        encoding = group.encodings[0]
+        for cpu in topology.online_cpus:
+            if group.cpus is None or cpu in group.cpus:
+                members = tuple(counter.label for counter in group.counters)
+                key = f"cpu{cpu}/events/{group.pmu}/{group.tag}"
+                layouts.append(GroupLayout(key, cpu, GroupRole.EVENTS, group.pmu, encoding, members))
+    return tuple(layouts)
+
+
+def _event_count(label: str, true_counts: dict[str, float]) -> float:
+    name = label.split(":", 1)[0]
+    name = SOFTWARE_NAMES.get(SOFTWARE_EVENTS.get(name, -1), name)
+    if name in true_counts:
+        return true_counts[name]
+    return true_counts["instructions"] * EVENT_PER_INSTRUCTION.get(name, 0.01)
 
 
 def _coverage(topology: Topology, cpu: int) -> float:
@@ -169,14 +206,16 @@ def synthetic_recording(
     privileges: str = "root",
     processes: tuple[tuple[int, str], ...] = (),
     follow: tuple[int, str] | None = None,
+    events: tuple[str, ...] = (),
 ) -> Recording:
     """A recording of `ticks` ticks (the first is the baseline) on the topology of `read`.
 
-    `follow` = (pid, comm) adds a followed task that migrates now and then, across core types too.
+    `follow` = (pid, comm) adds a followed task that migrates now and then, across core types too;
+    `events` are `-e` arguments, counted as the sampler would open them.
     """
     topology = topology_of(read)
     rights = Privileges(is_root=privileges == "root", has_cap_perfmon=privileges == "CAP_PERFMON", paranoid=None)
-    layouts = _layouts(topology, rights)
+    layouts = _layouts(topology, rights) + _event_layouts(topology, events)
     notices = () if topology.core_pmus else (NO_CORE_PMU_NOTICE,)
     header = RecordingHeader(
         host=host,
@@ -187,6 +226,7 @@ def synthetic_recording(
         layouts=layouts,
         notices=notices,
         processes=processes + ((follow,) if follow and follow not in processes else ()),
+        events=events,
     )
     rng = random.Random(seed)
     task = _FollowedTask(topology, follow[0], follow[1], random.Random(seed + 1)) if follow else None
@@ -225,10 +265,13 @@ def synthetic_recording(
                     if layout.cpu != cpu or not layout.members:
                         continue
                     coverage = _coverage(topology, cpu) if layout.role is GroupRole.CORE else 1.0
+                    event_pmu = topology.pmu(layout.pmu) if layout.role is GroupRole.EVENTS else None
+                    if event_pmu is not None and event_pmu.is_core:
+                        coverage = EVENT_COVERAGE_ON_CORE_PMU
                     running_ns = round(interval_ns * coverage)
                     old = reads[layout.key]
                     # A multiplexed counter only counts while it is on the PMU.
-                    counted = tuple(round(true_counts[member] * coverage) for member in layout.members)
+                    counted = tuple(round(_event_count(member, true_counts) * coverage) for member in layout.members)
                     reads[layout.key] = GroupRead(
                         enabled=old.enabled + interval_ns,
                         running=old.running + running_ns,

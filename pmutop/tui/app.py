@@ -20,10 +20,12 @@ from textual.widgets import Footer, Input, Static
 from pmutop.live.feed import SnapshotFeed
 from pmutop.model.snapshot import Snapshot
 from pmutop.recording.replay import ReplayFeed
+from pmutop.tui.columns import ColumnChooser, available_columns, chosen_columns
+from pmutop.tui.config import TuiConfig, save_config
 from pmutop.tui.heat_map import CpuHeatMap
 from pmutop.tui.history import HistoryBar
 from pmutop.tui.inbox import FeedEnded, SnapshotInbox, SnapshotReady
-from pmutop.tui.live_pane import LiveTable, RowMarks
+from pmutop.tui.live_pane import SORTS, LiveTable, RowMarks
 from pmutop.tui.paint import PmutopScreen, driver_class, update_in_place
 from pmutop.tui.screens import HelpScreen, ProcessPicker
 from pmutop.tui.task_pane import TaskPane
@@ -63,6 +65,7 @@ class PmutopApp(App):
         Binding("t", "toggle_topology", "Tree"),
         Binding("g", "toggle_grouping", "Group"),
         Binding("m", "toggle_heat_map", "Map", show=False),
+        Binding("c", "choose_columns", "Columns", show=False),
         Binding("x", "hide_banner", "Hide notice", show=False),
     ]
 
@@ -72,8 +75,14 @@ class PmutopApp(App):
     def get_driver_class(self) -> type[Driver]:
         return driver_class(super().get_driver_class())
 
-    def __init__(self, feed: SnapshotFeed, *, screenshot_dir: str | Path = ".") -> None:
+    def __init__(
+        self, feed: SnapshotFeed, *, screenshot_dir: str | Path = ".", config: TuiConfig | None = None
+    ) -> None:
         super().__init__()
+        # What the user chose last time (interval, sort, theme, columns), and saves this session's choices
+        # on quit; None (tests, screenshots) reads and writes no file.
+        self.config = config
+        self._columns_chosen = False
         self.feed = feed
         self.topology = feed.topology
         self.inbox = SnapshotInbox(self.post_message)
@@ -121,6 +130,8 @@ class PmutopApp(App):
         self.live.display = not self.heat_map.display
         self._apply_topology_visibility()
         self.live.focus()
+        if self.config is not None:
+            apply_config(self, self.config)
         self._update_header()
         self._update_banner()
         self._update_detail()
@@ -151,6 +162,11 @@ class PmutopApp(App):
         if snapshot is None:
             return
         self.snapshot = snapshot
+        if not self._columns_chosen:
+            # The -e events are known from the first snapshot: each is a column unless the config hid it.
+            self._columns_chosen = True
+            keys = self.config.columns if self.config is not None else None
+            self.live.set_columns(chosen_columns(keys, available_columns(snapshot)))
         with self.main_screen.painting():
             self.live.show(snapshot)
             self.heat_map.show(snapshot)
@@ -382,6 +398,27 @@ class PmutopApp(App):
         self.live.display = not shown
         self.heat_map.show(self.snapshot)
 
+    def action_choose_columns(self) -> None:
+        def chosen(keys: tuple[str, ...] | None) -> None:
+            if keys is None:
+                return
+            self.live.set_columns(chosen_columns(keys, available_columns(self.snapshot)))
+            self._save_config()
+
+        self.push_screen(ColumnChooser(available_columns(self.snapshot), self.live.columns), chosen)
+
+    async def action_quit(self) -> None:
+        self._save_config()
+        await super().action_quit()
+
+    def _save_config(self) -> None:
+        if self.config is None:
+            return
+        self.config = current_config(self)
+        problem = save_config(self.config)
+        if problem:
+            self.notify(problem, severity="warning")
+
     def action_hide_banner(self) -> None:
         self._hidden_notices = self._hidden_notices | frozenset(self._notices())
         self._update_banner()
@@ -404,7 +441,31 @@ class PmutopApp(App):
         yield SystemCommand("Toggle topology pane", "Show or hide the PMU tree (t)", self.action_toggle_topology)
         yield SystemCommand("Toggle grouping", "Group CPUs by core PMU on or off (g)", self.action_toggle_grouping)
         yield SystemCommand("Toggle heat map", "One cell per CPU, or one row per CPU (m)", self.action_toggle_heat_map)
+        yield SystemCommand(
+            "Choose columns", "Pick the live table's columns, -e events too (c)", self.action_choose_columns
+        )
         yield SystemCommand("Help", "Keys and columns (?)", self.action_help)
         yield SystemCommand("Save snapshot", "Save the screen as an SVG file", self.action_save_snapshot)
         if isinstance(self.feed, ReplayFeed):
             yield SystemCommand("Step", "Advance the replay one tick (.)", self.action_step)
+
+
+def apply_config(app: PmutopApp, config: TuiConfig) -> None:
+    """Last session's sort and theme (the interval is the command line's business: `pmutop -I`)."""
+    if config.theme is not None and config.theme in app.available_themes:
+        app.theme = config.theme
+    names = [name for name, _ in SORTS]
+    if config.sort in names:
+        app.live.sort_index = names.index(config.sort)
+        app.live.refresh_rows()
+
+
+def current_config(app: PmutopApp) -> TuiConfig:
+    live_interval = None if isinstance(app.feed, ReplayFeed) else round(app.feed.interval_s * 1000)
+    previous = app.config or TuiConfig()
+    return TuiConfig(
+        interval_ms=live_interval if live_interval is not None else previous.interval_ms,
+        sort=app.live.sort_name,
+        theme=app.theme,
+        columns=tuple(key for key, _, _ in app.live.columns),
+    )

@@ -46,7 +46,6 @@ COLUMNS = (
 )
 METRIC_COLUMNS = tuple(key for key, _, _ in COLUMNS if key not in ("coverage", "core_type"))
 LABEL_COLUMN = "label"
-CELL_KEYS = (LABEL_COLUMN, *(key for key, _, _ in COLUMNS))
 # Spaces between columns, and on each side of a row.
 GAP = 2
 PAD = 1
@@ -63,15 +62,15 @@ SORTS = (
 )
 
 Cell = tuple[str, str]
+Column = tuple[str, str, int]
 BLANK: Cell = ("", "")
-CORE_TYPE_INDEX = [key for key, _, _ in COLUMNS].index("core_type")
 
 
-def placeholder_cells(core_type: Cell, first: Cell = BLANK) -> tuple[Cell, ...]:
+def placeholder_cells(core_type: Cell, first: Cell = BLANK, columns: tuple[Column, ...] = COLUMNS) -> tuple[Cell, ...]:
     """Cells of a row with no figures (before the first snapshot, or offline): only the core type."""
-    cells = [BLANK] * len(COLUMNS)
-    cells[0] = first
-    cells[CORE_TYPE_INDEX] = core_type
+    cells = [core_type if key == "core_type" else BLANK for key, _, _ in columns]
+    if cells:
+        cells[0] = first
     return tuple(cells)
 
 
@@ -97,12 +96,12 @@ def matches_filter(text: str, cpu: int, pmu: str | None, core_type: str | None) 
     return any(needle in item.lower() for item in haystack)
 
 
-def line_pieces(cells: tuple[Cell, ...], label_width: int) -> list[Cell]:
+def line_pieces(cells: tuple[Cell, ...], label_width: int, columns: tuple[Column, ...] = COLUMNS) -> list[Cell]:
     """A row as (text, style) pieces in its columns, padding included. The label and the core type come
     from sysfs and are shown with control bytes escaped (as `literal` does); the rest are numbers."""
     (label, label_style), *rest = cells
     pieces: list[Cell] = [(" " * PAD, ""), (escape_controls(label)[:label_width].ljust(label_width), label_style)]
-    for (column, _, width), (value, style) in zip(COLUMNS, rest, strict=True):
+    for (column, _, width), (value, style) in zip(columns, rest, strict=True):
         pieces.append((" " * GAP, ""))
         if column == "core_type":
             pieces.append((escape_controls(value)[:width].ljust(width), style))
@@ -177,12 +176,9 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         self._label_width = max(
             [len(f"cpu{cpu.cpu}") + 2 for cpu in topology.cpus] + [len(p.name) + 2 for p in topology.core_pmus] + [6]
         )
-        heading: list[Cell] = [(" " * PAD, ""), ("CPU".ljust(self._label_width), "")]
-        for _, title, width in COLUMNS:
-            heading.append((" " * GAP + title.rjust(width), ""))
-        heading.append((" " * PAD, ""))
-        self._heading = heading
-        self._row_width = sum(len(text) for text, _ in heading)
+        # The columns shown, in order (the column chooser changes them; pmutop.tui.columns).
+        self.columns: tuple[Column, ...] = COLUMNS
+        self._set_heading()
         # Per row key (None: the heading): what its line was built from (cells, component class, styling, scroll)
         # and the line, so a repaint of the whole table builds only the lines that changed.
         self._lines: dict[str | None, tuple[tuple, Strip]] = {}
@@ -193,6 +189,25 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         self._described: tuple[tuple, Text] | None = None
         self._piece_styles_for: Styling | None = None
         self._piece_styles: dict[tuple[str, str], Style] = {}
+
+    def _set_heading(self) -> None:
+        heading: list[Cell] = [(" " * PAD, ""), ("CPU".ljust(self._label_width), "")]
+        for _, title, width in self.columns:
+            heading.append((" " * GAP + title.rjust(width), ""))
+        heading.append((" " * PAD, ""))
+        self._heading = heading
+        self._row_width = sum(len(text) for text, _ in heading)
+
+    def set_columns(self, columns: tuple[Column, ...]) -> None:
+        """Show these columns from now on; every line is built again."""
+        if columns == self.columns:
+            return
+        self.columns = columns
+        self._set_heading()
+        self._lines = {}
+        self._cells = {}
+        self._order = []
+        self.refresh_rows()
 
     def on_mount(self) -> None:
         self.refresh_rows()
@@ -311,7 +326,7 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         cached = self._lines.get(key)
         if cached is not None and cached[0] == signature:
             return cached[1]
-        pieces = self._heading if cells is None else line_pieces(cells, self._label_width)
+        pieces = self._heading if cells is None else line_pieces(cells, self._label_width, self.columns)
         line = self._strip(pieces, kind, styling, scroll_x, width)
         self._lines[key] = (signature, line)
         return line
@@ -449,8 +464,9 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         self._refresh_rows(changed)
 
     def cell(self, key: str, column: str) -> str:
-        """The text shown in one column of a row (LABEL_COLUMN or a COLUMNS key)."""
-        return self._cells_of(key)[CELL_KEYS.index(column)][0]
+        """The text shown in one column of a row (LABEL_COLUMN or a shown column's key)."""
+        keys = (LABEL_COLUMN, *(name for name, _, _ in self.columns))
+        return self._cells_of(key)[keys.index(column)][0]
 
     def _row_cells(
         self, key: str, cpu_rows: dict[int, CpuRow | None], pmu_rows: dict[str, PmuRow | None]
@@ -464,7 +480,7 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         core_type = next((t.label for t in self.topology.core_types if t.pmu == name), "")
         label: Cell = (f"Σ {name}", "bold")
         if row is None:
-            return (label, *placeholder_cells((core_type, "bold")))
+            return (label, *placeholder_cells((core_type, "bold"), columns=self.columns))
         return (label, *self._metric_cells(row.metric, row.metric("cycles"), core_type, bold=True))
 
     def _cpu_cells(self, cpu: int, row: CpuRow | None) -> tuple[Cell, ...]:
@@ -480,16 +496,15 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
             style = style or "dim"
         label: Cell = (f"{marker}cpu{cpu}", style)
         if not online:
-            return (label, *placeholder_cells((core_type, "dim"), first=("offline", "dim")))
+            return (label, *placeholder_cells((core_type, "dim"), first=("offline", "dim"), columns=self.columns))
         if row is None:
-            return (label, *placeholder_cells((core_type, "")))
+            return (label, *placeholder_cells((core_type, ""), columns=self.columns))
         coverage_source = row.metric("cycles") if "cycles" in row.metrics else NOT_COUNTED
         return (label, *self._metric_cells(row.metric, coverage_source, core_type, bold=False))
 
-    @staticmethod
-    def _metric_cells(lookup, coverage_source: Metric, core_type: str, *, bold: bool) -> tuple[Cell, ...]:
+    def _metric_cells(self, lookup, coverage_source: Metric, core_type: str, *, bold: bool) -> tuple[Cell, ...]:
         result = []
-        for key, _, _ in COLUMNS:
+        for key, _, _ in self.columns:
             if key == "coverage":
                 cell = coverage_cell(coverage_source)
             elif key == "core_type":
@@ -514,9 +529,15 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         if row is None:
             said: tuple = (key,)
         elif isinstance(row, PmuRow):
-            said = (key, _reasons(row.metrics), row.encoding, row.metric("cycles").coverage, row.extrapolated_share)
+            said = (
+                key,
+                _reasons(row.metrics, self.columns),
+                row.encoding,
+                row.metric("cycles").coverage,
+                row.extrapolated_share,
+            )
         else:
-            said = (key, row.online, _reasons(row.metrics))
+            said = (key, row.online, _reasons(row.metrics, self.columns))
         if self._described is None or self._described[0] != said:
             text = self._describe_pmu(name) if kind == "pmu" else self._describe_cpu(int(name))
             self._described = (said, text)
@@ -541,7 +562,7 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
                     f" · {row.extrapolated_share * 100:.1f}% of cycles+instructions extrapolated (multiplexed)",
                     style="yellow",
                 )
-            _append_reasons(text, row.metrics)
+            _append_reasons(text, row.metrics, self.columns)
         return text
 
     def _describe_cpu(self, cpu: int) -> Text:
@@ -566,15 +587,15 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
             text.append(" · offline: its counters resume when it comes back online", style="yellow")
             return text
         if row is not None:
-            _append_reasons(text, row.metrics)
+            _append_reasons(text, row.metrics, self.columns)
         return text
 
 
-def _reasons(metrics) -> tuple[tuple[str, str], ...]:
+def _reasons(metrics, columns: tuple[Column, ...]) -> tuple[tuple[str, str], ...]:
     """(column heading, why) for each n/a column: the counter's failure, or the model's note (a CPU too
     idle to measure its clock)."""
     reasons = []
-    for key, heading, _ in COLUMNS:
+    for key, heading, _ in columns:
         metric = metrics.get(key)
         if metric is not None and metric.value is None:
             why = metric.failure.explanation if metric.failure is not None else metric.note
@@ -583,10 +604,10 @@ def _reasons(metrics) -> tuple[tuple[str, str], ...]:
     return tuple(reasons)
 
 
-def _append_reasons(text: Text, metrics) -> None:
+def _append_reasons(text: Text, metrics, columns: tuple[Column, ...]) -> None:
     """One line per distinct reason, naming the columns it blanks."""
     by_reason: dict[str, list[str]] = {}
-    for heading, why in _reasons(metrics):
+    for heading, why in _reasons(metrics, columns):
         by_reason.setdefault(why, []).append(heading)
     for reason, headings in by_reason.items():
         text.append("\n")

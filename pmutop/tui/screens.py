@@ -29,6 +29,7 @@ KEYS_HELP = (
     ("t", "show / hide the topology pane"),
     ("g", "group CPUs under their core PMU on / off"),
     ("m", "a heat map of every CPU (colour util%, bar IPC) / a row per CPU"),
+    ("c", "choose the columns (pmutop's and one per -e event); kept with interval, sort and theme"),
     ("x", "hide the notice banner"),
     ("ctrl+p", "command palette: the same actions, theme, save snapshot (SVG)"),
     ("↑ ↓ PgUp PgDn", "move in the focused pane; Tab switches panes"),

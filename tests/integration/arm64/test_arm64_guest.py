@@ -441,3 +441,75 @@ def test_recording_from_the_guest_replays_on_the_host(guest, tmp_path):
     crossing = [m for m in migrations if (m["from_cpu"], m["to_cpu"]) == (0, 1)]
     guest.check(len(crossing) == 1, f"replayed migrations {migrations}", name)
     guest.check(crossing[0]["cross_type"] is (owners[0] != owners[1]), f"replayed migration {crossing[0]}", name)
+
+
+# ---------------------------------------------------------------- -e events (see guest_run.event_lists)
+
+
+def _event_totals(record: dict) -> dict[str, dict]:
+    return {total["name"]: total for total in record.get("events", ())}
+
+
+def test_pmu_qualified_and_raw_events_count_on_the_right_cpus(guest):
+    _require_stat(guest)
+    name = "stat-events"
+    intervals, _summary = _intervals(guest, name)
+    guest.check(len(intervals) >= 2, f"{len(intervals)} interval lines, expected 2", name)
+    owners = OWNERS[guest.layout]
+    types = guest.sysfs_types()
+    if guest.layout == "stock":
+        # One core PMU: each event on both CPUs, one total each, named as given.
+        expected = {
+            "armv8_pmuv3/inst_retired/": [0, 1],
+            "r08": [0, 1],
+            "armv8_pmuv3/cpu_cycles/": [0, 1],
+            "instructions": [0, 1],
+        }
+    else:
+        # Two core PMUs: a53's event on cpu0 only; raw and alias events once per core PMU, on its own CPU.
+        expected = {
+            "armv8_cortex_a53/cpu_cycles/": [0],
+            "armv8_cortex_a53/r08/": [0],
+            "armv8_cortex_a72/r08/": [1],
+            "armv8_cortex_a53/inst_retired/": [0],
+            "armv8_cortex_a72/inst_retired/": [1],
+            "armv8_cortex_a53/instructions/": [0],
+            "armv8_cortex_a72/instructions/": [1],
+        }
+    for record in intervals:
+        totals = _event_totals(record)
+        guest.check(set(totals) == set(expected), f"event totals {sorted(totals)}, expected {sorted(expected)}", name)
+        for event, cpus in expected.items():
+            total = totals[event]
+            guest.check(total["pmu"] in types, f"{event} on {total['pmu']}, not a guest PMU", name)
+            guest.check(
+                (total["cpus_wanted"], total["cpus_counted"]) == (len(cpus), len(cpus)),
+                f"{event}: counted on {total['cpus_counted']} of {total['cpus_wanted']} CPUs, expected {len(cpus)}",
+                name,
+            )
+            guest.check(total.get("value") is not None and total["value"] > 0, f"{event}: {total}", name)
+            guest.check(total.get("coverage") == 1.0, f"{event}: coverage {total.get('coverage')}", name)
+            guest.check(
+                all(owners[cpu] == total["pmu"] for cpu in cpus), f"{event} on {total['pmu']} for cpus {cpus}", name
+            )
+        rows = {row["cpu"]: row for row in record["cpus"]}
+        for event, cpus in expected.items():
+            label = totals[event]["event"]
+            for cpu in (0, 1):
+                metric = rows[cpu]["metrics"].get(f"event:{label}")
+                if cpu in cpus:
+                    counted = metric is not None and (metric.get("value") or 0) > 0
+                    guest.check(counted, f"cpu{cpu} {label}: {metric}", name)
+                elif guest.layout == "two-pmu" and label == "armv8_cortex_a53/cpu_cycles/":
+                    guest.check(metric is None, f"cpu{cpu} has {label} though its PMU does not cover it", name)
+
+
+def test_an_event_on_a_pmu_the_guest_lacks_is_one_line_naming_its_pmus(guest):
+    name = "stat-events-other-layout"
+    guest.check(name in guest.result.sections, f"the guest printed no `{name}` section")
+    body, rc = guest.result.sections[name]
+    guest.check(rc == 1, f"exit {rc}, expected 1", name)
+    # The runner's own lines (argv, guest seconds) start with "# ".
+    lines = [line for line in body.strip().splitlines() if not line.startswith("# ")]
+    guest.check(len(lines) == 1 and "pmutop stat: -e:" in lines[0], f"not one error line: {body[:400]}", name)
+    guest.check(any(pmu in lines[0] for pmu in OWNERS[guest.layout].values()), f"no PMU suggested: {lines[0]}", name)

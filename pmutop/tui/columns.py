@@ -1,0 +1,85 @@
+"""The live table's columns: pmutop's own and one per -e event, and the chooser that picks them.
+
+A column is (metric key, heading, width), as in pmutop.tui.live_pane.COLUMNS; an event's metric key is
+pmutop.model.snapshot.event_metric(label).
+"""
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from pmutop.model.snapshot import EVENT_METRIC_PREFIX, Snapshot
+from pmutop.tui.live_pane import COLUMNS, Column
+
+EVENT_COLUMN_WIDTH = 8
+EVENT_HEADING_WIDTH = 12
+
+
+def event_columns(snapshot: Snapshot | None) -> tuple[Column, ...]:
+    """A column per -e event the snapshot carries, in the order given (counts per interval, SI-suffixed)."""
+    if snapshot is None:
+        return ()
+    labels = dict.fromkeys(total.label for total in snapshot.events)
+    return tuple(
+        (EVENT_METRIC_PREFIX + label, label[:EVENT_HEADING_WIDTH], max(EVENT_COLUMN_WIDTH, min(len(label), 12)))
+        for label in labels
+    )
+
+
+def available_columns(snapshot: Snapshot | None) -> tuple[Column, ...]:
+    return COLUMNS + event_columns(snapshot)
+
+
+def chosen_columns(keys: tuple[str, ...] | None, available: tuple[Column, ...]) -> tuple[Column, ...]:
+    """The columns named by `keys` (from the config file or the chooser) that exist, in their order;
+    events the user named with -e and never hid are shown too. None: every column."""
+    if keys is None:
+        return available
+    by_key = {column[0]: column for column in available}
+    shown = [by_key[key] for key in keys if key in by_key]
+    known = set(keys)
+    shown += [column for column in available if column[0].startswith(EVENT_METRIC_PREFIX) and column[0] not in known]
+    return tuple(shown)
+
+
+class ColumnChooser(ModalScreen[tuple[str, ...] | None]):
+    """Tick the columns to show; Enter applies, Esc cancels. Order follows the table's."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        # Before the list's own enter (which toggles): space toggles, enter applies.
+        Binding("enter", "apply", "Apply", priority=True),
+    ]
+    DEFAULT_CSS = """
+    ColumnChooser { align: center middle; }
+    ColumnChooser > Vertical { width: 50; height: auto; max-height: 80%; border: round $accent; background: $surface; }
+    ColumnChooser SelectionList { height: auto; max-height: 30; }
+    """
+
+    def __init__(self, available: tuple[Column, ...], shown: tuple[Column, ...]) -> None:
+        super().__init__()
+        self.available = available
+        self.shown = {column[0] for column in shown}
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("Columns: space toggles, Enter applies, Esc cancels")
+            yield SelectionList[str](
+                *(Selection(f"{heading}  ({key})", key, key in self.shown) for key, heading, _ in self.available),
+                id="columns",
+            )
+
+    def on_mount(self) -> None:
+        self.query_one(SelectionList).focus()
+
+    def action_apply(self) -> None:
+        selected = set(self.query_one(SelectionList).selected)
+        self.dismiss(tuple(key for key, _, _ in self.available if key in selected))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
