@@ -6,7 +6,7 @@ import platform
 import sys
 import time
 
-from pmutop.cli.errors import UserError, claim_output, recording_exit_code, run_app
+from pmutop.cli.errors import UsageError, UserError, claim_output, recording_exit_code, run_app
 from pmutop.cli.signals import StopSignals
 from pmutop.cli.stat_args import parse_pids
 from pmutop.kernel.sysfs import read_sysfs_any
@@ -14,7 +14,7 @@ from pmutop.recording.format import RecordingError, RecordingHeader, RecordingWr
 
 
 def run_record(args: argparse.Namespace, command: list[str]) -> int:
-    from pmutop.live.event_list import EVENT_ERRORS, event_groups
+    from pmutop.live.event_list import EventListError, event_groups
     from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
     from pmutop.live.topology_loader import topology_of
 
@@ -24,9 +24,8 @@ def run_record(args: argparse.Namespace, command: list[str]) -> int:
     topology = topology_of(read)
     try:
         events = event_groups(args.event, topology)
-    except EVENT_ERRORS as exc:
-        print(f"pmutop record: -e: {exc}", file=sys.stderr)
-        return 1
+    except EventListError as exc:
+        raise UsageError(f"-e: {exc}") from None
     session = StatSession.create(pids=pids, comm=args.comm, command=command or None, topology=topology, events=events)
     if isinstance(session, str):
         print(f"pmutop record: {session}", file=sys.stderr)

@@ -37,7 +37,7 @@ def _command_io_away_from_terminal(log_path: str) -> Iterator[None]:
 
 
 def run_tui(options_argv: list[str], command: list[str]) -> int:
-    from pmutop.live.event_list import EVENT_ERRORS, event_groups
+    from pmutop.live.event_list import EventListError, event_groups
     from pmutop.live.live_feed import LiveFeed
     from pmutop.live.topology_loader import load_topology
     from pmutop.tui.config import load_config
@@ -64,7 +64,7 @@ def run_tui(options_argv: list[str], command: list[str]) -> int:
     topology = load_topology("/")
     try:
         events = event_groups(args.event, topology)
-    except EVENT_ERRORS as exc:
+    except EventListError as exc:
         raise UsageError(f"-e: {exc}") from None
     log_path = None
     if command:

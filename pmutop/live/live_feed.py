@@ -5,12 +5,15 @@ import signal
 import subprocess
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from pmutop.kernel import procfs
 from pmutop.live.feed import EndCallback, SnapshotCallback
 from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
-from pmutop.model.event_resolve import EventGroupPlan
 from pmutop.model.topology import Topology
+
+if TYPE_CHECKING:
+    from pmutop.model.event_resolve import EventGroupPlan
 
 MIN_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 60.0
@@ -51,7 +54,7 @@ class LiveFeed:
         comm: str | None = None,
         command: list[str] | None = None,
         topology: Topology | None = None,
-        events: tuple[EventGroupPlan, ...] = (),
+        events: "tuple[EventGroupPlan, ...]" = (),
     ) -> "LiveFeed | str":
         session = StatSession.create(cpus=cpus, pids=pids, comm=comm, command=command, topology=topology, events=events)
         if isinstance(session, str):

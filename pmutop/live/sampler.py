@@ -11,9 +11,9 @@ import os
 import resource
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pmutop.kernel import perf, procfs
-from pmutop.model.event_resolve import EventGroupPlan
 from pmutop.model.failures import OpenContext, Privileges, failure
 from pmutop.model.plan import (
     CounterSpec,
@@ -25,6 +25,9 @@ from pmutop.model.plan import (
 )
 from pmutop.model.samples import CounterFailure, CpuTimes, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.model.topology import Topology
+
+if TYPE_CHECKING:
+    from pmutop.model.event_resolve import EventGroupPlan
 
 DENIED = (errno.EACCES, errno.EPERM)
 # Descriptors kept free for pmutop's own files (/proc/stat each tick, imports, output) when the
@@ -111,7 +114,7 @@ class Sampler:
     # Where the groups count: "cpu" (system-wide per CPU) or "self" (pmutop's own process tree).
     scope: str = "cpu"
     # The user's -e events (pmutop.model.event_resolve), opened beside pmutop's own groups.
-    events: tuple[EventGroupPlan, ...] = ()
+    events: "tuple[EventGroupPlan, ...]" = ()
     notices: tuple[str, ...] = ()
     fds_needed: int = 0
     fd_limit: int = 0

@@ -11,18 +11,21 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from pmutop.live.sampler import Sampler
-from pmutop.live.task_counters import TaskCounters, task_specs
 from pmutop.live.tasks import TaskFollower
 from pmutop.live.topology_loader import load_topology
-from pmutop.model.event_resolve import EventGroupPlan
 from pmutop.model.rates import RateModel
 from pmutop.model.samples import RawTick
 from pmutop.model.snapshot import Snapshot
 from pmutop.model.task_summary import TaskSummary
 from pmutop.model.tasks import TaskTick
 from pmutop.model.topology import Topology
+
+if TYPE_CHECKING:
+    from pmutop.live.task_counters import TaskCounters
+    from pmutop.model.event_resolve import EventGroupPlan
 
 # The child waits on this pipe until its counters are open, then execs the command: nothing it
 # does is missed, as with perf stat's workload start. (A wrapper interpreter instead of
@@ -60,7 +63,7 @@ class StatSession:
     # Session-level messages, e.g. why a follow request from the UI could not be honoured.
     notices: list[str] = field(default_factory=list)
     # perf's end-of-run counters on the command or -p processes, and their block once finished.
-    task_counters: TaskCounters | None = None
+    task_counters: "TaskCounters | None" = None
     task_summary: TaskSummary | None = None
     # CLOCK_MONOTONIC when the command was first seen to have exited (perf's "time elapsed" ends there).
     exited_at: float | None = None
@@ -78,7 +81,7 @@ class StatSession:
         command: list[str] | None = None,
         topology: Topology | None = None,
         user_only: bool = False,
-        events: tuple[EventGroupPlan, ...] = (),
+        events: "tuple[EventGroupPlan, ...]" = (),
         task_summary: bool = False,
     ) -> "StatSession | str":
         """A ready session, or a one-line reason why it cannot start (no such command, no process)."""
@@ -95,6 +98,8 @@ class StatSession:
                 sampler.close()
                 return problem
         if task_summary and (child_pid or pids):
+            from pmutop.live.task_counters import TaskCounters, task_specs
+
             target = f"'{' '.join(command)}'" if command else "process id '" + ",".join(map(str, pids)) + "'"
             specs = task_specs(topology, sampler.core_plans(), events)
             session.task_counters = TaskCounters.open(

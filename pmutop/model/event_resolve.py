@@ -31,7 +31,7 @@ from pmutop.model.event_syntax import (
 )
 from pmutop.model.plan import PERF_TYPE_HARDWARE, PERF_TYPE_SOFTWARE, CounterSpec, GroupPlan, alias_config
 from pmutop.model.samples import Encoding, GroupRole
-from pmutop.model.topology import Pmu, PmuKind, Topology, pmu_base_name
+from pmutop.model.topology import Pmu, PmuKind, Topology, per_pmu_name, pmu_base_name
 
 PERF_TYPE_TRACEPOINT = 2
 PERF_TYPE_HW_CACHE = 3
@@ -598,15 +598,6 @@ class Resolver:
         lowered = {k.lower(): k for k in known}
         close = difflib.get_close_matches(name.lower(), list(lowered), n=4, cutoff=0.6)
         return [lowered[c] for c in close]
-
-
-def per_pmu_name(topology: Topology, label: str, pmu: str) -> str:
-    """perf's name for an event on one of several core PMUs: `cpu_core/branch-misses/`, `cpu_atom/cycles/u`."""
-    found = topology.pmu(pmu)
-    if "/" in label or found is None or not found.is_core or not topology.is_heterogeneous:
-        return label
-    name, _, modifiers = label.partition(":")
-    return f"{pmu}/{name}/{modifiers}"
 
 
 def _without_prefix(name: str) -> str:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from pmutop.model.event_resolve import per_pmu_name
 from pmutop.model.samples import CounterFailure, CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.model.snapshot import (
     Column,
@@ -29,7 +28,7 @@ from pmutop.model.snapshot import (
     event_metric,
 )
 from pmutop.model.tasks import TaskModel, TaskTick
-from pmutop.model.topology import Topology
+from pmutop.model.topology import Topology, per_pmu_name
 
 USER_HZ = 100  # /proc/stat ticks per second on every Linux ABI
 # GHz divides by busy time, which /proc/stat knows only to a tick (10 ms): below this many busy ticks the

@@ -220,6 +220,15 @@ class Topology:
         }
 
 
+def per_pmu_name(topology: Topology, label: str, pmu: str) -> str:
+    """perf's name for an event on one of several core PMUs: `cpu_core/branch-misses/`, `cpu_atom/cycles/u`."""
+    found = topology.pmu(pmu)
+    if "/" in label or found is None or not found.is_core or not topology.is_heterogeneous:
+        return label
+    name, _, modifiers = label.partition(":")
+    return f"{pmu}/{name}/{modifiers}"
+
+
 def pmu_base_name(name: str) -> str:
     """perf's pmu_name_len_no_suffix: strip `_<decimal>` or `_<hex with more than 2 digits>`."""
     end = len(name)

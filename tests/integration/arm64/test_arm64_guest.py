@@ -508,7 +508,7 @@ def test_an_event_on_a_pmu_the_guest_lacks_is_one_line_naming_its_pmus(guest):
     name = "stat-events-other-layout"
     guest.check(name in guest.result.sections, f"the guest printed no `{name}` section")
     body, rc = guest.result.sections[name]
-    guest.check(rc == 1, f"exit {rc}, expected 1", name)
+    guest.check(rc == 2, f"exit {rc}, expected 2 (bad usage)", name)
     # The runner's own lines (argv, guest seconds) start with "# ".
     lines = [line for line in body.strip().splitlines() if not line.startswith("# ")]
     guest.check(len(lines) == 1 and "pmutop stat: -e:" in lines[0], f"not one error line: {body[:400]}", name)
