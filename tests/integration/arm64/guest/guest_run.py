@@ -20,8 +20,8 @@ from pathlib import Path
 PMU_ROOT = Path("/sys/bus/event_source/devices")
 PMUTOP = [sys.executable, "-m", "pmutop"]
 COMMAND_TIMEOUT_S = 90
-# The followed task (guest/spin_task.c, built static by build.py): idle 0.5 s, then CPU 0, then CPU 1,
-# busy 0.5 s on each.
+# The followed task (guest/spin_task.c, built static by build.py): pinned to CPU 0 and idle 0.5 s, busy
+# 0.5 s, then pinned to CPU 1 and busy 0.5 s.
 SPIN_TASK = ["/opt/pmutop/spin_task", "0.5", "0.5"]
 ARMV8_CPU_CYCLES = 0x11
 ARMV8_INST_RETIRED = 0x08

@@ -1,5 +1,5 @@
-/* The task the guest follows: idle for SETTLE seconds (as an interpreter's start-up would be: pmutop
- * ticks undisturbed meanwhile), then pinned to CPU 0, busy for SECONDS, then pinned to CPU 1, busy again.
+/* The task the guest follows: pinned to CPU 0 and idle for SETTLE seconds (as an interpreter's start-up
+ * would be: pmutop ticks undisturbed meanwhile), busy there for SECONDS, then pinned to CPU 1, busy again.
  * A static binary rather than `python3 -c`, because starting an interpreter under TCG costs seconds
  * of host time per run; the guest runs this twice (stat and record). */
 #define _GNU_SOURCE
@@ -14,17 +14,19 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int spin_on(int cpu, double seconds)
+static int pin(int cpu)
 {
 	cpu_set_t set;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) != 0)
-		return 1;
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void spin(double seconds)
+{
 	double end = now() + seconds;
 	while (now() < end)
 		;
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -32,6 +34,12 @@ int main(int argc, char **argv)
 	double seconds = argc > 1 ? atof(argv[1]) : 0.5;
 	double settle = argc > 2 ? atof(argv[2]) : 0.0;
 	struct timespec pause = {(time_t)settle, (long)((settle - (time_t)settle) * 1e9)};
+	if (pin(0) != 0)
+		return 1;
 	nanosleep(&pause, NULL);
-	return spin_on(0, seconds) || spin_on(1, seconds);
+	spin(seconds);
+	if (pin(1) != 0)
+		return 1;
+	spin(seconds);
+	return 0;
 }
