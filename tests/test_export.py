@@ -382,3 +382,26 @@ def test_cpu_selection_exports_only_those_cpus():
         exporter.stop()
     result = subprocess.run([*PMUTOP, "export", "-C", "0-x"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 1 and result.stderr.startswith("pmutop export: -C: ")
+
+
+@pytest.mark.needs_root
+def test_events_named_with_e_are_exported_with_their_times():
+    exporter = start_exporter("--listen", "127.0.0.1:0", "-e", "page-faults")
+    try:
+
+        def counted():
+            samples = parse_exposition(exporter.metrics())
+            return (sample_value(samples, "pmutop_event_total", cpu="0", pmu="software", event="page-faults") or 0) > 0
+
+        poll(counted, "page faults to be counted")
+        samples = parse_exposition(exporter.metrics())
+        labels = {"cpu": "0", "pmu": "software", "event": "page-faults"}
+        assert sample_value(samples, "pmutop_event_enabled_seconds_total", **labels) > 0
+        assert sample_value(samples, "pmutop_event_running_seconds_total", **labels) > 0
+    finally:
+        exporter.stop()
+
+
+def test_an_unknown_event_is_a_usage_error():
+    result = subprocess.run([*PMUTOP, "export", "-e", "no-such-event"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.startswith("pmutop export: -e: ")

@@ -30,6 +30,7 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-I", "--interval", type=errors.interval_ms, metavar="MS", help="sample every MS milliseconds (default 1000)"
     )
+    stat_args.add_event_option(parser)
     stat_args.add_cpu_selectors(parser)
     stat_args.add_task_selectors(parser)
     parser.add_argument(
@@ -42,8 +43,8 @@ def checked_address(args: argparse.Namespace) -> "ListenAddress | None":
     usage error (exit 2) before anything is opened."""
     from pmutop.export.server import DEFAULT_LISTEN, is_loopback, parse_listen
 
-    if args.input and (args.cpus or args.user or args.pid or args.comm):
-        raise errors.UsageError("--input replays a recording as it was: -C, --user, -p and --comm do not apply")
+    if args.input and (args.cpus or args.user or args.pid or args.comm or args.event):
+        raise errors.UsageError("--input replays a recording as it was: -C, --user, -e, -p and --comm do not apply")
     if args.listen is None and args.textfile is not None:
         return None
     try:

@@ -152,6 +152,13 @@ def _dispatch(argv: Sequence[str]) -> int:
     if args.command == "export":
         from pmutop.export.run import run_export
 
-        return run_export(args, export_args.checked_address(args), stat_args.parse_pids(args.pid))
+        address = export_args.checked_address(args)
+        if args.event and not args.input:
+            from pmutop.live.topology_loader import load_topology
+
+            topology = load_topology("/")
+            events = stat_args.event_plans(args.event, topology)
+            return run_export(args, address, stat_args.parse_pids(args.pid), events, topology)
+        return run_export(args, address, stat_args.parse_pids(args.pid))
     parser.print_help()
     return 2

@@ -1,8 +1,14 @@
 """The `pmutop stat` command line, kept apart from the command so that `pmutop topology` stays light."""
 
 import argparse
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pmutop.cli import errors
+
+if TYPE_CHECKING:
+    from pmutop.model.event_resolve import EventGroupPlan
+    from pmutop.model.topology import Topology
 
 PERF_DIFFERENCES = """\
 where pmutop stat differs from perf stat:
@@ -91,6 +97,16 @@ def add_event_option(parser: argparse._ActionsContainer) -> None:
         "cpu_core/event=0x3c/, r1a8, sched:sched_switch, {a,b} groups, :u/:k/:h/:I/:H/:D modifiers. "
         "A hardware event without a PMU counts on every core PMU, shown per PMU as perf does",
     )
+
+
+def event_plans(texts: Sequence[str], topology: "Topology") -> "tuple[EventGroupPlan, ...]":
+    """The -e lists resolved on `topology`; a bad one is a usage error (exit 2), for every command."""
+    from pmutop.live.event_list import EventListError, event_groups
+
+    try:
+        return event_groups(texts, topology)
+    except EventListError as exc:
+        raise errors.UsageError(f"-e: {exc}") from None
 
 
 def add_cpu_selectors(parser: argparse._ActionsContainer) -> None:

@@ -6,14 +6,13 @@ import shutil
 import statistics
 import sys
 import time
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
-from pmutop.cli import stat_output
+from pmutop.cli import stat_args, stat_output
 from pmutop.cli.errors import UsageError, UserError, recording_exit_code
 from pmutop.cli.signals import StopSignals
 from pmutop.cli.stat_args import parse_pids
 from pmutop.kernel import procfs
-from pmutop.live.event_list import EventListError, event_groups
 from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
 from pmutop.live.topology_loader import load_topology
 from pmutop.model.aggregate import Aggregation, aggregate, cpu_groups
@@ -21,9 +20,6 @@ from pmutop.model.cpulist import parse_cpulist
 from pmutop.model.snapshot import Snapshot
 from pmutop.model.task_summary import TaskSummary
 from pmutop.model.topology import Topology
-
-if TYPE_CHECKING:
-    from pmutop.model.event_resolve import EventGroupPlan
 
 # What `perf stat -x` counts when no -e is given (system-wide; perf's task-clock is cpu-clock with -a).
 PERF_DEFAULT_EVENTS = "cpu-clock,context-switches,cpu-migrations,page-faults,cycles,instructions,branches,branch-misses"
@@ -118,13 +114,6 @@ def _check(args: argparse.Namespace, command: list[str]) -> None:
         raise UsageError("-x needs a separator, e.g. -x,")
 
 
-def _event_groups(texts: list[str], topology: Topology) -> "tuple[EventGroupPlan, ...]":
-    try:
-        return event_groups(texts, topology)
-    except EventListError as exc:
-        raise UsageError(f"-e: {exc}") from None
-
-
 def _followed_pids(args: argparse.Namespace) -> tuple[int, ...]:
     pids = parse_pids(args.pid)
     try:
@@ -163,7 +152,7 @@ def _run_live(args: argparse.Namespace, command: list[str], stream: TextIO) -> i
     following = bool(command or args.pid or args.tid)
     # perf's -x without -e: its default events, system-wide; a followed task gets perf's task set instead.
     texts = args.event or ([PERF_DEFAULT_EVENTS] if args.separator is not None and not following else [])
-    events = _event_groups(texts, topology)
+    events = stat_args.event_plans(texts, topology)
     output = _Output(args, topology, stream, live=True)
     pids = _followed_pids(args)
     runs = args.repeat or 1

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pmutop.export.server import ListenAddress, MetricsServer
 from pmutop.export.textfile import TextfileWriter
@@ -22,6 +23,9 @@ from pmutop.export.totals import ExportTotals, Exposition
 from pmutop.model.samples import GroupLayout, RawTick
 from pmutop.model.snapshot import Snapshot
 from pmutop.model.topology import Topology
+
+if TYPE_CHECKING:
+    from pmutop.model.event_resolve import EventGroupPlan
 
 COMMAND = "pmutop export"
 
@@ -39,7 +43,13 @@ class TickSource:
     close: Callable[[], object]
 
 
-def live_source(args: argparse.Namespace, pids: tuple[int, ...], interval_s: float) -> TickSource | str:
+def live_source(
+    args: argparse.Namespace,
+    pids: tuple[int, ...],
+    interval_s: float,
+    events: "tuple[EventGroupPlan, ...]" = (),
+    topology: Topology | None = None,
+) -> TickSource | str:
     from pmutop.live.stat_session import StatSession
     from pmutop.model.cpulist import parse_cpulist
 
@@ -47,7 +57,9 @@ def live_source(args: argparse.Namespace, pids: tuple[int, ...], interval_s: flo
         cpus = parse_cpulist(args.cpus) if args.cpus else None
     except ValueError as exc:
         return f"-C: {exc}"
-    session = StatSession.create(cpus=cpus, pids=pids, comm=args.comm, user_only=args.user)
+    session = StatSession.create(
+        cpus=cpus, pids=pids, comm=args.comm, user_only=args.user, events=events, topology=topology
+    )
     if isinstance(session, str):
         return session
 
@@ -127,8 +139,15 @@ def _stop(signum: int, frame: object) -> None:
     raise _Stopped(signum)
 
 
-def run_export(args: argparse.Namespace, address: ListenAddress | None, pids: tuple[int, ...] = ()) -> int:
-    """Serve on `address` (checked by the CLI; None: --textfile only) until a stop signal: exit 128+N."""
+def run_export(
+    args: argparse.Namespace,
+    address: ListenAddress | None,
+    pids: tuple[int, ...] = (),
+    events: "tuple[EventGroupPlan, ...]" = (),
+    topology: Topology | None = None,
+) -> int:
+    """Serve on `address` (checked by the CLI; None: --textfile only) until a stop signal: exit 128+N.
+    `events` are the -e groups the CLI resolved on `topology`."""
     interval_s = (args.interval or 1000) / 1000
     writer = TextfileWriter(args.textfile) if args.textfile else None
     if writer is not None and (problem := writer.check()):
@@ -141,7 +160,7 @@ def run_export(args: argparse.Namespace, address: ListenAddress | None, pids: tu
             server = MetricsServer(address, lambda: latest[0])
         except OSError as exc:
             raise SystemExit(f"{COMMAND}: cannot listen on {address.host}:{address.port}: {exc.strerror}") from None
-    source = replay_source(args.input) if args.input else live_source(args, pids, interval_s)
+    source = replay_source(args.input) if args.input else live_source(args, pids, interval_s, events, topology)
     if isinstance(source, str):
         print(f"{COMMAND}: {source}", file=sys.stderr)
         if server is not None:

@@ -64,6 +64,24 @@ CORE_RUNNING = Family(
     CORE_LABELS,
     NS,
 )
+EVENT_LABELS = ("cpu", "pmu", "event")
+EVENT = Family(
+    "pmutop_event", "counter", "Counts of an event named with -e, as perf names it (raw, not scaled)", EVENT_LABELS
+)
+EVENT_ENABLED = Family(
+    "pmutop_event_enabled_seconds",
+    "counter",
+    "Seconds the -e event's group was enabled (time_enabled); scaled = raw * enabled / running",
+    EVENT_LABELS,
+    NS,
+)
+EVENT_RUNNING = Family(
+    "pmutop_event_running_seconds",
+    "counter",
+    "Seconds the -e event's group was on the PMU (time_running); coverage = running / enabled",
+    EVENT_LABELS,
+    NS,
+)
 CONTEXT_SWITCHES = Family("pmutop_context_switches", "counter", "Context switches on the CPU", CPU_LABEL)
 MIGRATIONS = Family("pmutop_cpu_migrations", "counter", "Task migrations onto the CPU (cpu-migrations)", CPU_LABEL)
 TSC = Family("pmutop_msr_tsc", "counter", "Time-stamp counter ticks (msr PMU)", CPU_LABEL)
@@ -85,6 +103,9 @@ COUNTER_FAMILIES = (
     REF_CYCLES,
     CORE_ENABLED,
     CORE_RUNNING,
+    EVENT,
+    EVENT_ENABLED,
+    EVENT_RUNNING,
     CONTEXT_SWITCHES,
     MIGRATIONS,
     TSC,
@@ -162,9 +183,10 @@ class Exposition:
 @dataclass
 class _GroupSlots:
     layout: GroupLayout
-    # Slot per member name, and the enabled and running slots (core groups only).
+    # Slot per member name, and the (enabled, running) slot pairs the group's times go to: one for a core
+    # group, one per event for an -e group (so that each event's series has its own, with its labels).
     members: dict[str, int]
-    times: tuple[int, int] | None
+    times: tuple[tuple[int, int], ...]
 
 
 @dataclass
@@ -208,18 +230,25 @@ class ExportTotals:
 
     def _set_layouts(self, layouts: Iterable[GroupLayout]) -> None:
         for layout in layouts:
-            families = MEMBER_FAMILIES.get(layout.role, {})
             cpu = str(layout.cpu)
-            labels = (cpu, layout.pmu, self._core_type(layout.pmu)) if layout.role is GroupRole.CORE else (cpu,)
             known = self._groups.get(layout.key)
             members = dict(known.members) if known else {}
-            for name in layout.members:
-                family = families.get(name)
-                if family is not None and name not in members:
-                    members[name] = self._slot(family, labels)
-            times = known.times if known else None
-            if layout.role is GroupRole.CORE and layout.members:
-                times = (self._slot(CORE_ENABLED, labels), self._slot(CORE_RUNNING, labels))
+            times = known.times if known else ()
+            if layout.role is GroupRole.EVENTS:
+                for name in layout.members:
+                    if name not in members:
+                        event = (cpu, layout.pmu, name)
+                        members[name] = self._slot(EVENT, event)
+                        times += ((self._slot(EVENT_ENABLED, event), self._slot(EVENT_RUNNING, event)),)
+            else:
+                families = MEMBER_FAMILIES.get(layout.role, {})
+                labels = (cpu, layout.pmu, self._core_type(layout.pmu)) if layout.role is GroupRole.CORE else (cpu,)
+                for name in layout.members:
+                    family = families.get(name)
+                    if family is not None and name not in members:
+                        members[name] = self._slot(family, labels)
+                if layout.role is GroupRole.CORE and layout.members:
+                    times = ((self._slot(CORE_ENABLED, labels), self._slot(CORE_RUNNING, labels)),)
             self._groups[layout.key] = _GroupSlots(layout, members, times)
 
     def fold(self, tick: RawTick, snapshot: Snapshot | None, read_s: float = 0.0) -> Exposition:
@@ -269,9 +298,8 @@ class ExportTotals:
                 slot = slots.members.get(name)
                 if slot is not None and value > prior:
                     totals[slot] += value - prior
-            if slots.times is not None:
-                enabled_slot, running_slot = slots.times
-                enabled_before, running_before = (baseline.enabled, baseline.running) if baseline else (0, 0)
+            enabled_before, running_before = (baseline.enabled, baseline.running) if baseline else (0, 0)
+            for enabled_slot, running_slot in slots.times:
                 totals[enabled_slot] += max(0, read.enabled - enabled_before)
                 totals[running_slot] += max(0, read.running - running_before)
 
