@@ -5,6 +5,11 @@ intervals) instead of running after it; their tests wait for the results (build.
 from . import build
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """The guests' tests last (by path they would come first), so the suite runs while they boot."""
+    items.sort(key=lambda item: item.get_closest_marker("arm64_guest") is not None)
+
+
 def pytest_collection_finish(session):
     if session.config.option.collectonly:
         return
