@@ -21,7 +21,9 @@ def run_record(args: argparse.Namespace, command: list[str]) -> int:
     claim_output(args.output)
     read = read_sysfs_any("/")
     topology = topology_of(read)
-    session = StatSession.create(pids=pids, comm=args.comm, command=command or None, topology=topology)
+    session = StatSession.create(
+        pids=pids, comm=args.comm, command=command or None, topology=topology, interval_s=args.interval / 1000
+    )
     if isinstance(session, str):
         print(f"pmutop record: {session}", file=sys.stderr)
         return 127 if command else 1

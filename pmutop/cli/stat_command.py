@@ -1,7 +1,6 @@
 """`pmutop stat`: headless counting like `perf stat -I`, per CPU and per core PMU, optionally following tasks."""
 
 import argparse
-import dataclasses
 import sys
 import time
 
@@ -52,6 +51,7 @@ def run_stat(args: argparse.Namespace, command: list[str]) -> int:
         comm=args.comm,
         command=command,
         user_only=args.user,
+        interval_s=(args.interval or 1000) / 1000,
     )
     if isinstance(session, str):
         print(f"pmutop stat: {session}", file=sys.stderr)
@@ -89,7 +89,7 @@ def run_stat(args: argparse.Namespace, command: list[str]) -> int:
 def stat_from_recording(path: str, output: _Output, count: int | None) -> int:
     """Headless output recomputed from a recording's raw ticks with the same model as a live run."""
     from pmutop.live.topology_loader import topology_of
-    from pmutop.model.rates import RateModel
+    from pmutop.model.rates import RateModel, whole_run_summary
     from pmutop.recording.format import RecordingError, read_recording
 
     try:
@@ -100,16 +100,17 @@ def stat_from_recording(path: str, output: _Output, count: int | None) -> int:
     header = recording.header
     topology = topology_of(header.sysfs, source=path)
     model = RateModel(topology, header.layouts, header.notices)
-    whole = RateModel(topology, header.layouts, header.notices)
     printed = 0
+    last_snapshot = None
     for tick in recording.ticks:
         snapshot = model.update(tick)
-        if snapshot is not None and (count is None or printed < count):
-            output.interval(snapshot)
-            printed += 1
-    if len(recording.ticks) >= 2:
-        whole.update(recording.ticks[0])
-        summary = whole.update(dataclasses.replace(recording.ticks[-1], layouts=None))
+        if snapshot is not None:
+            last_snapshot = snapshot
+            if count is None or printed < count:
+                output.interval(snapshot)
+                printed += 1
+    if recording.ticks:
+        summary = whole_run_summary(model, recording.ticks[0], recording.ticks[-1], last_snapshot)
         if summary is not None:
             output.summary(summary, "end of recording")
     for error in recording.errors:

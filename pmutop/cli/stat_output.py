@@ -84,8 +84,7 @@ class TextRenderer:
                 f"cpu{entry.from_cpu} ({entry.from_pmu or '-'}) -> cpu{entry.to_cpu} ({entry.to_pmu or '-'})"
                 + (" CROSS-TYPE" if entry.cross_type else "")
             )
-        if snapshot.lost_migrations:
-            lines.append(f"#   {snapshot.lost_migrations} migration records lost (ring buffer overflow)")
+        lines += [f"#   {line}" for line in migration_losses(snapshot)]
         lines += self._new_explanations(snapshot)
         return "\n".join(lines)
 
@@ -113,6 +112,22 @@ class TextRenderer:
                     self._explained.add(key)
                     lines.append(f"#   n/a ({failure.errno_name}): {failure.explanation}")
         return lines
+
+
+def migration_losses(snapshot: Snapshot) -> list[str]:
+    """What the migration log may be missing, and why; nothing when it is complete."""
+    lines = []
+    if snapshot.lost_migrations:
+        lines.append(
+            f"{snapshot.lost_migrations} migration-ring records lost (ring buffer overflow): migrations, or the "
+            "thread records that say whose they are"
+        )
+    if snapshot.threads_seen_late:
+        lines.append(
+            f"{snapshot.threads_seen_late} threads seen late (found in /proc, their creation record lost): "
+            "their earlier migrations are missing"
+        )
+    return lines
 
 
 def task_line(task: TaskRow) -> str:

@@ -9,6 +9,7 @@ import time
 from pmutop.kernel import procfs
 from pmutop.live.feed import EndCallback, SnapshotCallback
 from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
+from pmutop.live.tasks import SERVICE_INTERVAL_S
 
 MIN_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 60.0
@@ -49,7 +50,7 @@ class LiveFeed:
         comm: str | None = None,
         command: list[str] | None = None,
     ) -> "LiveFeed | str":
-        session = StatSession.create(cpus=cpus, pids=pids, comm=comm, command=command)
+        session = StatSession.create(cpus=cpus, pids=pids, comm=comm, command=command, interval_s=interval_s)
         if isinstance(session, str):
             return session
         return cls(session, interval_s)
@@ -125,7 +126,11 @@ class LiveFeed:
                     deadline = max(deadline, time.monotonic())
                     while not self._stopping and (self._paused or time.monotonic() < deadline) and not self._requests:
                         timeout = None if self._paused else deadline - time.monotonic()
-                        self._wake.wait(timeout=timeout)
+                        # Woken at least every SERVICE_INTERVAL_S to keep the migration rings drained.
+                        self._wake.wait(
+                            timeout=SERVICE_INTERVAL_S if timeout is None else min(timeout, SERVICE_INTERVAL_S)
+                        )
+                        session.service()
                     if self._stopping:
                         return
                     requests, self._requests = self._requests, []

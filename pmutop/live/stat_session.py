@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pmutop.live.sampler import Sampler
 from pmutop.live.tasks import TaskFollower
 from pmutop.live.topology_loader import load_topology
-from pmutop.model.rates import RateModel
+from pmutop.model.rates import RateModel, whole_run_summary
 from pmutop.model.samples import RawTick
 from pmutop.model.snapshot import Snapshot
 from pmutop.model.tasks import TaskTick
@@ -50,6 +50,8 @@ class StatSession:
     _last_snapshot: Snapshot | None = None
     # Session-level messages, e.g. why a follow request from the UI could not be honoured.
     notices: list[str] = field(default_factory=list)
+    # The tick interval the caller means to keep, which sizes the migration rings.
+    interval_s: float = 1.0
 
     @classmethod
     def create(
@@ -60,6 +62,7 @@ class StatSession:
         command: list[str] | None = None,
         topology: Topology | None = None,
         user_only: bool = False,
+        interval_s: float = 1.0,
     ) -> "StatSession | str":
         """A ready session, or a one-line reason why it cannot start (no such command, no process)."""
         topology = topology or load_topology("/")
@@ -67,7 +70,7 @@ class StatSession:
             return f"cannot run {command[0]!r}: command not found"
         sampler = Sampler(topology, cpus=cpus, user_only=user_only)
         sampler.open()
-        session = cls(topology, sampler, RateModel(topology, sampler.layouts, sampler.notices))
+        session = cls(topology, sampler, RateModel(topology, sampler.layouts, sampler.notices), interval_s=interval_s)
         child_pid = session._spawn(command) if command else None
         if pids or comm or child_pid:
             problem = session.follow((*pids, *((child_pid,) if child_pid else ())), comm, child_pid is not None)
@@ -87,6 +90,7 @@ class StatSession:
             include_children=include_children,
             fd_limit=self.sampler.fd_limit,
             fds_in_use=self.sampler.fds_needed,
+            interval_s=self.interval_s,
         )
         problem = follower.start()
         if problem:
@@ -137,7 +141,11 @@ class StatSession:
                 return "command exited"
             if remaining <= 0:
                 return None
-            time.sleep(min(remaining, 0.05) if self.child is not None else remaining)
+            step = min(remaining, 0.05) if self.child is not None else remaining
+            if self.follower is not None:
+                self.follower.wait(step)
+            else:
+                time.sleep(step)
 
     def child_has_exited(self) -> bool:
         """Whether the command ended, without reaping it: a zombie still shows its name and threads."""
@@ -148,6 +156,11 @@ class StatSession:
         except ChildProcessError:
             return True
 
+    def service(self) -> None:
+        """Between ticks: keep a follower's migration rings drained and its CPUs traced."""
+        if self.follower is not None:
+            self.follower.service()
+
     def tick(self) -> Snapshot | None:
         raw = self.sampler.read_tick()
         if self.follower is not None:
@@ -156,7 +169,7 @@ class StatSession:
                 self.child.wait()
             if self.child is not None and self.child.returncode is not None:
                 self.follower.mark_exited(self.child.pid, self.child.returncode)
-            raw = replace(raw, tasks=self.follower.tick())
+            raw = replace(raw, tasks=self.follower.tick(raw.online))
         self._first = self._first or raw
         self._last = raw
         snapshot = self.model.update(raw)
@@ -175,24 +188,8 @@ class StatSession:
             if self.child.poll() is None:
                 self.child.wait()
         summary = None
-        if self._first is not None and self._last is not None and self._last is not self._first:
-            whole = RateModel(self.topology, self.sampler.layouts, self.model.notices)
-            whole.update(replace(self._first, tasks=None, layouts=self.sampler.layouts))
-            summary = whole.update(replace(self._last, tasks=None, layouts=None))
-        if summary is not None and self._last_snapshot is not None:
-            tasks = tuple(
-                replace(
-                    task,
-                    residency=task.residency_total,
-                    ipc=task.ipc_total,
-                    cycles=task.cycles_total,
-                    instructions=task.instructions_total,
-                    migrations_interval=task.migrations,
-                    cross_type_interval=task.cross_type_migrations,
-                )
-                for task in self._last_snapshot.tasks
-            )
-            summary = replace(summary, tasks=tasks, notices=self._last_snapshot.notices)
+        if self._first is not None and self._last is not None:
+            summary = whole_run_summary(self.model, self._first, self._last, self._last_snapshot)
         self.sampler.close()
         if self.follower is not None:
             self.follower.close()

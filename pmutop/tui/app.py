@@ -186,7 +186,7 @@ class PmutopApp(App):
             # `f` appears in the footer only while something is followed.
             self.refresh_bindings()
         if tasks:
-            pane.show(tasks, self.inbox.migration_log(), self.inbox.lost_migrations)
+            pane.show(tasks, self.inbox.migration_log(), self.inbox.lost_migrations, self.inbox.threads_seen_late)
 
     def _set_text(self, widget: Static, text: Text) -> None:
         """Update a Static only when its text changed, and lay out the screen only when its height did."""

@@ -1,0 +1,124 @@
+"""`perf record -e sched:sched_migrate_task -a` as the oracle for pmutop's migration log.
+
+PerfMigrations starts perf disabled, enables it through its control fifo and waits for the
+acknowledgement, so the window is open before the workload starts: no sleeps. Workloads write the
+tids of the threads whose moves are compared, all made after both tracers were on.
+"""
+
+import collections
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+_TRACE = re.compile(r"\bpid=(\d+) .*\borig_cpu=(\d+) dest_cpu=(\d+)")
+
+# Threads that each move between CPU 0 and CPU 1 and exit within a few milliseconds (well inside one
+# tick), several at a time, while the main thread makes more; every tid is written to argv[1].
+THREAD_CHURN = """
+import os, sys, threading
+tids = []
+lock = threading.Lock()
+def mover():
+    with lock:
+        tids.append(threading.get_native_id())
+    for i in range(6):
+        os.sched_setaffinity(0, {i % 2})
+for _ in range(40):
+    batch = [threading.Thread(target=mover) for _ in range(4)]
+    for t in batch: t.start()
+    for t in batch: t.join()
+open(sys.argv[1], "w").write(" ".join(map(str, tids)))
+"""
+
+# A thread makes a burst of moves and the process exits the moment it is done.
+BURST_THEN_EXIT = """
+import os, sys, threading
+def burst():
+    open(sys.argv[1], "w").write(str(threading.get_native_id()))
+    for i in range(int(sys.argv[2])):
+        os.sched_setaffinity(0, {i % 2})
+    os._exit(0)
+threading.Thread(target=burst).start()
+threading.Event().wait()
+"""
+
+# Waits for a line on the fifo argv[2], then runs BURST_THEN_EXIT's burst.
+BURST_ON_CUE = """
+import os, sys, threading
+open(sys.argv[2]).readline()
+def burst():
+    open(sys.argv[1], "w").write(str(threading.get_native_id()))
+    for i in range(int(sys.argv[3])):
+        os.sched_setaffinity(0, {i % 2})
+    os._exit(0)
+threading.Thread(target=burst).start()
+threading.Event().wait()
+"""
+
+
+class PerfMigrations:
+    """perf record of every sched_migrate_task on the machine, enabled before __enter__ returns."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.data = directory / "perf.data"
+
+    def __enter__(self) -> "PerfMigrations":
+        control, ack = self.directory / "perf-ctl", self.directory / "perf-ack"
+        os.mkfifo(control)
+        os.mkfifo(ack)
+        # -D -1: start disabled; the `enable` below opens the window once perf is ready.
+        command = ["perf", "record", "-q", "-e", "sched:sched_migrate_task", "-a", "-D", "-1", "-o", str(self.data)]
+        self.process = subprocess.Popen([*command, "--control", f"fifo:{control},{ack}"], stdout=subprocess.DEVNULL)
+        # O_RDWR: opening a fifo this way never blocks, whichever side comes first.
+        self._control = os.open(control, os.O_RDWR)
+        self._ack = os.open(ack, os.O_RDWR)
+        os.write(self._control, b"enable\n")
+        assert os.read(self._ack, 16).startswith(b"ack"), "perf did not acknowledge enable"
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=120)
+        os.close(self._control)
+        os.close(self._ack)
+
+    def moves(self, tids: set[int]) -> collections.Counter:
+        """(tid, from_cpu, to_cpu) → how many times perf saw it, for these tids."""
+        script = subprocess.run(
+            ["perf", "script", "-i", str(self.data), "-F", "trace"], capture_output=True, text=True, check=True
+        )
+        found: collections.Counter = collections.Counter()
+        for line in script.stdout.splitlines():
+            match = _TRACE.search(line)
+            if match and int(match[1]) in tids:
+                found[tuple(int(part) for part in match.groups())] += 1
+        return found
+
+
+def pmutop_moves(records: list[dict], tids: set[int]) -> collections.Counter:
+    """The same multiset from `pmutop stat --json` interval lines."""
+    found: collections.Counter = collections.Counter()
+    for record in records:
+        if record.get("summary"):
+            continue
+        for move in record.get("migrations", ()):
+            if move["tid"] in tids:
+                found[(move["tid"], move["from_cpu"], move["to_cpu"])] += 1
+    return found
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def read_tids(path: Path) -> set[int]:
+    return {int(part) for part in path.read_text().split()}
+
+
+def python_command(code: str, *args: str) -> list[str]:
+    return [sys.executable, "-c", code, *args]
