@@ -122,3 +122,54 @@ def read_tids(path: Path) -> set[int]:
 
 def python_command(code: str, *args: str) -> list[str]:
     return [sys.executable, "-c", code, *args]
+
+
+# Waits for a line on stdin, then runs 60 threads, two at a time, each burning 20 ms of CPU: every
+# thread lives well under one tick.
+SPIN_CHURN = """
+import sys, threading, time
+sys.stdin.readline()
+def spin():
+    end = time.thread_time() + 0.02
+    while time.thread_time() < end:
+        pass
+for _ in range(30):
+    pair = [threading.Thread(target=spin) for _ in range(2)]
+    for t in pair: t.start()
+    for t in pair: t.join()
+"""
+
+
+class PerfStatTaskClock:
+    """`perf stat -e task-clock -p PID`, enabled before __enter__ returns; `.msec` once the process ended."""
+
+    def __init__(self, directory: Path, pid: int) -> None:
+        self.directory = directory
+        self.pid = pid
+        self.output = directory / "perf-stat.csv"
+
+    def __enter__(self) -> "PerfStatTaskClock":
+        control, ack = self.directory / "stat-ctl", self.directory / "stat-ack"
+        os.mkfifo(control)
+        os.mkfifo(ack)
+        command = ["perf", "stat", "-e", "task-clock", "-x,", "-o", str(self.output), "-D", "-1", "-p", str(self.pid)]
+        self.process = subprocess.Popen([*command, "--control", f"fifo:{control},{ack}"])
+        self._control = os.open(control, os.O_RDWR)
+        self._ack = os.open(ack, os.O_RDWR)
+        os.write(self._control, b"enable\n")
+        assert os.read(self._ack, 16).startswith(b"ack"), "perf did not acknowledge enable"
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # perf stat -p ends by itself when the process has exited.
+        self.process.wait(timeout=120)
+        os.close(self._control)
+        os.close(self._ack)
+
+    @property
+    def msec(self) -> float:
+        for line in self.output.read_text().splitlines():
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2] == "task-clock":
+                return float(fields[0])
+        raise AssertionError(f"no task-clock line in {self.output.read_text()!r}")
