@@ -202,6 +202,15 @@ def test_unprivileged_user_gets_explanation_and_own_process_fallback(unprivilege
     assert "CPU-wide counting denied" in notices and "paranoid 2" in notices
     assert "CAP_PERFMON" in notices and "perf_event_paranoid" in notices
     assert "own process tree" in notices
+    # Kernel-side counts are hidden by exclude_kernel: n/a with the reason on every CPU, never a measured 0.
+    for record in map(json.loads, result.stdout.splitlines()):
+        for cpu in record["cpus"]:
+            for name in ("context_switches_per_s", "migrations_per_s"):
+                metric = cpu["metrics"][name]
+                assert metric["value"] is None and metric["error"] == "EACCES", (cpu["cpu"], name, metric)
+                assert "exclude_kernel" in metric["reason"] and "perf_event_paranoid is 2" in metric["reason"]
+        for pmu in record["pmus"]:
+            assert pmu["metrics"]["context_switches_per_s"]["error"] == "EACCES"
 
 
 EMFILE_RUN = """
