@@ -233,3 +233,42 @@ def test_low_fd_limit_gives_emfile_explanation_not_a_crash():
     emfile = [r for r in reasons if "EMFILE" in r]
     assert emfile and "needs" in emfile[0] and "ulimit" in emfile[0]
     assert any("RLIMIT_NOFILE" in n for n in record["notices"])
+
+
+def test_cpu_selection_is_exact_live_and_in_a_replay(pmutop_command, tmp_path):
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two CPUs")
+    live = subprocess.run(
+        [*pmutop_command, "stat", "--json", "-C", "1", "-I", "100", "-n", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert live.returncode == 0, live.stderr
+    for record in map(json.loads, live.stdout.splitlines()):
+        assert [cpu["cpu"] for cpu in record["cpus"]] == [1]
+    text = subprocess.run([*pmutop_command, "stat", "-C", "1", "-I", "100", "-n", "1"], capture_output=True, text=True)
+    rows = [line.split()[1] for line in text.stdout.splitlines() if not line.startswith("#")]
+    assert set(rows) == {"1"}, text.stdout  # the interval and the summary
+    recording = tmp_path / "one-cpu.jsonl"
+    made = subprocess.run(
+        [*pmutop_command, "record", "-C", "1", "-I", "100", "-n", "2", "-o", str(recording)], capture_output=True
+    )
+    assert made.returncode == 0, made.stderr
+    replayed = subprocess.run(
+        [*pmutop_command, "stat", "--json", "--input", str(recording)], capture_output=True, text=True
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    for record in map(json.loads, replayed.stdout.splitlines()):
+        assert [cpu["cpu"] for cpu in record["cpus"]] == [1]
+    from pmutop.recording.replay import ReplayFeed
+
+    assert ReplayFeed.from_file(str(recording)).cpus == (1,)  # the TUI's replay shows the same rows
+
+
+@pytest.mark.parametrize("command", [("stat", "-n", "1"), ("record", "-o", "/dev/null", "-n", "1"), ()])
+def test_a_cpu_that_does_not_exist_is_a_one_line_usage_error(pmutop_command, command):
+    result = subprocess.run([*pmutop_command, *command, "-C", "0,99"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "no CPU 99 on this machine" in result.stderr, result.stderr
+    assert result.stdout == ""

@@ -8,7 +8,7 @@ import time
 
 from pmutop.cli.errors import UserError, claim_output, recording_exit_code, run_app
 from pmutop.cli.signals import StopSignals
-from pmutop.cli.stat_args import parse_pids
+from pmutop.cli.stat_args import parse_pids, select_cpus
 from pmutop.kernel.sysfs import read_sysfs_any
 from pmutop.recording.format import RecordingError, RecordingHeader, RecordingWriter
 
@@ -21,8 +21,14 @@ def run_record(args: argparse.Namespace, command: list[str]) -> int:
     claim_output(args.output)
     read = read_sysfs_any("/")
     topology = topology_of(read)
+    cpus = select_cpus(args.cpus, topology)
     session = StatSession.create(
-        pids=pids, comm=args.comm, command=command or None, topology=topology, interval_s=args.interval / 1000
+        cpus=cpus,
+        pids=pids,
+        comm=args.comm,
+        command=command or None,
+        topology=topology,
+        interval_s=args.interval / 1000,
     )
     if isinstance(session, str):
         print(f"pmutop record: {session}", file=sys.stderr)

@@ -7,9 +7,9 @@ import time
 from pmutop.cli import stat_output
 from pmutop.cli.errors import UsageError, recording_exit_code
 from pmutop.cli.signals import StopSignals
-from pmutop.cli.stat_args import parse_pids
+from pmutop.cli.stat_args import parse_pids, select_cpus
 from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
-from pmutop.model.cpulist import parse_cpulist
+from pmutop.live.topology_loader import load_topology
 
 
 class _Output:
@@ -41,11 +41,10 @@ def run_stat(args: argparse.Namespace, command: list[str]) -> int:
         raise UsageError("put the command after `--`, e.g. pmutop stat -- make -j4")
     if args.input:
         return stat_from_recording(args.input, _Output(args), args.count)
-    try:
-        cpus = parse_cpulist(args.cpus) if args.cpus else None
-    except ValueError as exc:
-        raise UsageError(f"-C: {exc}") from None
+    topology = load_topology("/")
+    cpus = select_cpus(args.cpus, topology)
     session = StatSession.create(
+        topology=topology,
         cpus=cpus,
         pids=parse_pids(args.pid),
         comm=args.comm,

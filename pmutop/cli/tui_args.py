@@ -16,7 +16,7 @@ def add_tui_options(parser: argparse.ArgumentParser) -> None:
         metavar="MS",
         help="refresh every MS ms (default 1000)",
     )
-    group.add_argument("-C", "--cpus", metavar="CPULIST", help="count only these CPUs, e.g. 0-3,8")
+    stat_args.add_cpu_selector(group, "count only these CPUs, e.g. 0-3,8")
     stat_args.add_task_selectors(group)
     group.add_argument(
         "--sysfs-root",

@@ -7,9 +7,8 @@ import tempfile
 from collections.abc import Iterator
 
 from pmutop.cli.errors import UsageError, run_app
-from pmutop.cli.stat_args import parse_pids
+from pmutop.cli.stat_args import parse_pids, select_cpus
 from pmutop.cli.tui_args import build_tui_parser
-from pmutop.model.cpulist import parse_cpulist
 
 
 @contextlib.contextmanager
@@ -36,6 +35,7 @@ def _command_io_away_from_terminal(log_path: str) -> Iterator[None]:
 
 def run_tui(options_argv: list[str], command: list[str]) -> int:
     from pmutop.live.live_feed import LiveFeed
+    from pmutop.live.topology_loader import load_topology
 
     args = build_tui_parser().parse_args(options_argv)
     if args.command_hint:
@@ -48,10 +48,8 @@ def run_tui(options_argv: list[str], command: list[str]) -> int:
             "--sysfs-root works only with `/` for live counting; to look at another machine's PMUs use "
             f"`pmutop topology --sysfs-root {args.sysfs_root}`, or `pmutop replay FILE` on a recording made there"
         )
-    try:
-        cpus = parse_cpulist(args.cpus) if args.cpus else None
-    except ValueError as exc:
-        raise UsageError(f"-C: {exc}") from None
+    topology = load_topology("/")
+    cpus = select_cpus(args.cpus, topology)
     pids = parse_pids(args.pid)
     log_path = None
     if command:
@@ -59,7 +57,9 @@ def run_tui(options_argv: list[str], command: list[str]) -> int:
         os.close(handle)
     try:
         with _command_io_away_from_terminal(log_path) if log_path else contextlib.nullcontext():
-            feed = LiveFeed.create(args.interval / 1000, cpus=cpus, pids=pids, comm=args.comm, command=command)
+            feed = LiveFeed.create(
+                args.interval / 1000, cpus=cpus, pids=pids, comm=args.comm, command=command, topology=topology
+            )
         if isinstance(feed, str):
             print(f"pmutop: {feed}", file=sys.stderr)
             return 127 if command else 1

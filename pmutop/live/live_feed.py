@@ -10,6 +10,7 @@ from pmutop.kernel import procfs
 from pmutop.live.feed import EndCallback, SnapshotCallback
 from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
 from pmutop.live.tasks import SERVICE_INTERVAL_S
+from pmutop.model.topology import Topology
 
 MIN_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 60.0
@@ -25,6 +26,7 @@ class LiveFeed:
     def __init__(self, session: StatSession, interval_s: float = 1.0) -> None:
         self.session = session
         self.topology = session.topology
+        self.cpus = tuple(session.sampler.selected_cpus())
         uname = os.uname()
         self.description = {
             "host": uname.nodename,
@@ -49,8 +51,11 @@ class LiveFeed:
         pids: tuple[int, ...] = (),
         comm: str | None = None,
         command: list[str] | None = None,
+        topology: Topology | None = None,
     ) -> "LiveFeed | str":
-        session = StatSession.create(cpus=cpus, pids=pids, comm=comm, command=command, interval_s=interval_s)
+        session = StatSession.create(
+            cpus=cpus, pids=pids, comm=comm, command=command, topology=topology, interval_s=interval_s
+        )
         if isinstance(session, str):
             return session
         return cls(session, interval_s)

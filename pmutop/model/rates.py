@@ -256,7 +256,9 @@ class RateModel:
     def __init__(self, topology: Topology, layouts: tuple[GroupLayout, ...], notices: tuple[str, ...] = ()) -> None:
         self.topology = topology
         self.notices = notices
-        self._cpus = topology.cpus
+        # Rows only for the CPUs that have groups: exactly those `-C` selected (every CPU without it).
+        counted = {layout.cpu for layout in layouts}
+        self._cpus = tuple(cpu for cpu in topology.cpus if cpu.cpu in counted or not counted)
         self._row_of = {cpu.cpu: row for row, cpu in enumerate(self._cpus)}
         self._cpu_numbers = tuple(self._row_of)
         # Failures by code (code k is _failures[k - 1]); each snapshot gets them as a tuple.
