@@ -22,14 +22,16 @@ from pmutop.model.topology import Topology
 
 # The child waits on this pipe until its counters are open, then execs the command: nothing it
 # does is missed, as with perf stat's workload start. (A wrapper interpreter instead of
-# preexec_fn, which is unsafe when the process has threads, as the TUI does.)
+# preexec_fn, which is unsafe when the process has threads, as the TUI does.) It first closes
+# its end of a second pipe to say its own start-up is over, so that is not counted as the command's.
 _WAIT_THEN_EXEC = (
     "import os, sys\n"
+    "os.close(int(sys.argv[2]))\n"
     "os.read(int(sys.argv[1]), 1)\n"
     "try:\n"
-    "    os.execvp(sys.argv[2], sys.argv[2:])\n"
+    "    os.execvp(sys.argv[3], sys.argv[3:])\n"
     "except OSError as exc:\n"
-    "    sys.stderr.write(f'pmutop: cannot run {sys.argv[2]!r}: {exc.strerror}\\n')\n"
+    "    sys.stderr.write(f'pmutop: cannot run {sys.argv[3]!r}: {exc.strerror}\\n')\n"
     "    sys.exit(127 if isinstance(exc, FileNotFoundError) else 126)\n"
 )
 
@@ -118,10 +120,16 @@ class StatSession:
 
     def _spawn(self, command: list[str]) -> int:
         read_end, write_end = os.pipe()
+        ready_read, ready_write = os.pipe()
         self.child = subprocess.Popen(
-            [sys.executable, "-c", _WAIT_THEN_EXEC, str(read_end), *command], pass_fds=(read_end,)
+            [sys.executable, "-c", _WAIT_THEN_EXEC, str(read_end), str(ready_write), *command],
+            pass_fds=(read_end, ready_write),
         )
         os.close(read_end)
+        os.close(ready_write)
+        # End of file once the wrapper is waiting (or has died): its start-up is not the command's.
+        os.read(ready_read, 1)
+        os.close(ready_read)
         self._release_fd = write_end
         return self.child.pid
 
