@@ -41,14 +41,14 @@ def test_live_summary_equals_the_replayed_one(pmutop_command, tmp_path):
     session = StatSession.create(
         command=python_command(THREAD_CHURN, str(tmp_path / "tids")),
         topology=topology_of(read),
-        interval_s=0.1,
+        interval_s=0.05,
     )
     assert not isinstance(session, str), session
     header = RecordingHeader(
         host="live",
         kernel=os.uname().release,
         privileges=session.sampler.privileges.describe(),
-        interval_s=0.1,
+        interval_s=0.05,
         sysfs=read,
         layouts=session.sampler.layouts,
         notices=session.sampler.notices,
@@ -60,7 +60,7 @@ def test_live_summary_equals_the_replayed_one(pmutop_command, tmp_path):
         writer.write_tick(session.last_raw)
         deadline = time.monotonic()
         while True:
-            deadline += 0.1
+            deadline += 0.05
             ended = session.wait_until(deadline)
             session.tick()
             writer.write_tick(session.last_raw)
@@ -70,7 +70,7 @@ def test_live_summary_equals_the_replayed_one(pmutop_command, tmp_path):
     replayed = stat_input(pmutop_command, path)[-1]
     live_record = live.to_json()
     assert live_record["tasks"][0]["migrations"] >= 160 * 5
-    assert sum(1 for line in path.read_text().splitlines() if '"tasks"' in line) > 3  # several intervals
+    assert sum(1 for line in path.read_text().splitlines() if '"tasks"' in line) >= 4  # several intervals
     for key in ("tasks", "lost_migrations", "threads_seen_late"):
         assert replayed[key] == live_record[key], key
     assert [cpu["metrics"] for cpu in replayed["cpus"]] == [cpu["metrics"] for cpu in live_record["cpus"]]
