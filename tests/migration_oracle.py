@@ -14,11 +14,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-_TRACE = re.compile(r"\bpid=(\d+) .*\borig_cpu=(\d+) dest_cpu=(\d+)")
+_TRACE = re.compile(r"\bcomm=(.*) pid=(\d+) .*\borig_cpu=(\d+) dest_cpu=(\d+)")
+# Every workload renames itself first, so its threads carry this name: with tids reused (pid_max
+# is 32768 here), a tid alone could also match another process's moves.
+WORKLOAD_COMM = "pmutop-moves"
+_RENAME = f"open('/proc/self/comm', 'w').write({WORKLOAD_COMM!r})\n"
 
 # Threads that each move between CPU 0 and CPU 1 and exit within a few milliseconds (well inside one
 # tick), several at a time, while the main thread makes more; every tid is written to argv[1].
-THREAD_CHURN = """
+THREAD_CHURN = (
+    _RENAME
+    + """
 import os, sys, threading
 tids = []
 lock = threading.Lock()
@@ -33,9 +39,12 @@ for _ in range(40):
     for t in batch: t.join()
 open(sys.argv[1], "w").write(" ".join(map(str, tids)))
 """
+)
 
 # A thread makes a burst of moves and the process exits the moment it is done.
-BURST_THEN_EXIT = """
+BURST_THEN_EXIT = (
+    _RENAME
+    + """
 import os, sys, threading
 def burst():
     open(sys.argv[1], "w").write(str(threading.get_native_id()))
@@ -45,9 +54,12 @@ def burst():
 threading.Thread(target=burst).start()
 threading.Event().wait()
 """
+)
 
 # Waits for a line on the fifo argv[2], then runs BURST_THEN_EXIT's burst.
-BURST_ON_CUE = """
+BURST_ON_CUE = (
+    _RENAME
+    + """
 import os, sys, threading
 open(sys.argv[2]).readline()
 def burst():
@@ -58,14 +70,19 @@ def burst():
 threading.Thread(target=burst).start()
 threading.Event().wait()
 """
+)
 
 
 class PerfMigrations:
     """perf record of every sched_migrate_task on the machine, enabled before __enter__ returns."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, mmap_pages: int | None = None) -> None:
         self.directory = directory
         self.data = directory / "perf.data"
+        # perf record's own ring size (-m), for long or busy runs where its default would overflow.
+        self.mmap_pages = mmap_pages
+        # What perf script said about events perf itself lost (empty when none).
+        self.losses = ""
 
     def __enter__(self) -> "PerfMigrations":
         control, ack = self.directory / "perf-ctl", self.directory / "perf-ack"
@@ -73,6 +90,8 @@ class PerfMigrations:
         os.mkfifo(ack)
         # -D -1: start disabled; the `enable` below opens the window once perf is ready.
         command = ["perf", "record", "-q", "-e", "sched:sched_migrate_task", "-a", "-D", "-1", "-o", str(self.data)]
+        if self.mmap_pages:
+            command += ["-m", str(self.mmap_pages)]
         self.process = subprocess.Popen([*command, "--control", f"fifo:{control},{ack}"], stdout=subprocess.DEVNULL)
         # O_RDWR: opening a fifo this way never blocks, whichever side comes first.
         self._control = os.open(control, os.O_RDWR)
@@ -92,11 +111,12 @@ class PerfMigrations:
         script = subprocess.run(
             ["perf", "script", "-i", str(self.data), "-F", "trace"], capture_output=True, text=True, check=True
         )
+        self.losses = " ".join(line.strip() for line in script.stderr.splitlines() if "lost" in line.lower())
         found: collections.Counter = collections.Counter()
         for line in script.stdout.splitlines():
             match = _TRACE.search(line)
-            if match and int(match[1]) in tids:
-                found[tuple(int(part) for part in match.groups())] += 1
+            if match and match[1] == WORKLOAD_COMM and int(match[2]) in tids:
+                found[(int(match[2]), int(match[3]), int(match[4]))] += 1
         return found
 
 
@@ -107,7 +127,7 @@ def pmutop_moves(records: list[dict], tids: set[int]) -> collections.Counter:
         if record.get("summary"):
             continue
         for move in record.get("migrations", ()):
-            if move["tid"] in tids:
+            if move["tid"] in tids and move["comm"] == WORKLOAD_COMM:
                 found[(move["tid"], move["from_cpu"], move["to_cpu"])] += 1
     return found
 
@@ -126,7 +146,9 @@ def python_command(code: str, *args: str) -> list[str]:
 
 # Waits for a line on stdin, then runs 60 threads, two at a time, each burning 20 ms of CPU: every
 # thread lives well under one tick.
-SPIN_CHURN = """
+SPIN_CHURN = (
+    _RENAME
+    + """
 import sys, threading, time
 sys.stdin.readline()
 def spin():
@@ -138,6 +160,7 @@ for _ in range(30):
     for t in pair: t.start()
     for t in pair: t.join()
 """
+)
 
 
 class PerfStatTaskClock:
