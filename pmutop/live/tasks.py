@@ -350,6 +350,8 @@ class _Thread:
     # when it was made; None when nothing counts it yet.
     counted_since: int | None = None
     exited_ns: int | None = None
+    # Ticks it has been gone (exited, or its process ended); forgotten after two.
+    gone_ticks: int = 0
 
 
 @dataclass
@@ -556,8 +558,9 @@ class TaskFollower:
         tracer = self._tracer
         if tracer is not None and online is not None:
             tracer.sync_cpus(online)
-        self._discover()
+        # The records first: a process that exec'd into --comm's name is known from them, not seen late.
         migrations = self._apply(tracer.take()) if tracer else []
+        self._discover()
         listed = {}
         for process in self._processes.values():
             if process.alive:
@@ -626,13 +629,15 @@ class TaskFollower:
             self._close_thread(tid)
         if ended:
             self._rebuild_reader()
-        # A dying thread may still be moved after its exit record; its records are in this tick's drain.
-        gone = [
-            tid
-            for tid, thread in self._threads.items()
-            if tid not in live and (thread.exited_ns is not None or not self._processes[thread.pid].alive)
-        ]
-        for tid in gone:
+        # A dying thread may still be moved after its exit record, even after a drain has seen that
+        # record: it is kept one more tick before it is forgotten.
+        forgotten = []
+        for tid, thread in self._threads.items():
+            if tid not in live and (thread.exited_ns is not None or not self._processes[thread.pid].alive):
+                thread.gone_ticks += 1
+                if thread.gone_ticks > 1:
+                    forgotten.append(tid)
+        for tid in forgotten:
             del self._threads[tid]
 
     def _read_counters(self) -> tuple[TaskCounterRead, ...]:
