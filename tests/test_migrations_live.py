@@ -123,3 +123,45 @@ def test_moves_from_a_cpu_that_went_offline_and_came_back_are_logged(pmutop_comm
     assert pmutop_moves(records, tids) == seen_by_perf
     assert records[-1]["lost_migrations"] == 0
     assert any("cpu1 went offline and came back" in notice for notice in records[-1]["notices"])
+
+
+def _moves_of_this_process(tracer) -> list[tuple[int, int]]:
+    from pmutop.live.tasks import Migration
+
+    return [(r.from_cpu, r.to_cpu) for r in tracer.take() if isinstance(r, Migration) and r.tid == os.getpid()]
+
+
+def _bounce(times: int) -> None:
+    affinity = os.sched_getaffinity(0)
+    try:
+        for i in range(times):
+            os.sched_setaffinity(0, {i % 2})
+    finally:
+        os.sched_setaffinity(0, affinity)
+
+
+@pytest.mark.changes_machine
+@pytest.mark.parametrize("noticed_by", ["uevent", "time_enabled"])
+def test_a_cpu_back_from_offline_gets_a_new_ring(noticed_by):
+    """Both ways a returning CPU is noticed: the kernel's uevent wakes wait(), or sync_cpus() finds the
+    old ring silent (its time_enabled stopped) however quickly the CPU came back."""
+    from pmutop.live.tasks import MigrationTracer
+
+    tracer = MigrationTracer()
+    assert tracer.start((0, 1)) is None
+    try:
+        tracer.wait(0)  # nothing pending yet
+        CPU1_ONLINE.write_text("0")
+        CPU1_ONLINE.write_text("1")
+        if noticed_by == "uevent":
+            tracer.wait(0)
+        else:
+            tracer.sync_cpus(frozenset({0, 1}))
+        _moves_of_this_process(tracer)
+        _bounce(10)
+        moves = _moves_of_this_process(tracer)
+    finally:
+        CPU1_ONLINE.write_text("1")
+        tracer.close()
+    assert moves.count((1, 0)) >= 4, moves  # decided on CPU 1: only its new ring has them
+    assert any("cpu1 went offline and came back" in line for line in tracer.reopened)

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from pmutop.kernel import perf, procfs, sysfs, tracefs
+from pmutop.kernel.uevent import CpuHotplugEvents
 from pmutop.live.sampler import to_attr
 from pmutop.model.cpulist import parse_cpulist
 from pmutop.model.failures import Privileges
@@ -57,8 +58,9 @@ _COMM_HEAD = struct.Struct("=II")
 _SAMPLE_ID = struct.Struct("=IIQII")
 # A read of the tracepoint fd: count, time_enabled.
 _ENABLED_READ = struct.Struct("=QQ")
-# An event whose time_enabled lags the clock by more than this has stopped (its CPU went away).
-STOPPED_SLACK_NS = 20_000_000
+# An event whose time_enabled fell behind the clock by more than this (plus 0.1% for clock rates)
+# since the last look has stopped: its CPU went away.
+STOPPED_SLACK_NS = 500_000
 
 
 def ring_pages(cpus: int, interval_s: float) -> int:
@@ -132,8 +134,13 @@ class MigrationTracer:
     _attr: perf.EventAttr | None = None
     _pending: list[TaskRecord] = field(default_factory=list)
     _poll: "select.poll | None" = None
-    _offline_since: dict[int, int] = field(default_factory=dict)
+    # CPU → the last time it was seen offline (monotonic ns), until it has a ring again.
+    _last_seen_offline: dict[int, int] = field(default_factory=dict)
     _opened_ns: dict[int, int] = field(default_factory=dict)
+    # CPU → (time_enabled, monotonic ns) at the last look.
+    _enabled_seen: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # Wakes wait() the moment a CPU comes or goes, so a returning CPU gets its ring at once.
+    _hotplug: CpuHotplugEvents | None = None
 
     def start(self, cpus: tuple[int, ...]) -> str | None:
         """Open the tracepoint on these CPUs; a one-line reason when it cannot be used (the caller falls back)."""
@@ -176,15 +183,17 @@ class MigrationTracer:
             if problem:
                 self.close()
                 return problem
+        self._hotplug = CpuHotplugEvents.open()
         self._rebuild_poll()
         return None
 
     def _open(self, cpu: int) -> str | None:
-        opened_ns = time.monotonic_ns()
         fd = perf.open_event(self._attr, -1, cpu)
+        # After the open: time_enabled then never runs ahead of the clock, so a slow open is no false stop.
+        opened_ns = time.monotonic_ns()
         if isinstance(fd, perf.OpenFailure):
             if fd.errno == errno.ENODEV:
-                self._offline_since.setdefault(cpu, time.monotonic_ns())
+                self._last_seen_offline.setdefault(cpu, time.monotonic_ns())
                 return None  # offline: it gets a ring when it comes back
             return f"sched_migrate_task refused ({fd.name}): needs root, CAP_PERFMON or perf_event_paranoid <= -1"
         ring = perf.RingBuffer.map(fd, self.data_pages)
@@ -193,12 +202,15 @@ class MigrationTracer:
             return f"cannot map the migration ring buffer ({ring.name})"
         self.rings[cpu] = ring
         self._opened_ns[cpu] = opened_ns
+        self._enabled_seen.pop(cpu, None)
         return None
 
     def _rebuild_poll(self) -> None:
         self._poll = select.poll()
         for ring in self.rings.values():
             self._poll.register(ring.fd, select.POLLIN)
+        if self._hotplug is not None:
+            self._poll.register(self._hotplug.fileno(), select.POLLIN)
 
     def _close_ring(self, cpu: int) -> None:
         ring = self.rings.pop(cpu)
@@ -219,42 +231,72 @@ class MigrationTracer:
             stopped_at = self._stopped_at(cpu, now)
             if cpu not in online or stopped_at is not None:
                 self._close_ring(cpu)
-                self._offline_since[cpu] = stopped_at or now
+                # Gone now, or (a silent ring) back already: then all that is known is when it stopped.
+                self._last_seen_offline[cpu] = now if cpu not in online else stopped_at
                 changed = True
+        for cpu in self._last_seen_offline.keys() - online:
+            self._last_seen_offline[cpu] = now
         for cpu in sorted(online - set(self.rings)):
             if self._open(cpu) is None and cpu in self.rings:
-                since = self._offline_since.pop(cpu, None)
+                since = self._last_seen_offline.pop(cpu, None)
                 if since is not None:
                     self.reopened.append(
-                        f"cpu{cpu} went offline and came back: its migration ring was reopened "
-                        f"{(time.monotonic_ns() - since) / 1e6:.0f} ms after it stopped; moves that cpu{cpu} "
-                        "decided after it came back and before that were not seen"
+                        f"cpu{cpu} went offline and came back: its migration ring was reopened at most "
+                        f"{(time.monotonic_ns() - since) / 1e6:.1f} ms after it came back; what cpu{cpu} recorded "
+                        "in between (moves it decided, threads made on it) was not seen"
                     )
                 changed = True
         if changed:
             self._rebuild_poll()
 
     def _stopped_at(self, cpu: int, now: int) -> int | None:
-        """When a ring's event stopped counting time (its CPU left), or None while it runs."""
+        """When a ring's event stopped counting time (its CPU left), or None while it runs.
+
+        Between two looks, a live event's time_enabled grows as the clock does; one that stopped grows
+        less. Only deltas are compared: the perf clock and CLOCK_MONOTONIC drift apart over hours.
+        """
         ring = self.rings[cpu]
         try:
             _, enabled = _ENABLED_READ.unpack(os.read(ring.fd, _ENABLED_READ.size))
         except OSError:
             return now
-        stopped = self._opened_ns[cpu] + enabled
-        return stopped if now - stopped > STOPPED_SLACK_NS else None
+        enabled_before, looked_before = self._enabled_seen.get(cpu, (0, self._opened_ns[cpu]))
+        self._enabled_seen[cpu] = (enabled, now)
+        elapsed = now - looked_before
+        if elapsed - (enabled - enabled_before) > STOPPED_SLACK_NS + elapsed // 1000:
+            return looked_before + (enabled - enabled_before)
+        return None
 
     @property
     def lost(self) -> int:
         return self.lost_in_closed + sum(ring.lost for ring in self.rings.values())
 
     def wait(self, timeout_s: float) -> None:
-        """Sleep up to timeout_s, draining any ring that fills past its watermark meanwhile."""
-        if self._poll is None or not self.rings:
+        """Sleep up to timeout_s, draining any ring that fills past its watermark, and following hotplug."""
+        if self._poll is None:
             time.sleep(max(timeout_s, 0))
             return
-        if self._poll.poll(max(timeout_s, 0) * 1000):
+        ready = self._poll.poll(max(timeout_s, 0) * 1000)
+        if self._hotplug is not None and any(fd == self._hotplug.fileno() for fd, _ in ready):
+            self._follow_hotplug(self._hotplug.take())
+        if ready:
             self.collect()
+
+    def _follow_hotplug(self, events: list[tuple[bool, int | None]]) -> None:
+        """CPU uevents in order: an offline one retires the CPU's ring now, an online one opens a new ring."""
+        for came_online, cpu in events:
+            if cpu is None or not came_online:
+                if cpu in self.rings:
+                    self._close_ring(cpu)
+                if cpu is not None:
+                    self._last_seen_offline[cpu] = time.monotonic_ns()
+                continue
+            if cpu in self.rings and self._opened_ns[cpu] < self._last_seen_offline.get(cpu, -1):
+                self._close_ring(cpu)
+        online = online_cpus()
+        if online is not None:
+            self.sync_cpus(online)
+        self._rebuild_poll()
 
     def collect(self) -> None:
         """Move everything the kernel published into the pending list."""
@@ -303,6 +345,9 @@ class MigrationTracer:
             ring.close()
             perf.close(ring.fd)
         self._poll = None
+        if self._hotplug is not None:
+            self._hotplug.close()
+            self._hotplug = None
         if self.mounted_here:
             tracefs.unmount_tracefs(self.mounted_here)
             self.mounted_here = None
