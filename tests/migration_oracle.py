@@ -41,11 +41,14 @@ open(sys.argv[1], "w").write(" ".join(map(str, tids)))
 """
 )
 
-# A thread makes a burst of moves and the process exits the moment it is done.
+# A thread makes a burst of argv[2] moves and the process exits the moment it is done; with argv[3],
+# a fifo, it first waits for a line there.
 BURST_THEN_EXIT = (
     _RENAME
     + """
 import os, sys, threading
+if len(sys.argv) > 3:
+    open(sys.argv[3]).readline()
 def burst():
     open(sys.argv[1], "w").write(str(threading.get_native_id()))
     for i in range(int(sys.argv[2])):
@@ -56,24 +59,28 @@ threading.Event().wait()
 """
 )
 
-# Waits for a line on the fifo argv[2], then runs BURST_THEN_EXIT's burst.
-BURST_ON_CUE = (
-    _RENAME
-    + """
-import os, sys, threading
-open(sys.argv[2]).readline()
-def burst():
-    open(sys.argv[1], "w").write(str(threading.get_native_id()))
-    for i in range(int(sys.argv[3])):
-        os.sched_setaffinity(0, {i % 2})
-    os._exit(0)
-threading.Thread(target=burst).start()
-threading.Event().wait()
-"""
-)
+
+class _EnabledPerf:
+    """A perf started with its events disabled (-D -1), enabled through its control fifo, acknowledged."""
+
+    def _start(self, command: list[str], directory: Path, name: str, **popen) -> None:
+        control, ack = directory / f"{name}-ctl", directory / f"{name}-ack"
+        os.mkfifo(control)
+        os.mkfifo(ack)
+        self.process = subprocess.Popen([*command, "-D", "-1", "--control", f"fifo:{control},{ack}"], **popen)
+        # O_RDWR: opening a fifo this way never blocks, whichever side comes first.
+        self._control = os.open(control, os.O_RDWR)
+        self._ack = os.open(ack, os.O_RDWR)
+        os.write(self._control, b"enable\n")
+        assert os.read(self._ack, 16).startswith(b"ack"), "perf did not acknowledge enable"
+
+    def _finish(self) -> None:
+        self.process.wait(timeout=120)
+        os.close(self._control)
+        os.close(self._ack)
 
 
-class PerfMigrations:
+class PerfMigrations(_EnabledPerf):
     """perf record of every sched_migrate_task on the machine, enabled before __enter__ returns."""
 
     def __init__(self, directory: Path, mmap_pages: int | None = None) -> None:
@@ -85,26 +92,15 @@ class PerfMigrations:
         self.losses = ""
 
     def __enter__(self) -> "PerfMigrations":
-        control, ack = self.directory / "perf-ctl", self.directory / "perf-ack"
-        os.mkfifo(control)
-        os.mkfifo(ack)
-        # -D -1: start disabled; the `enable` below opens the window once perf is ready.
-        command = ["perf", "record", "-q", "-e", "sched:sched_migrate_task", "-a", "-D", "-1", "-o", str(self.data)]
+        command = ["perf", "record", "-q", "-e", "sched:sched_migrate_task", "-a", "-o", str(self.data)]
         if self.mmap_pages:
             command += ["-m", str(self.mmap_pages)]
-        self.process = subprocess.Popen([*command, "--control", f"fifo:{control},{ack}"], stdout=subprocess.DEVNULL)
-        # O_RDWR: opening a fifo this way never blocks, whichever side comes first.
-        self._control = os.open(control, os.O_RDWR)
-        self._ack = os.open(ack, os.O_RDWR)
-        os.write(self._control, b"enable\n")
-        assert os.read(self._ack, 16).startswith(b"ack"), "perf did not acknowledge enable"
+        self._start(command, self.directory, "record", stdout=subprocess.DEVNULL)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.process.send_signal(signal.SIGINT)
-        self.process.wait(timeout=120)
-        os.close(self._control)
-        os.close(self._ack)
+        self._finish()
 
     def moves(self, tids: set[int]) -> collections.Counter:
         """(tid, from_cpu, to_cpu) → how many times perf saw it, for these tids."""
@@ -163,7 +159,7 @@ for _ in range(30):
 )
 
 
-class PerfStatTaskClock:
+class PerfStatTaskClock(_EnabledPerf):
     """`perf stat -e task-clock -p PID`, enabled before __enter__ returns; `.msec` once the process ended."""
 
     def __init__(self, directory: Path, pid: int) -> None:
@@ -172,22 +168,12 @@ class PerfStatTaskClock:
         self.output = directory / "perf-stat.csv"
 
     def __enter__(self) -> "PerfStatTaskClock":
-        control, ack = self.directory / "stat-ctl", self.directory / "stat-ack"
-        os.mkfifo(control)
-        os.mkfifo(ack)
-        command = ["perf", "stat", "-e", "task-clock", "-x,", "-o", str(self.output), "-D", "-1", "-p", str(self.pid)]
-        self.process = subprocess.Popen([*command, "--control", f"fifo:{control},{ack}"])
-        self._control = os.open(control, os.O_RDWR)
-        self._ack = os.open(ack, os.O_RDWR)
-        os.write(self._control, b"enable\n")
-        assert os.read(self._ack, 16).startswith(b"ack"), "perf did not acknowledge enable"
+        command = ["perf", "stat", "-e", "task-clock", "-x,", "-o", str(self.output), "-p", str(self.pid)]
+        self._start(command, self.directory, "stat")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        # perf stat -p ends by itself when the process has exited.
-        self.process.wait(timeout=120)
-        os.close(self._control)
-        os.close(self._ack)
+        self._finish()  # perf stat -p ends by itself when the process has exited
 
     @property
     def msec(self) -> float:

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from tests.migration_oracle import (
-    BURST_ON_CUE,
     BURST_THEN_EXIT,
     THREAD_CHURN,
     PerfMigrations,
@@ -89,7 +88,7 @@ def test_moves_from_a_cpu_that_went_offline_and_came_back_are_logged(pmutop_comm
             "-I",
             "100",
             "--",
-            *python_command(BURST_ON_CUE, str(tids_file), str(cue), "200"),
+            *python_command(BURST_THEN_EXIT, str(tids_file), "200", str(cue)),
         ],
         stdout=subprocess.PIPE,
         text=True,
