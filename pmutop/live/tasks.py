@@ -44,7 +44,7 @@ BUSY_MIGRATIONS_PER_CPU_S = 4000
 RING_MIN_PAGES = 16
 RING_MAX_PAGES = 256
 # All rings together stay below this, however many CPUs.
-RING_BUDGET_BYTES = 256 << 20
+RING_BUDGET_BYTES = 64 << 20
 # While waiting for the next tick the rings are drained when half full (wakeup_watermark), and at
 # least this often the online CPUs are checked, so a CPU that comes back gets a ring at once.
 SERVICE_INTERVAL_S = 0.05
