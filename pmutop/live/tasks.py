@@ -426,6 +426,11 @@ class TaskFollower:
     _last_cpu: dict[int, int | None] = field(default_factory=dict)
     _ticks: int = 0
     _reopen_notices: int = 0
+    # Moves of tids not known yet, held for one more drain (see _apply).
+    _unclaimed: list[Migration] = field(default_factory=list)
+    # tid → pid: threads /proc showed before their creation record was read (the kernel lists a new
+    # thread a moment before it writes that record); settled at the next tick.
+    _unconfirmed: dict[int, int] = field(default_factory=dict)
 
     def start(self) -> str | None:
         """Begin following; a message when nothing given can be followed."""
@@ -473,7 +478,16 @@ class TaskFollower:
                                 self._processes[child] = _Process(child, comm)
 
     def _apply(self, records: list[TaskRecord]) -> list[RawMigration]:
-        """Fold the tracer's records, in time order, into the thread ledger; the followed migrations."""
+        """Fold the tracer's records, in time order, into the thread ledger; the followed migrations.
+
+        The rings are read one after another, so a thread's creation record on one CPU can be read a
+        drain after its first move on another: a move of a tid nobody knows yet is held for one more
+        drain, then dropped as another task's.
+        """
+        held, self._unclaimed = self._unclaimed, []
+        if held:
+            records = sorted(held + records, key=_record_time)
+        held_ids = {id(record) for record in held}
         migrations = []
         threads, processes = self._threads, self._processes
         for record in records:
@@ -485,6 +499,8 @@ class TaskFollower:
                             record.time_ns, thread.pid, record.tid, record.comm, record.from_cpu, record.to_cpu
                         )
                     )
+                elif id(record) not in held_ids:
+                    self._unclaimed.append(record)
             elif isinstance(record, TaskCreated):
                 self._created(record)
             elif isinstance(record, TaskExited):
@@ -618,6 +634,12 @@ class TaskFollower:
         if tracer is not None:
             # Threads made while /proc was being listed are in the rings now.
             migrations += self._apply(tracer.take())
+        # Threads /proc showed last tick whose creation record has still not come: seen late.
+        for tid, pid in self._unconfirmed.items():
+            if tid not in self._threads:
+                self._threads[tid] = _Thread(pid)
+                self.threads_seen_late += 1
+        self._unconfirmed = {}
         for pid, tids in listed.items():
             process = self._processes[pid]
             if not process.alive:
@@ -627,14 +649,20 @@ class TaskFollower:
             self.refresh_comm(pid)
             for tid in tids:
                 if tid not in self._threads:
-                    self._threads[tid] = _Thread(pid)
-                    if tracer is not None and not first:
-                        self.threads_seen_late += 1
+                    if tracer is None or first:
+                        self._threads[tid] = _Thread(pid)
+                    else:
+                        self._unconfirmed[tid] = pid
         changed = False
         for pid, tids in listed.items():
             for tid in tids:
-                thread = self._threads[tid]
-                if thread.counted_since is None and tid not in self._counters and self._processes[pid].alive:
+                thread = self._threads.get(tid)
+                if (
+                    thread is not None
+                    and thread.counted_since is None
+                    and tid not in self._counters
+                    and self._processes[pid].alive
+                ):
                     opened_at = time.monotonic_ns()
                     if self._open_thread(pid, tid):
                         thread.counted_since = opened_at
