@@ -188,6 +188,8 @@ class MigrationTracer:
         return None
 
     def _open(self, cpu: int) -> str | None:
+        if self._attr is None:  # not started
+            return None
         fd = perf.open_event(self._attr, -1, cpu)
         # After the open: time_enabled then never runs ahead of the clock, so a slow open is no false stop.
         opened_ns = time.monotonic_ns()
@@ -232,7 +234,7 @@ class MigrationTracer:
             if cpu not in online or stopped_at is not None:
                 self._close_ring(cpu)
                 # Gone now, or (a silent ring) back already: then all that is known is when it stopped.
-                self._last_seen_offline[cpu] = now if cpu not in online else stopped_at
+                self._last_seen_offline[cpu] = stopped_at if cpu in online and stopped_at is not None else now
                 changed = True
         for cpu in self._last_seen_offline.keys() - online:
             self._last_seen_offline[cpu] = now
@@ -305,6 +307,8 @@ class MigrationTracer:
 
     def _collect_ring(self, ring: perf.RingBuffer) -> None:
         layout = self.layout
+        if layout is None:  # never started: no rings either
+            return
         pending = self._pending
         for record_type, misc, payload in perf.records(ring.drain()):
             if record_type == perf.PERF_RECORD_SAMPLE:
@@ -473,9 +477,9 @@ class TaskFollower:
                 if process.alive:
                     for child in procfs.list_children(process.pid):
                         if child not in self._processes:
-                            comm = procfs.read_comm(child)
-                            if comm is not None:
-                                self._processes[child] = _Process(child, comm)
+                            child_comm = procfs.read_comm(child)
+                            if child_comm is not None:
+                                self._processes[child] = _Process(child, child_comm)
 
     def _apply(self, records: list[TaskRecord]) -> list[RawMigration]:
         """Fold the tracer's records, in time order, into the thread ledger; the followed migrations.

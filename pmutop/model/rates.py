@@ -491,8 +491,6 @@ class RateModel:
         failure = np.array([pmu.cycles_failure for pmu in self._pmus], np.int64)
         busy, util = np.zeros(count), np.full(count, NAN)
         software = {name: np.full(count, NAN) for name in SOFTWARE_COUNTER_METRICS}
-        # With no CPU counted, a software sum is n/a for the CPUs' reason, if they have one.
-        software_failure = {name: np.zeros(count, np.int64) for name in SOFTWARE_COUNTER_METRICS}
         shares, members_of = [], []
         for index, pmu in enumerate(self._pmus):
             # Groups that counted anything this interval (running > 0, some member): their times add up.
@@ -523,9 +521,6 @@ class RateModel:
                 values = values[~np.isnan(values)]
                 if len(values):
                     software[name][index] = in_order_sum(values)
-                else:
-                    causes = columns[name].reason[members]
-                    software_failure[name][index] = causes[causes > 0][0] if (causes > 0).any() else 0
         cycles = _count(totals["cycles"], np.where(np.isnan(totals["cycles"]), NAN, coverage), extrapolated, failure)
         instructions = _count(
             totals["instructions"], np.where(np.isnan(totals["instructions"]), NAN, coverage), extrapolated, failure
@@ -539,10 +534,7 @@ class RateModel:
             "ipc": _derived(_ratio(instructions.value, cycles.value), cycles, instructions),
             "instructions_per_s": _derived(_ratio(instructions.value, interval_s), instructions),
             "util_pct": Column(util, nothing, *plain),
-            **{
-                name: Column(values, nothing, np.zeros(count, bool), software_failure[name])
-                for name, values in software.items()
-            },
+            **{name: Column(values, nothing, *plain) for name, values in software.items()},
         }
         metrics = MetricColumns(pmu_columns, self._failures, NOTES)
         names = dict.fromkeys(PMU_METRICS)

@@ -93,7 +93,7 @@ class PmutopApp(App):
     def compose(self) -> ComposeResult:
         # Kept as attributes: the per-tick code would otherwise look each of them up in the DOM every tick.
         self.live = LiveTable(self.topology, self.feed.cpus, id="live")
-        self.heat_map = CpuHeatMap(self.topology, id="heat-map")
+        self.heat_map = CpuHeatMap(self.topology, self.feed.cpus, id="heat-map")
         self.header = Static(id="header")
         self.banner = Static(id="banner")
         self.detail = Static(id="detail")
