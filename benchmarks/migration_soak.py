@@ -104,6 +104,8 @@ def main() -> int:
     print(
         f"pmutop reported lost: {last['lost_migrations']} ring records, {last['threads_seen_late']} threads seen late"
     )
+    reopened = [notice for notice in last["notices"] if "came back" in notice]
+    print(f"pmutop reopened a ring {len(reopened)} times" + (f": {reopened[0]}" if reopened else ""))
     print(f"pmutop CPU (its own process, children excluded): {cpu:.2f} s = {100 * cpu / wall:.2f}% of one CPU")
     print(f"migration rings: {ring_kib} KiB over {os.cpu_count()} CPUs")
     return 0

@@ -58,9 +58,11 @@ _COMM_HEAD = struct.Struct("=II")
 _SAMPLE_ID = struct.Struct("=IIQII")
 # A read of the tracepoint fd: count, time_enabled.
 _ENABLED_READ = struct.Struct("=QQ")
-# An event whose time_enabled fell behind the clock by more than this (plus 0.1% for clock rates)
-# since the last look has stopped: its CPU went away.
-STOPPED_SLACK_NS = 500_000
+# An event whose time_enabled fell behind the clock by more than this since the last look has
+# stopped: its CPU went away. time_enabled lags by a millisecond or more on a loaded machine (measured:
+# a 0.5 ms slack closed and reopened live rings 22 times a minute, losing moves in each gap), while a
+# CPU's offline and online take 100 ms or more.
+STOPPED_SLACK_NS = 20_000_000
 
 
 def ring_pages(cpus: int, interval_s: float) -> int:
@@ -265,7 +267,7 @@ class MigrationTracer:
         enabled_before, looked_before = self._enabled_seen.get(cpu, (0, self._opened_ns[cpu]))
         self._enabled_seen[cpu] = (enabled, now)
         elapsed = now - looked_before
-        if elapsed - (enabled - enabled_before) > STOPPED_SLACK_NS + elapsed // 1000:
+        if elapsed - (enabled - enabled_before) > STOPPED_SLACK_NS + elapsed // 100:
             return looked_before + (enabled - enabled_before)
         return None
 
