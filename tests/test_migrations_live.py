@@ -150,9 +150,9 @@ def test_a_cpu_back_from_offline_gets_a_new_ring(noticed_by):
     assert tracer.start((0, 1)) is None
     try:
         tracer.wait(0)  # nothing pending yet
-        # Two round trips: the old ring then stopped well past the jitter sync_cpus allows (an offline
+        # Four round trips: the old ring then stopped well past the jitter sync_cpus allows (an offline
         # alone blocks tens of milliseconds in the kernel).
-        for _ in range(2):
+        for _ in range(4):
             CPU1_ONLINE.write_text("0")
             CPU1_ONLINE.write_text("1")
         if noticed_by == "uevent":
