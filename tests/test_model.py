@@ -181,7 +181,7 @@ def test_task_residency_ipc_and_cross_type_migrations(tmp_path):
 
     model.update(TaskTick((process,), reads((0, 0, (0, 0)), (0, 0, (0, 0))), (), 0, RESIDENCY_BY_PMU), 0)
     migration = RawMigration(5 * 10**8, 7, 7, "worker", 0, 1)
-    rows, entries, lost = model.update(
+    interval = model.update(
         TaskTick(
             (process,),
             reads((10**9, 2 * 10**8, (100, 50)), (10**9, 8 * 10**8, (400, 800))),
@@ -191,13 +191,13 @@ def test_task_residency_ipc_and_cross_type_migrations(tmp_path):
         ),
         0,
     )
-    (row,) = rows
+    (row,) = interval.rows
     assert row.residency == {"armv8_cortex_a53": pytest.approx(0.2), "armv8_cortex_a72": pytest.approx(0.8)}
     assert row.ipc["armv8_cortex_a53"].value == 0.5 and row.ipc["armv8_cortex_a72"].value == 2.0
     assert row.cpu_now == 1 and row.pmu_now == "armv8_cortex_a72"
-    (entry,) = entries
+    (entry,) = interval.migrations
     assert entry.cross_type and (entry.from_pmu, entry.to_pmu) == ("armv8_cortex_a53", "armv8_cortex_a72")
-    assert entry.time_s == 0.5 and row.cross_type_migrations == 1 and lost == 0
+    assert entry.time_s == 0.5 and row.cross_type_migrations == 1 and interval.lost_migrations == 0
 
 
 # ---------------------------------------------------------------------------- tracepoints, text, errno

@@ -4,9 +4,9 @@ import json
 import os
 import pwd
 import re
+import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -118,37 +118,39 @@ def test_tsc_rate_matches_the_tsc_frequency(pmutop_command):
 @pytest.mark.changes_machine
 @pytest.mark.skipif(not Path("/sys/devices/system/cpu/cpu1/online").exists(), reason="cpu1 cannot be hotplugged")
 def test_cpu1_offline_then_back_during_stat(pmutop_command):
+    """Counting, then offline (ENODEV), then counting again, each step taken when stat has shown the one
+    before it: no sleeps, so a slow start or a loaded machine changes nothing."""
     online_file = Path("/sys/devices/system/cpu/cpu1/online")
-    run = subprocess.Popen(
-        [*pmutop_command, "stat", "--json", "-I", "200", "-n", "14"], stdout=subprocess.PIPE, text=True
-    )
+    run = subprocess.Popen([*pmutop_command, "stat", "--json", "-I", "200"], stdout=subprocess.PIPE, text=True)
+    states: list[str] = []
     try:
-        time.sleep(0.9)
-        online_file.write_text("0")
-        time.sleep(1.0)
-        online_file.write_text("1")
-        out, _ = run.communicate(timeout=30)
+        for line in run.stdout:
+            record = json.loads(line)
+            cpu1 = cpu_record(record, 1)
+            counted = cpu1["metrics"].get("context_switches_per_s", {}).get("value") is not None
+            state = "counting" if cpu1["online"] and counted else "offline" if not cpu1["online"] else "other"
+            if not cpu1["online"]:
+                assert cpu1["metrics"]["context_switches_per_s"].get("error") == "ENODEV"
+            states.append(state)
+            if state == "counting" and "offline" not in states:
+                online_file.write_text("0")
+            elif state == "offline" and online_file.read_text().strip() == "0":
+                online_file.write_text("1")
+            elif state == "counting" and "offline" in states:
+                break
+            assert len(states) < 300, states  # a broken run fails instead of running on
+        run.send_signal(signal.SIGINT)
+        run.communicate(timeout=60)
     finally:
         if online_file.read_text().strip() != "1":
             online_file.write_text("1")
         if run.poll() is None:
             run.kill()
-    assert run.returncode == 0
-    states = []
-    for line in out.splitlines():
-        record = json.loads(line)
-        if record.get("summary"):
-            continue
-        cpu1 = cpu_record(record, 1)
-        counted = cpu1["metrics"].get("context_switches_per_s", {}).get("value") is not None
-        states.append("counting" if cpu1["online"] and counted else "offline" if not cpu1["online"] else "other")
-        if not cpu1["online"]:
-            assert cpu1["metrics"]["context_switches_per_s"].get("error") == "ENODEV"
-    # Counting, then offline, then counting again with CPU 0's history intact.
-    assert "offline" in states
+            run.wait()
+    assert run.returncode == 128 + signal.SIGINT
     first_off = states.index("offline")
     assert "counting" in states[:first_off]
-    assert "counting" in states[first_off:], states
+    assert states[-1] == "counting", states
 
 
 @pytest.fixture
@@ -202,6 +204,15 @@ def test_unprivileged_user_gets_explanation_and_own_process_fallback(unprivilege
     assert "CPU-wide counting denied" in notices and "paranoid 2" in notices
     assert "CAP_PERFMON" in notices and "perf_event_paranoid" in notices
     assert "own process tree" in notices
+    # Kernel-side counts are hidden by exclude_kernel: n/a with the reason on every CPU, never a measured 0.
+    for record in map(json.loads, result.stdout.splitlines()):
+        for cpu in record["cpus"]:
+            for name in ("context_switches_per_s", "migrations_per_s"):
+                metric = cpu["metrics"][name]
+                assert metric["value"] is None and metric["error"] == "EACCES", (cpu["cpu"], name, metric)
+                assert "exclude_kernel" in metric["reason"] and "perf_event_paranoid is 2" in metric["reason"]
+        for pmu in record["pmus"]:
+            assert pmu["metrics"]["context_switches_per_s"]["value"] is None
 
 
 EMFILE_RUN = """
@@ -224,3 +235,42 @@ def test_low_fd_limit_gives_emfile_explanation_not_a_crash():
     emfile = [r for r in reasons if "EMFILE" in r]
     assert emfile and "needs" in emfile[0] and "ulimit" in emfile[0]
     assert any("RLIMIT_NOFILE" in n for n in record["notices"])
+
+
+def test_cpu_selection_is_exact_live_and_in_a_replay(pmutop_command, tmp_path):
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two CPUs")
+    live = subprocess.run(
+        [*pmutop_command, "stat", "--json", "-C", "1", "-I", "100", "-n", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert live.returncode == 0, live.stderr
+    for record in map(json.loads, live.stdout.splitlines()):
+        assert [cpu["cpu"] for cpu in record["cpus"]] == [1]
+    text = subprocess.run([*pmutop_command, "stat", "-C", "1", "-I", "100", "-n", "1"], capture_output=True, text=True)
+    rows = [line.split()[1] for line in text.stdout.splitlines() if not line.startswith("#")]
+    assert set(rows) == {"1"}, text.stdout  # the interval and the summary
+    recording = tmp_path / "one-cpu.jsonl"
+    made = subprocess.run(
+        [*pmutop_command, "record", "-C", "1", "-I", "100", "-n", "2", "-o", str(recording)], capture_output=True
+    )
+    assert made.returncode == 0, made.stderr
+    replayed = subprocess.run(
+        [*pmutop_command, "stat", "--json", "--input", str(recording)], capture_output=True, text=True
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    for record in map(json.loads, replayed.stdout.splitlines()):
+        assert [cpu["cpu"] for cpu in record["cpus"]] == [1]
+    from pmutop.recording.replay import ReplayFeed
+
+    assert ReplayFeed.from_file(str(recording)).cpus == (1,)  # the TUI's replay shows the same rows
+
+
+@pytest.mark.parametrize("command", [("stat", "-n", "1"), ("record", "-o", "/dev/null", "-n", "1"), ()])
+def test_a_cpu_that_does_not_exist_is_a_one_line_usage_error(pmutop_command, command):
+    result = subprocess.run([*pmutop_command, *command, "-C", "0,99"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "no CPU 99 on this machine" in result.stderr, result.stderr
+    assert result.stdout == ""

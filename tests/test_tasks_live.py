@@ -246,23 +246,22 @@ def test_fd_budget_is_said_not_exceeded():
 
 
 def test_ring_overflow_is_counted_as_lost(spinning_child):
-    from pmutop.live.tasks import MigrationTracer
+    from pmutop.live.tasks import Migration, MigrationTracer
 
-    tracer = MigrationTracer(tuple(sorted(os.sched_getaffinity(0))), data_pages=1)
+    tracer = MigrationTracer(data_pages=1)
     # As root (this module needs it) the tracepoint always opens: tracefs is mounted if it is not.
-    problem = tracer.start()
+    problem = tracer.start(tuple(sorted(os.sched_getaffinity(0))))
     assert problem is None, problem
     try:
         # Far more migrations than one page of ring holds, with no drain in between.
         for round_trip in range(400):
             os.sched_setaffinity(spinning_child.pid, {round_trip % 2})
-        followed = {spinning_child.pid: spinning_child.pid}
-        logged = tracer.drain(followed)
+        logged = [r for r in tracer.take() if isinstance(r, Migration) and r.tid == spinning_child.pid]
         # The kernel writes its PERF_RECORD_LOST once there is room again, before the next sample.
         os.sched_setaffinity(spinning_child.pid, {0, 1})
         os.sched_setaffinity(spinning_child.pid, {0})
         os.sched_setaffinity(spinning_child.pid, {1})
-        logged += tracer.drain(followed)
+        logged += [r for r in tracer.take() if isinstance(r, Migration) and r.tid == spinning_child.pid]
         lost = tracer.lost
     finally:
         tracer.close()

@@ -732,6 +732,8 @@ def test_garbage_cpulist_in_tree(text: str, on: str, tmp_path: Path) -> None:
     if bad is not None:
         assert bad.cpus == ()
     assert all(c.core_pmu == "cpu" for c in topo.cpus)
+    # It never makes the machine look heterogeneous: one core type, the sane one.
+    assert core_pmu_names(topo) == ["cpu"] and not topo.is_heterogeneous
 
 
 def test_unknown_alias_term(tmp_path: Path) -> None:
@@ -800,3 +802,13 @@ def test_cpu_without_topology(tmp_path: Path) -> None:
     assert c1.core_pmu == "cpu"
     assert topo.cpu(0).package == 0
     assert_rest_loads(topo)
+
+
+@pytest.mark.parametrize(("size", "kept"), [(4096, True), (4097, False)])
+def test_an_attribute_is_read_up_to_one_page(tmp_path: Path, size: int, kept: bool) -> None:
+    root = trees.build_this_vm(tmp_path)
+    trees.write(trees.pmu_dir(root, "software") / "events" / "padded", b"event=0x1" + b" " * (size - 9), newline=False)
+    topo = load_topology(root)
+    assert ("padded" in topo.pmu("software").events) is kept
+    capped = [p for p in topo.problems if p.path.endswith("software/events/padded") and "larger than" in p.reason]
+    assert bool(capped) is not kept

@@ -18,6 +18,7 @@ def add_record_parser(sub: argparse._SubParsersAction) -> None:
     length = parser.add_mutually_exclusive_group()
     length.add_argument("-n", "--count", type=errors.count, metavar="COUNT", help="stop after COUNT intervals")
     length.add_argument("--duration", type=errors.duration_s, metavar="S", help="stop after S seconds")
+    stat_args.add_cpu_selector(parser, "record only these CPUs, e.g. 0-3,8")
     stat_args.add_event_option(parser)
     stat_args.add_task_selectors(parser)
 

@@ -6,15 +6,15 @@ import platform
 import sys
 import time
 
-from pmutop.cli.errors import UsageError, UserError, claim_output, recording_exit_code, run_app
+from pmutop.cli import stat_args
+from pmutop.cli.errors import UserError, claim_output, recording_exit_code, run_app
 from pmutop.cli.signals import StopSignals
-from pmutop.cli.stat_args import parse_pids
+from pmutop.cli.stat_args import parse_pids, select_cpus
 from pmutop.kernel.sysfs import read_sysfs_any
 from pmutop.recording.format import RecordingError, RecordingHeader, RecordingWriter
 
 
 def run_record(args: argparse.Namespace, command: list[str]) -> int:
-    from pmutop.live.event_list import EventListError, event_groups
     from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
     from pmutop.live.topology_loader import topology_of
 
@@ -22,11 +22,17 @@ def run_record(args: argparse.Namespace, command: list[str]) -> int:
     claim_output(args.output)
     read = read_sysfs_any("/")
     topology = topology_of(read)
-    try:
-        events = event_groups(args.event, topology)
-    except EventListError as exc:
-        raise UsageError(f"-e: {exc}") from None
-    session = StatSession.create(pids=pids, comm=args.comm, command=command or None, topology=topology, events=events)
+    cpus = select_cpus(args.cpus, topology)
+    events = stat_args.event_plans(args.event, topology)
+    session = StatSession.create(
+        cpus=cpus,
+        pids=pids,
+        comm=args.comm,
+        command=command or None,
+        topology=topology,
+        interval_s=args.interval / 1000,
+        events=events,
+    )
     if isinstance(session, str):
         print(f"pmutop record: {session}", file=sys.stderr)
         return 127 if command else 1

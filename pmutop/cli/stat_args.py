@@ -5,6 +5,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pmutop.cli import errors
+from pmutop.cli.errors import UsageError
+from pmutop.model.cpulist import format_cpulist, parse_cpulist
+from pmutop.model.topology import Topology
 
 if TYPE_CHECKING:
     from pmutop.model.event_resolve import EventGroupPlan
@@ -109,8 +112,12 @@ def event_plans(texts: Sequence[str], topology: "Topology") -> "tuple[EventGroup
         raise errors.UsageError(f"-e: {exc}") from None
 
 
+def add_cpu_selector(parser: argparse._ActionsContainer, help_text: str) -> None:
+    parser.add_argument("-C", "--cpus", metavar="CPULIST", help=help_text)
+
+
 def add_cpu_selectors(parser: argparse._ActionsContainer) -> None:
-    parser.add_argument("-C", "--cpus", metavar="CPULIST", help="only these CPUs, e.g. 0-3,8")
+    add_cpu_selector(parser, "only these CPUs, e.g. 0-3,8")
     parser.add_argument(
         "--user", action="store_true", help="count cycles and instructions in user space only (perf's :u)"
     )
@@ -119,6 +126,25 @@ def add_cpu_selectors(parser: argparse._ActionsContainer) -> None:
 def add_task_selectors(parser: argparse._ActionsContainer) -> None:
     parser.add_argument("-p", "--pid", metavar="PID[,PID...]", help="follow these processes and all their threads")
     parser.add_argument("--comm", metavar="NAME", help="follow every process named NAME, including ones started later")
+
+
+def select_cpus(text: str | None, topology: Topology) -> tuple[int, ...] | None:
+    """The -C list, every CPU of it on this machine (None: all CPUs); else a UsageError."""
+    if not text:
+        return None
+    try:
+        cpus = parse_cpulist(text)
+    except ValueError as exc:
+        raise UsageError(f"-C {text}: {exc}") from None
+    known = {cpu.cpu for cpu in topology.cpus}
+    missing = [cpu for cpu in cpus if cpu not in known]
+    if not cpus:
+        raise UsageError(f"-C {text!r} selects no CPU")
+    if missing:
+        raise UsageError(
+            f"-C {text}: no CPU {format_cpulist(missing)} on this machine (it has {format_cpulist(known)})"
+        )
+    return cpus
 
 
 def parse_pids(text: str | None) -> tuple[int, ...]:

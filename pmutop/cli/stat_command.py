@@ -1,7 +1,6 @@
 """`pmutop stat`: headless counting like `perf stat -I`, per CPU and per core PMU, optionally following tasks."""
 
 import argparse
-import dataclasses
 import shutil
 import statistics
 import sys
@@ -11,7 +10,7 @@ from typing import TextIO
 from pmutop.cli import stat_args, stat_output
 from pmutop.cli.errors import UsageError, UserError, recording_exit_code
 from pmutop.cli.signals import StopSignals
-from pmutop.cli.stat_args import parse_pids
+from pmutop.cli.stat_args import parse_pids, select_cpus
 from pmutop.kernel import procfs
 from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
 from pmutop.live.topology_loader import load_topology
@@ -144,11 +143,8 @@ def run_stat(args: argparse.Namespace, command: list[str]) -> int:
 
 
 def _run_live(args: argparse.Namespace, command: list[str], stream: TextIO) -> int:
-    try:
-        cpus = parse_cpulist(args.cpus) if args.cpus else None
-    except ValueError as exc:
-        raise UsageError(f"-C: {exc}") from None
     topology = load_topology("/")
+    cpus = select_cpus(args.cpus, topology)
     following = bool(command or args.pid or args.tid)
     # perf's -x without -e: its default events, system-wide; a followed task gets perf's task set instead.
     texts = args.event or ([PERF_DEFAULT_EVENTS] if args.separator is not None and not following else [])
@@ -168,6 +164,7 @@ def _run_live(args: argparse.Namespace, command: list[str], stream: TextIO) -> i
             command=command,
             user_only=args.user,
             task_summary=True,
+            interval_s=(args.interval or 1000) / 1000,
         )
         if isinstance(session, str):
             print(f"pmutop stat: {session}", file=sys.stderr)
@@ -259,7 +256,7 @@ def repeat_lines(summaries: list[tuple[Snapshot, TaskSummary | None]], json: boo
 def stat_from_recording(args: argparse.Namespace, stream: TextIO) -> int:
     """Headless output recomputed from a recording's raw ticks with the same model as a live run."""
     from pmutop.live.topology_loader import topology_of
-    from pmutop.model.rates import RateModel
+    from pmutop.model.rates import RateModel, whole_run_summary
     from pmutop.recording.format import RecordingError, read_recording
 
     path = args.input
@@ -272,16 +269,17 @@ def stat_from_recording(args: argparse.Namespace, stream: TextIO) -> int:
     topology = topology_of(header.sysfs, source=path)
     output = _Output(args, topology, stream, live=False)
     model = RateModel(topology, header.layouts, header.notices)
-    whole = RateModel(topology, header.layouts, header.notices)
     printed = 0
+    last_snapshot = None
     for tick in recording.ticks:
         snapshot = model.update(tick)
-        if snapshot is not None and (args.count is None or printed < args.count):
-            output.interval(snapshot)
-            printed += 1
-    if len(recording.ticks) >= 2:
-        whole.update(recording.ticks[0])
-        summary = whole.update(dataclasses.replace(recording.ticks[-1], layouts=None))
+        if snapshot is not None:
+            last_snapshot = snapshot
+            if args.count is None or printed < args.count:
+                output.interval(snapshot)
+                printed += 1
+    if recording.ticks:
+        summary = whole_run_summary(model, recording.ticks[0], recording.ticks[-1], last_snapshot)
         if summary is not None:
             output.summary(summary, "end of recording")
     for error in recording.errors:

@@ -158,8 +158,7 @@ class TextRenderer:
                 f"cpu{entry.from_cpu} ({entry.from_pmu or '-'}) -> cpu{entry.to_cpu} ({entry.to_pmu or '-'})"
                 + (" CROSS-TYPE" if entry.cross_type else "")
             )
-        if snapshot.lost_migrations:
-            lines.append(f"#   {snapshot.lost_migrations} migration records lost (ring buffer overflow)")
+        lines += [f"#   {line}" for line in migration_losses(snapshot)]
         lines += self.notes.take_new()
         self._since_header = (self._since_header or 0) + len(lines)
         return "\n".join(lines)
@@ -213,6 +212,22 @@ class TextRenderer:
     def _pmu_line(self, time_s: float, row: PmuRow) -> str:
         # How much of it was scaled up is in the JSON (extrapolated_share); here the ~ marks and cover say it.
         return self._row(time_s, "all", row.pmu, row.metric)
+
+
+def migration_losses(snapshot: Snapshot) -> list[str]:
+    """What the migration log may be missing, and why; nothing when it is complete."""
+    lines = []
+    if snapshot.lost_migrations:
+        lines.append(
+            f"{snapshot.lost_migrations} migration-ring records lost (ring buffer overflow): migrations, or the "
+            "thread records that say whose they are"
+        )
+    if snapshot.threads_seen_late:
+        lines.append(
+            f"{snapshot.threads_seen_late} threads seen late (found in /proc, their creation record lost): "
+            "their earlier migrations are missing"
+        )
+    return lines
 
 
 def task_lines(task: TaskRow) -> list[str]:

@@ -15,7 +15,7 @@ def add_tui_options(parser: argparse.ArgumentParser) -> None:
         metavar="MS",
         help="refresh every MS ms (default: the last session's, else 1000)",
     )
-    group.add_argument("-C", "--cpus", metavar="CPULIST", help="count only these CPUs, e.g. 0-3,8")
+    stat_args.add_cpu_selector(group, "count only these CPUs, e.g. 0-3,8")
     stat_args.add_event_option(group)
     stat_args.add_task_selectors(group)
     group.add_argument(

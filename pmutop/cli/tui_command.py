@@ -6,10 +6,10 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
+from pmutop.cli import stat_args
 from pmutop.cli.errors import UsageError, run_app
-from pmutop.cli.stat_args import parse_pids
+from pmutop.cli.stat_args import parse_pids, select_cpus
 from pmutop.cli.tui_args import build_tui_parser
-from pmutop.model.cpulist import parse_cpulist
 
 DEFAULT_INTERVAL_MS = 1000
 
@@ -37,7 +37,6 @@ def _command_io_away_from_terminal(log_path: str) -> Iterator[None]:
 
 
 def run_tui(options_argv: list[str], command: list[str]) -> int:
-    from pmutop.live.event_list import EventListError, event_groups
     from pmutop.live.live_feed import LiveFeed
     from pmutop.live.topology_loader import load_topology
     from pmutop.tui.config import load_config
@@ -56,16 +55,10 @@ def run_tui(options_argv: list[str], command: list[str]) -> int:
     config = load_config()
     if args.interval is None:
         args.interval = config.interval_ms or DEFAULT_INTERVAL_MS
-    try:
-        cpus = parse_cpulist(args.cpus) if args.cpus else None
-    except ValueError as exc:
-        raise UsageError(f"-C: {exc}") from None
-    pids = parse_pids(args.pid)
     topology = load_topology("/")
-    try:
-        events = event_groups(args.event, topology)
-    except EventListError as exc:
-        raise UsageError(f"-e: {exc}") from None
+    cpus = select_cpus(args.cpus, topology)
+    pids = parse_pids(args.pid)
+    events = stat_args.event_plans(args.event, topology)
     log_path = None
     if command:
         handle, log_path = tempfile.mkstemp(prefix="pmutop-command-", suffix=".log")

@@ -51,12 +51,17 @@ def live_source(
     topology: Topology | None = None,
 ) -> TickSource | str:
     from pmutop.live.stat_session import StatSession
-    from pmutop.model.cpulist import parse_cpulist
+    from pmutop.live.topology_loader import load_topology
+    from pmutop.model.cpulist import format_cpulist, parse_cpulist
 
     try:
         cpus = parse_cpulist(args.cpus) if args.cpus else None
     except ValueError as exc:
         return f"-C: {exc}"
+    topology = topology or load_topology("/")
+    missing = [cpu for cpu in cpus or () if topology.cpu(cpu) is None]
+    if missing:
+        return f"-C {args.cpus}: no CPU {format_cpulist(missing)} on this machine"
     session = StatSession.create(
         cpus=cpus, pids=pids, comm=args.comm, user_only=args.user, events=events, topology=topology
     )

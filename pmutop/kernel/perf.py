@@ -92,6 +92,8 @@ _FLAG_BITS = (
     ("enable_on_exec", lib.PMT_F_ENABLE_ON_EXEC),
     ("pinned", lib.PMT_F_PINNED),
     ("use_clockid", lib.PMT_F_USE_CLOCKID),
+    ("task", lib.PMT_F_TASK),
+    ("comm", lib.PMT_F_COMM),
 )
 
 
@@ -107,6 +109,7 @@ class EventAttr:
     sample_period: int = 0
     sample_type: int = 0
     read_format: int = 0
+    # With watermark=True this is wakeup_watermark (bytes of ring before poll() reports POLLIN).
     wakeup_events: int = 0
     disabled: bool = False
     inherit: bool = False
@@ -122,6 +125,9 @@ class EventAttr:
     # With use_clockid, sample times are on this clock; CLOCK_MONOTONIC lines them up with time.monotonic_ns().
     use_clockid: bool = False
     clockid: int = 0
+    # Side-band records in the event's ring: PERF_RECORD_FORK/EXIT (task) and PERF_RECORD_COMM (comm).
+    task: bool = False
+    comm: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ int pmt_open(const struct pmt_spec *spec, int pid, int cpu, int group_fd)
     a->sample_period = spec->sample_period;
     a->sample_type = spec->sample_type;
     a->read_format = spec->read_format;
+    /* wakeup_events and wakeup_watermark share a union: which one it is, is attr.watermark. */
     a->wakeup_events = spec->wakeup_events;
     a->disabled = !!(f & PMT_F_DISABLED);
     a->inherit = !!(f & PMT_F_INHERIT);
@@ -67,6 +68,8 @@ int pmt_open(const struct pmt_spec *spec, int pid, int cpu, int group_fd)
     a->enable_on_exec = !!(f & PMT_F_ENABLE_ON_EXEC);
     a->pinned = !!(f & PMT_F_PINNED);
     a->use_clockid = !!(f & PMT_F_USE_CLOCKID);
+    a->task = !!(f & PMT_F_TASK);
+    a->comm = !!(f & PMT_F_COMM);
     a->clockid = spec->clockid;
 
     fd = syscall(SYS_perf_event_open, a, pid, cpu, group_fd, PERF_FLAG_FD_CLOEXEC);

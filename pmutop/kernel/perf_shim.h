@@ -21,7 +21,9 @@ enum pmt_flag {
     PMT_F_WATERMARK = 0x100,
     PMT_F_ENABLE_ON_EXEC = 0x200,
     PMT_F_PINNED = 0x400,
-    PMT_F_USE_CLOCKID = 0x800
+    PMT_F_USE_CLOCKID = 0x800,
+    PMT_F_TASK = 0x1000,
+    PMT_F_COMM = 0x2000
 };
 
 /* Bitfield-free stand-in for struct perf_event_attr. */
@@ -34,7 +36,7 @@ struct pmt_spec {
     uint64_t sample_period;
     uint64_t sample_type;
     uint64_t read_format;
-    uint32_t wakeup_events;
+    uint32_t wakeup_events; /* with PMT_F_WATERMARK: wakeup_watermark, in bytes */
     uint32_t flags;
     int32_t clockid; /* with PMT_F_USE_CLOCKID: sample times on this clock (CLOCK_MONOTONIC) */
 };

@@ -47,9 +47,9 @@ CPU_FILES = (
     "topology/thread_siblings_list",
     "regs/identification/midr_el1",
 )
-# sysfs attributes are at most a page; the largest legitimate file pmutop reads (a cpulist on a
-# machine with thousands of CPUs) is far below this. Anything larger is not what it claims to be.
-MAX_FILE_BYTES = 64 * 1024
+# A sysfs attribute is at most one page (sysfs_emit's PAGE_SIZE buffer, 4096 bytes on every
+# architecture pmutop runs on); a file claiming more is not what it says it is.
+MAX_FILE_BYTES = 4096
 # A directory listing this long is not a PMU's events or formats.
 MAX_DIR_ENTRIES = 4096
 SNAPSHOT_MANIFEST = "pmutop-snapshot.json"
@@ -144,7 +144,7 @@ class _Reader:
             self.errors[rel] = _describe_os_error(exc)
             return
         if len(raw) > MAX_FILE_BYTES:
-            self.errors[rel] = f"larger than the {MAX_FILE_BYTES // 1024} KiB read cap; ignored"
+            self.errors[rel] = f"larger than a sysfs attribute can be ({MAX_FILE_BYTES} bytes); ignored"
             return
         self.files[rel] = raw.decode("utf-8", errors="replace")
 
@@ -169,6 +169,16 @@ class _Reader:
     def read_dir_files(self, rel: str) -> None:
         for name in self.list_dir(rel):
             self.read(f"{rel}/{name}")
+
+
+def read_attribute(path: str) -> str | None:
+    """One live sysfs attribute's text (at most MAX_FILE_BYTES), or None when it cannot be read or is larger."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError:
+        return None
+    return raw.decode("utf-8", errors="replace") if len(raw) <= MAX_FILE_BYTES else None
 
 
 def _cpu_sort_key(name: str) -> int:

@@ -21,6 +21,8 @@ class SnapshotFeed(Protocol):
     # Header facts for the UI: host, kernel, privilege state ("root", "CAP_PERFMON", "paranoid 2"),
     # and for replays the recording's origin.
     description: dict[str, str]
+    # The CPUs counted (`-C`, or every CPU): the only ones a face shows rows for.
+    cpus: tuple[int, ...]
 
     @property
     def interval_s(self) -> float: ...

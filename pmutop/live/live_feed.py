@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from pmutop.kernel import procfs
 from pmutop.live.feed import EndCallback, SnapshotCallback
 from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
+from pmutop.live.tasks import SERVICE_INTERVAL_S
 from pmutop.model.topology import Topology
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class LiveFeed:
     def __init__(self, session: StatSession, interval_s: float = 1.0) -> None:
         self.session = session
         self.topology = session.topology
+        self.cpus = tuple(session.sampler.selected_cpus())
         uname = os.uname()
         self.description = {
             "host": uname.nodename,
@@ -56,7 +58,9 @@ class LiveFeed:
         topology: Topology | None = None,
         events: "tuple[EventGroupPlan, ...]" = (),
     ) -> "LiveFeed | str":
-        session = StatSession.create(cpus=cpus, pids=pids, comm=comm, command=command, topology=topology, events=events)
+        session = StatSession.create(
+            cpus=cpus, pids=pids, comm=comm, command=command, topology=topology, interval_s=interval_s, events=events
+        )
         if isinstance(session, str):
             return session
         return cls(session, interval_s)
@@ -132,7 +136,11 @@ class LiveFeed:
                     deadline = max(deadline, time.monotonic())
                     while not self._stopping and (self._paused or time.monotonic() < deadline) and not self._requests:
                         timeout = None if self._paused else deadline - time.monotonic()
-                        self._wake.wait(timeout=timeout)
+                        # Woken at least every SERVICE_INTERVAL_S to keep the migration rings drained.
+                        self._wake.wait(
+                            timeout=SERVICE_INTERVAL_S if timeout is None else min(timeout, SERVICE_INTERVAL_S)
+                        )
+                        session.service()
                     if self._stopping:
                         return
                     requests, self._requests = self._requests, []

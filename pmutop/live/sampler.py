@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pmutop.kernel import perf, procfs
-from pmutop.model.failures import OpenContext, Privileges, failure
+from pmutop.model.failures import OpenContext, Privileges, failure, hidden_in_kernel
 from pmutop.model.plan import (
     CounterSpec,
     GroupPlan,
@@ -279,6 +279,10 @@ class Sampler:
         return candidates[0].on_cpu(plan.cpu)
 
     def _open_plan(self, plan: GroupPlan) -> tuple[OpenGroup, tuple[tuple[str, CounterFailure], ...]] | CounterFailure:
+        if self.scope == "self" and plan.role is GroupRole.SOFTWARE:
+            # Context switches and migrations happen in the kernel: with exclude_kernel they always read 0.
+            events = ", ".join(counter.name for counter in plan.counters)
+            return hidden_in_kernel(OpenContext(event=events, cpu=plan.cpu), self.privileges)
         if self.scope == "self":
             plan = plan.for_own_tasks()
         elif self.user_only and plan.role is GroupRole.CORE:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from pmutop.live.sampler import Sampler
 from pmutop.live.tasks import TaskFollower
 from pmutop.live.topology_loader import load_topology
-from pmutop.model.rates import RateModel
+from pmutop.model.rates import RateModel, whole_run_summary
 from pmutop.model.samples import RawTick
 from pmutop.model.snapshot import Snapshot
 from pmutop.model.task_summary import TaskSummary
@@ -71,6 +71,8 @@ class StatSession:
     _pidfd: int | None = None
     # Where the wrapper says when it exec'd the command and what CPU time it had used by then.
     _exec_report_fd: int | None = None
+    # The tick interval the caller means to keep, which sizes the migration rings.
+    interval_s: float = 1.0
 
     @classmethod
     def create(
@@ -83,6 +85,7 @@ class StatSession:
         user_only: bool = False,
         events: "tuple[EventGroupPlan, ...]" = (),
         task_summary: bool = False,
+        interval_s: float = 1.0,
     ) -> "StatSession | str":
         """A ready session, or a one-line reason why it cannot start (no such command, no process)."""
         topology = topology or load_topology("/")
@@ -90,7 +93,7 @@ class StatSession:
             return f"cannot run {command[0]!r}: command not found"
         sampler = Sampler(topology, cpus=cpus, user_only=user_only, events=events)
         sampler.open()
-        session = cls(topology, sampler, RateModel(topology, sampler.layouts, sampler.notices))
+        session = cls(topology, sampler, RateModel(topology, sampler.layouts, sampler.notices), interval_s=interval_s)
         child_pid = session._spawn(command) if command else None
         if pids or comm or child_pid:
             problem = session.follow((*pids, *((child_pid,) if child_pid else ())), comm, child_pid is not None)
@@ -118,6 +121,7 @@ class StatSession:
             include_children=include_children,
             fd_limit=self.sampler.fd_limit,
             fds_in_use=self.sampler.fds_needed,
+            interval_s=self.interval_s,
         )
         problem = follower.start()
         if problem:
@@ -181,7 +185,10 @@ class StatSession:
                 return "command exited"
             if remaining <= 0:
                 return None
-            if self._exit_poll is not None:
+            if self.follower is not None:
+                # The follower keeps its rings drained meanwhile; a command's exit is seen within 50 ms.
+                self.follower.wait(min(remaining, 0.05) if self.child is not None else remaining)
+            elif self._exit_poll is not None:
                 # Woken the moment the command exits, so its elapsed time is not rounded up to a poll period.
                 self._exit_poll.poll(max(1, int(remaining * 1000)))
             else:
@@ -202,6 +209,11 @@ class StatSession:
             self.exited_at = time.monotonic()
         return exited
 
+    def service(self) -> None:
+        """Between ticks: keep a follower's migration rings drained and its CPUs traced."""
+        if self.follower is not None:
+            self.follower.service()
+
     def tick(self) -> Snapshot | None:
         raw = self.sampler.read_tick()
         if self.follower is not None:
@@ -210,7 +222,7 @@ class StatSession:
                 self.child.wait()
             if self.child is not None and self.child.returncode is not None:
                 self.follower.mark_exited(self.child.pid, self.child.returncode)
-            raw = replace(raw, tasks=self.follower.tick())
+            raw = replace(raw, tasks=self.follower.tick(raw.online))
         self._first = self._first or raw
         self._last = raw
         snapshot = self.model.update(raw)
@@ -236,24 +248,8 @@ class StatSession:
             os.close(self._pidfd)
             self._pidfd = self._exit_poll = None
         summary = None
-        if self._first is not None and self._last is not None and self._last is not self._first:
-            whole = RateModel(self.topology, self.sampler.layouts, self.model.notices)
-            whole.update(replace(self._first, tasks=None, layouts=self.sampler.layouts))
-            summary = whole.update(replace(self._last, tasks=None, layouts=None))
-        if summary is not None and self._last_snapshot is not None:
-            tasks = tuple(
-                replace(
-                    task,
-                    residency=task.residency_total,
-                    ipc=task.ipc_total,
-                    cycles=task.cycles_total,
-                    instructions=task.instructions_total,
-                    migrations_interval=task.migrations,
-                    cross_type_interval=task.cross_type_migrations,
-                )
-                for task in self._last_snapshot.tasks
-            )
-            summary = replace(summary, tasks=tasks, notices=self._last_snapshot.notices)
+        if self._first is not None and self._last is not None:
+            summary = whole_run_summary(self.model, self._first, self._last, self._last_snapshot)
         self.sampler.close()
         if self.follower is not None:
             self.follower.close()

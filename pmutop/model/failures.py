@@ -108,6 +108,19 @@ def explain(error: int, context: OpenContext, privileges: Privileges) -> str:
     return f"{where}: refused by the kernel ({name})"
 
 
+def hidden_in_kernel(context: OpenContext, privileges: Privileges) -> CounterFailure:
+    """A count the kernel makes in its own context, under the user-space-only fallback: it would read 0."""
+    where = context.event + (f", cpu{context.cpu}" if context.cpu is not None else "")
+    return CounterFailure(
+        errno=errno_module.EACCES,
+        errno_name="EACCES",
+        explanation=(
+            f"{where}: counted inside the kernel, which the user-space-only fallback (exclude_kernel) cannot see, "
+            f"so there is no value rather than a 0: {_privilege_text(privileges)}"
+        ),
+    )
+
+
 def failure(error: int, context: OpenContext, privileges: Privileges) -> CounterFailure:
     return CounterFailure(
         errno=error,

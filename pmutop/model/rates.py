@@ -279,7 +279,9 @@ class RateModel:
     def __init__(self, topology: Topology, layouts: tuple[GroupLayout, ...], notices: tuple[str, ...] = ()) -> None:
         self.topology = topology
         self.notices = notices
-        self._cpus = topology.cpus
+        # Rows only for the CPUs that have groups: exactly those `-C` selected (every CPU without it).
+        counted = {layout.cpu for layout in layouts}
+        self._cpus = tuple(cpu for cpu in topology.cpus if cpu.cpu in counted or not counted)
         self._row_of = {cpu.cpu: row for row, cpu in enumerate(self._cpus)}
         self._cpu_numbers = tuple(self._row_of)
         # Failures by code (code k is _failures[k - 1]); each snapshot gets them as a tuple.
@@ -447,8 +449,14 @@ class RateModel:
             events=tuple(total for total, _ in totals),
         )
         if isinstance(tick.tasks, TaskTick):
-            tasks, migrations, lost_migrations = self.task_model.update(tick.tasks, self._first_ns)
-            snapshot = replace(snapshot, tasks=tasks, migrations=migrations, lost_migrations=lost_migrations)
+            interval = self.task_model.update(tick.tasks, self._first_ns)
+            snapshot = replace(
+                snapshot,
+                tasks=interval.rows,
+                migrations=interval.migrations,
+                lost_migrations=interval.lost_migrations,
+                threads_seen_late=interval.threads_seen_late,
+            )
         return snapshot
 
     def _cpu_times(self, times: dict[int, CpuTimes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -647,6 +655,42 @@ def _event_members(
         for label, parts in by_label.items()
     }
     return members, roles
+
+
+def whole_run_summary(
+    model: RateModel, first: RawTick, last: RawTick, last_snapshot: Snapshot | None
+) -> Snapshot | None:
+    """The run from `first` to `last` as one interval, with the followed tasks' whole-run totals.
+
+    `model` is the one that computed the intervals (live or from a recording), so a replay's summary is
+    the live run's: the same counts, the same migrations and losses.
+    """
+    if last is first:
+        return None
+    whole = RateModel(model.topology, model.layouts, model.notices)
+    whole.update(replace(first, tasks=None, layouts=model.layouts))
+    summary = whole.update(replace(last, tasks=None, layouts=None))
+    if summary is None or last_snapshot is None:
+        return summary
+    tasks = tuple(
+        replace(
+            task,
+            residency=task.residency_total,
+            ipc=task.ipc_total,
+            cycles=task.cycles_total,
+            instructions=task.instructions_total,
+            migrations_interval=task.migrations,
+            cross_type_interval=task.cross_type_migrations,
+        )
+        for task in last_snapshot.tasks
+    )
+    return replace(
+        summary,
+        tasks=tasks,
+        notices=last_snapshot.notices,
+        lost_migrations=model.task_model.lost_total,
+        threads_seen_late=model.task_model.seen_late_total,
+    )
 
 
 def _busy(

@@ -360,7 +360,10 @@ class Snapshot:
     tasks: tuple[TaskRow, ...] = ()
     # Migrations of followed tasks that happened during this interval, oldest first.
     migrations: tuple[MigrationEntry, ...] = ()
+    # Migration-log losses in this interval (the whole run in a summary): records the kernel
+    # dropped (ring overflow), and threads found by /proc whose creation record was missed.
     lost_migrations: int = 0
+    threads_seen_late: int = 0
     extras: Mapping[str, Any] = field(default_factory=dict)
     # The `-e` events, one entry per event and PMU, in the order they were given.
     events: tuple[EventTotal, ...] = ()
@@ -387,4 +390,5 @@ class Snapshot:
             record["tasks"] = [task.to_json() for task in self.tasks]
             record["migrations"] = [entry.to_json() for entry in self.migrations]
             record["lost_migrations"] = self.lost_migrations
+            record["threads_seen_late"] = self.threads_seen_late
         return record

@@ -59,9 +59,22 @@ class TaskTick:
     processes: tuple[ProcessState, ...]
     counters: tuple[TaskCounterRead, ...]
     migrations: tuple[RawMigration, ...]
-    # Cumulative migration records the kernel dropped (ring overflow).
+    # Cumulative records the kernel dropped (ring overflow): migrations or the thread records
+    # that say whose they are.
     lost_migrations: int
     method: str
+    # Cumulative threads found by /proc only, their creation record missed: migrations they made
+    # before that were not seen.
+    threads_seen_late: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInterval:
+    rows: tuple[TaskRow, ...]
+    migrations: tuple[MigrationEntry, ...]
+    # Newly this interval: records the kernel dropped, threads found only by /proc.
+    lost_migrations: int
+    threads_seen_late: int
 
 
 @dataclass
@@ -80,7 +93,9 @@ class TaskModel:
         self.topology = topology
         self._previous: dict[tuple[int, str, str], TaskCounterRead] = {}
         self._history: dict[int, _TaskHistory] = {}
-        self._lost_seen = 0
+        # Cumulative figures as of the newest tick: records lost, threads seen late.
+        self.lost_total = 0
+        self.seen_late_total = 0
         self._origin_ns: int | None = None
 
     def place_of_cpu(self, cpu: int | None) -> str | None:
@@ -95,8 +110,8 @@ class TaskModel:
             return self.place_of_cpu(int(cpu_place)) or f"cpu{cpu_place}"
         return f"cpu{cpu_place}"
 
-    def update(self, tick: TaskTick, origin_ns: int) -> tuple[tuple[TaskRow, ...], tuple[MigrationEntry, ...], int]:
-        """Rows for each followed process, this interval's migrations, and newly lost records."""
+    def update(self, tick: TaskTick, origin_ns: int) -> "TaskInterval":
+        """Rows for each followed process, this interval's migrations, and what was newly lost."""
         self._origin_ns = origin_ns
         per_task_ns: dict[int, dict[str, int]] = {}
         cycles: dict[int, dict[str, int]] = {}
@@ -135,8 +150,10 @@ class TaskModel:
             del self._previous[key]
 
         entries = self._migrations(tick)
-        lost_now = max(0, tick.lost_migrations - self._lost_seen)
-        self._lost_seen = max(self._lost_seen, tick.lost_migrations)
+        lost_now = max(0, tick.lost_migrations - self.lost_total)
+        self.lost_total = max(self.lost_total, tick.lost_migrations)
+        late_now = max(0, tick.threads_seen_late - self.seen_late_total)
+        self.seen_late_total = max(self.seen_late_total, tick.threads_seen_late)
         interval_counts: dict[int, tuple[int, int]] = {}
         for entry in entries:
             total, cross = interval_counts.get(entry.pid, (0, 0))
@@ -166,7 +183,7 @@ class TaskModel:
                     tick.method,
                 )
             )
-        return tuple(rows), entries, lost_now
+        return TaskInterval(tuple(rows), entries, lost_now, late_now)
 
     def _migrations(self, tick: TaskTick) -> tuple[MigrationEntry, ...]:
         entries = []

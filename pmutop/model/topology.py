@@ -363,6 +363,8 @@ def build_topology(
     known_cpus = {raw.number for raw in cpus_raw}
 
     pmus: list[Pmu] = []
+    # Core PMUs whose CPU list could not be parsed: they cover no CPU and are no core type.
+    unparseable: set[str] = set()
     for name in pmu_names:
         rel = f"{PMU_DIR}/{name}"
         pmu_type = builder.integer(f"{rel}/type")
@@ -382,6 +384,9 @@ def build_topology(
             cpus = ()
             if kind is PmuKind.CORE and cpus_source == "none":
                 cpus, cpus_source = online, "online"
+            elif kind is PmuKind.CORE:
+                unparseable.add(name)
+                builder.problem(f"{rel}/{cpus_source}", "unparseable: this core PMU covers no CPU and is no core type")
         unknown = sorted(set(cpus) - known_cpus) if known_cpus else []
         if unknown:
             builder.problem(
@@ -403,7 +408,7 @@ def build_topology(
             )
         )
 
-    core_types = _rank_core_types([p for p in pmus if p.is_core], cpus_raw)
+    core_types = _rank_core_types([p for p in pmus if p.is_core and p.name not in unparseable], cpus_raw)
     cpu_rows = _assign_core_pmus(builder, cpus_raw, pmus, core_types)
     core_rank = {t.pmu: t.rank for t in core_types}
     pmus.sort(key=lambda p: (core_rank.get(p.name, len(core_rank)), _KIND_ORDER[p.kind], p.base_name, p.type, p.name))

@@ -35,7 +35,8 @@ each following line is a tick:
         "counters": [[pid, tid, kind ("core"|"clock"), place, time_enabled, time_running,
                       generation, [values]]],
         "migrations": [[monotonic_ns, pid, tid, comm, from_cpu, to_cpu]],
-        "lost_migrations": int, "method": str}}
+        "lost_migrations": int, "method": str,
+        "threads_seen_late": int}}                      # absent in older files: 0
 Counter values are cumulative, exactly as read (64-bit unsigned; JSON integers hold them).
 
 A recording may come from anyone, so the reader is bounded and fails per line. A line is at most
@@ -199,6 +200,7 @@ def task_tick_to_json(tasks: TaskTick) -> dict[str, Any]:
         "migrations": [[m.monotonic_ns, m.pid, m.tid, m.comm, m.from_cpu, m.to_cpu] for m in tasks.migrations],
         "lost_migrations": tasks.lost_migrations,
         "method": tasks.method,
+        "threads_seen_late": tasks.threads_seen_late,
     }
 
 
@@ -420,6 +422,7 @@ def task_tick_from_json(value: Any, cpus: _Cpus) -> TaskTick:
         migrations=tuple(_migration(item, cpus) for item in _list(_field(record, "migrations"), "migrations")),
         lost_migrations=_u64(_field(record, "lost_migrations"), "lost_migrations"),
         method=_text(_field(record, "method"), "method"),
+        threads_seen_late=_u64(record.get("threads_seen_late", 0), "threads_seen_late"),
     )
 
 

@@ -48,6 +48,9 @@ class ReplayFeed:
         header = recording.header
         self.recording = recording
         self.topology = topology_of(header.sysfs, source=name)
+        # What the recorded run counted: CPUs with counter groups (all of them without -C).
+        counted = {layout.cpu for layout in header.layouts}
+        self.cpus = tuple(cpu.cpu for cpu in self.topology.cpus if cpu.cpu in counted or not counted)
         self.description = {
             "host": header.host,
             "kernel": header.kernel,

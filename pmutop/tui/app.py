@@ -101,8 +101,8 @@ class PmutopApp(App):
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: the per-tick code would otherwise look each of them up in the DOM every tick.
-        self.live = LiveTable(self.topology, id="live")
-        self.heat_map = CpuHeatMap(self.topology, id="heat-map")
+        self.live = LiveTable(self.topology, self.feed.cpus, id="live")
+        self.heat_map = CpuHeatMap(self.topology, self.feed.cpus, id="heat-map")
         self.header = Static(id="header")
         self.banner = Static(id="banner")
         self.detail = Static(id="detail")
@@ -202,7 +202,7 @@ class PmutopApp(App):
             # `f` appears in the footer only while something is followed.
             self.refresh_bindings()
         if tasks:
-            pane.show(tasks, self.inbox.migration_log(), self.inbox.lost_migrations)
+            pane.show(tasks, self.inbox.migration_log(), self.inbox.lost_migrations, self.inbox.threads_seen_late)
 
     def _set_text(self, widget: Static, text: Text) -> None:
         """Update a Static only when its text changed, and lay out the screen only when its height did."""

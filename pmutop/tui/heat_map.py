@@ -60,16 +60,18 @@ class CpuHeatMap(SteadyStyling, Widget):
 
     DEFAULT_CSS = "CpuHeatMap { height: 1fr; min-height: 5; padding: 0 1; }"
 
-    def __init__(self, topology: Topology, **kwargs) -> None:
+    def __init__(self, topology: Topology, cpus: tuple[int, ...], **kwargs) -> None:
         super().__init__(**kwargs)
         self.topology = topology
         self.snapshot: Snapshot | None = None
+        # Only the CPUs the feed counts (`-C`).
+        shown = [cpu for cpu in topology.cpus if cpu.cpu in set(cpus)]
         # (PMU name or None for CPUs without one, label, CPU numbers), in the topology's order.
         groups: list[tuple[str | None, str, list[int]]] = [
-            (core_type.pmu, core_type.label, [cpu.cpu for cpu in topology.cpus if cpu.core_pmu == core_type.pmu])
+            (core_type.pmu, core_type.label, [cpu.cpu for cpu in shown if cpu.core_pmu == core_type.pmu])
             for core_type in topology.core_types
         ]
-        rest = [cpu.cpu for cpu in topology.cpus if cpu.core_pmu not in {name for name, _, _ in groups}]
+        rest = [cpu.cpu for cpu in shown if cpu.core_pmu not in {name for name, _, _ in groups}]
         if rest:
             groups.append((None, "no core PMU" if not groups else "other", rest))
         self.groups = groups

@@ -40,6 +40,7 @@ class SnapshotInbox:
         self._history: dict[tuple[str, str], deque[float]] = {}
         self._migrations: deque[MigrationEntry] = deque(maxlen=MIGRATION_LOG_LENGTH)
         self.lost_migrations = 0
+        self.threads_seen_late = 0
         self.delivered = 0
 
     def deliver(self, snapshot: Snapshot) -> None:
@@ -49,6 +50,7 @@ class SnapshotInbox:
             self._record_history(snapshot)
             self._migrations.extend(snapshot.migrations)
             self.lost_migrations += snapshot.lost_migrations
+            self.threads_seen_late += snapshot.threads_seen_late
             if self._pending:
                 return
             self._pending = True

@@ -159,9 +159,11 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
             super().__init__()
             self.key = key
 
-    def __init__(self, topology: Topology, **kwargs) -> None:
+    def __init__(self, topology: Topology, cpus: tuple[int, ...], **kwargs) -> None:
         super().__init__(**kwargs)
         self.topology = topology
+        # The CPUs the feed counts: the others get no row (`-C`).
+        self.counted_cpus = frozenset(cpus)
         self.snapshot: Snapshot | None = None
         self.sort_index = 0
         self.grouped = True
@@ -411,7 +413,8 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         return [
             cpu.cpu
             for cpu in self.topology.cpus
-            if matches_filter(self.filter_text, cpu.cpu, cpu.core_pmu, cpu.core_type.label if cpu.core_type else None)
+            if cpu.cpu in self.counted_cpus
+            and matches_filter(self.filter_text, cpu.cpu, cpu.core_pmu, cpu.core_type.label if cpu.core_type else None)
         ]
 
     def row_order(self) -> list[str]:

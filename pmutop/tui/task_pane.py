@@ -104,7 +104,7 @@ class TaskPane(Static):
         self._order = place_key(core_pmus)
         self._shown: Text | None = None
 
-    def show(self, tasks: tuple[TaskRow, ...], log: list[MigrationEntry], lost: int) -> None:
+    def show(self, tasks: tuple[TaskRow, ...], log: list[MigrationEntry], lost: int, seen_late: int) -> None:
         text = Text()
         for index, task in enumerate(tasks):
             if index:
@@ -118,6 +118,8 @@ class TaskPane(Static):
         text.append(" newest first", style="dim")
         if lost:
             text.append(f"  {lost} records lost (ring buffer overflow)", style="bold red")
+        if seen_late:
+            text.append(f"  {seen_late} threads seen late (earlier moves missing)", style="bold red")
         if not entries:
             text.append("\n  no migrations yet", style="dim")
         for entry in reversed(entries):

@@ -363,3 +363,13 @@ async def test_save_snapshot_writes_an_svg(alder_lake, tmp_path: Path):
         saved = list(tmp_path.glob("*.svg"))
         assert [p.name for p in saved] == [f"pmutop-testhost-tick{SHOWN_TICK}.svg"]
         assert "<svg" in saved[0].read_text()
+
+
+async def test_only_the_counted_cpus_get_rows(alder_lake):
+    """A run with -C 2,17 (a P-core and an E-core): the table has exactly those CPU rows."""
+    feed = paused_replay(alder_lake)
+    feed.cpus = (2, 17)
+    app = PmutopApp(feed)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_tick(pilot, app)
+        assert cpu_keys(app.live.row_order()) == ["cpu:2", "cpu:17"]

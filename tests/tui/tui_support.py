@@ -109,6 +109,7 @@ class ScriptedFeed:
 
     def __init__(self, topology: Topology, snapshots: list[Snapshot], processes=PROCESSES) -> None:
         self.topology = topology
+        self.cpus = tuple(cpu.cpu for cpu in topology.cpus)
         self.description = {"host": "testhost", "kernel": "6.18.0-test", "privileges": "paranoid 2"}
         self.snapshots = snapshots
         self._processes = list(processes)
