@@ -11,6 +11,7 @@
 """
 
 import asyncio
+import itertools
 import os
 import subprocess
 import sys
@@ -35,18 +36,29 @@ SIZE = (120, 36)
 ARM64_TWO_PMU = REPO / "tests/fixtures/recordings/arm64-two-pmu.jsonl"
 
 
-async def screenshot(recording: Recording, name: str, filename: str, size=SIZE) -> None:
-    """The TUI over `recording`, paused at its last tick (with the history before it), saved as SVG."""
-    last = len(recording.ticks) - 1
-    app = PmutopApp(ReplayFeed(recording, paused=True, start_at=last, name=name))
+def last_full_tick(recording: Recording) -> int:
+    """The last tick that ends a whole interval: a recording of a command ends with a stub tick (57 ms
+    after a 200 ms one in the arm64 recording) taken when the command exited, whose figures are not the
+    run's (a mostly idle sliver of time)."""
+    stamps = [tick.monotonic_ns for tick in recording.ticks]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(stamps)]
+    typical = sorted(gaps)[len(gaps) // 2]
+    return max(index + 1 for index, gap in enumerate(gaps) if gap >= typical / 2)
+
+
+async def screenshot(recording: Recording, name: str, filename: str, size=SIZE, at: int | None = None) -> None:
+    """The TUI over `recording`, paused at tick `at` (default: its last whole interval), with the history
+    before it, saved as SVG through the app's export (the one the palette's Save snapshot uses)."""
+    at = last_full_tick(recording) if at is None else at
+    app = PmutopApp(ReplayFeed(recording, paused=True, start_at=at, name=name))
     async with app.run_test(size=size) as pilot:
         for _ in range(1000):
-            if app.snapshot is not None and app.snapshot.index >= last:
+            if app.snapshot is not None and app.snapshot.index >= at:
                 break
             await pilot.pause(0.01)
         await pilot.pause(0.2)
         app.save_screenshot(filename=filename, path=str(HERE))
-    print(f"wrote screenshots/{filename}")
+    print(f"wrote screenshots/{filename} (tick {at} of {len(recording.ticks)})")
 
 
 def record_this_machine(path: Path) -> None:

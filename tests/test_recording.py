@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sysfs_trees import build_alder_lake, build_this_vm
+from terminal import run_in_terminal
 
 from pmutop.kernel.sysfs import read_sysfs
 from pmutop.live.topology_loader import topology_of
@@ -185,7 +186,7 @@ def test_replay_feed_pauses_and_steps(alder_lake):
 
 def test_replay_follow_filters_recorded_tasks(alder_lake):
     feed = ReplayFeed(alder_lake, speed=1000.0)
-    assert feed.processes() == [(4242, "busy")]
+    assert [(p.pid, p.comm) for p in feed.processes()] == [(4242, "busy")]
     feed.unfollow()
     delivered, _ = run_feed(feed)
     assert all(s.tasks == () for s in delivered)
@@ -218,3 +219,12 @@ def test_live_record_then_stat_input_round_trip(tmp_path):
         assert 0.1 < line["elapsed_s"] < 0.5
         # Software counters count on every kernel, with or without a hardware PMU.
         assert all(row["metrics"]["context_switches_per_s"]["value"] is not None for row in line["cpus"])
+
+
+def test_record_shows_progress_on_a_terminal_and_counts_ticks_in_words(tmp_path):
+    """On a terminal `record` rewrites one progress line each tick; its last line says `wrote N ticks`."""
+    path = tmp_path / "progress.jsonl"
+    code, text = run_in_terminal(["-m", "pmutop", "record", "-o", str(path), "-I", "100", "-n", "3"], ready=b"\0")
+    assert code == 0
+    assert "\rpmutop record: 2 ticks to " in text and "(Ctrl-C stops)" in text
+    assert "wrote 4 ticks" in text and "wrote 1 ticks" not in text

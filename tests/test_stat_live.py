@@ -57,6 +57,24 @@ def test_json_lines_per_interval_with_software_metrics(pmutop_command):
 
 
 @pytest.mark.needs_root
+def test_comm_already_running_is_followed_without_a_not_yet_notice(pmutop_command):
+    """`--comm NAME` for a process running now: followed from the first line, no "not yet" notice, and
+    each notice in one JSON line only (later lines list new ones)."""
+    waiter = subprocess.Popen(["sleep", "60"])
+    try:
+        records = stat_json(pmutop_command, "-I", "200", "-n", "3", "--comm", "sleep")
+    finally:
+        waiter.kill()
+        waiter.wait()
+    intervals = [r for r in records if not r.get("summary")]
+    assert all("yet" not in notice for record in records for notice in record["notices"])
+    assert any(task["pid"] == waiter.pid for task in intervals[0]["tasks"])
+    printed = [notice for record in intervals for notice in record["notices"]]
+    assert len(printed) == len(set(printed)), "a notice repeated in a later line"
+    assert intervals[0]["notices"] and all(record["notices"] == [] for record in intervals[1:])
+
+
+@pytest.mark.needs_root
 @pytest.mark.skipif(HAS_CORE_PMU, reason="this machine has a hardware PMU: cycles count here")
 def test_missing_hardware_pmu_is_explained_in_json_and_text(pmutop_command):
     record = stat_json(pmutop_command, "-I", "100", "-n", "1")[0]

@@ -2,6 +2,7 @@
 
 import json
 import os
+import pwd
 import subprocess
 import sys
 import time
@@ -193,12 +194,14 @@ def test_unknown_pid_and_missing_command_are_messages(pmutop_command):
 
 
 def test_comm_that_matches_nothing_yet_is_followed_when_it_starts(pmutop_command):
+    """The "not yet" notice is on the first line, while nothing of that name runs; the process is followed
+    once it starts, and the notice, no longer true, is not printed again."""
     run = subprocess.Popen(
         [*pmutop_command, "stat", "--json", "-I", "200", "-n", "6", "--comm", "pmutop-late"],
         stdout=subprocess.PIPE,
         text=True,
     )
-    time.sleep(0.5)
+    first = json.loads(run.stdout.readline())
     late = subprocess.Popen(
         [sys.executable, "-c", "open('/proc/self/comm','w').write('pmutop-late')\nimport time\ntime.sleep(3)"]
     )
@@ -207,9 +210,10 @@ def test_comm_that_matches_nothing_yet_is_followed_when_it_starts(pmutop_command
     finally:
         late.kill()
         late.wait()
-    records = [json.loads(line) for line in out.splitlines()]
-    assert any("no process named" in n for n in records[0]["notices"])
+    records = [first, *(json.loads(line) for line in out.splitlines())]
+    assert any("no process named" in n for n in first["notices"])
     assert any(t["pid"] == late.pid for r in records for t in r.get("tasks", []))
+    assert not any("no process named" in n for r in records[1:] if not r.get("summary") for n in r["notices"])
 
 
 MANY_THREADS = """
@@ -267,3 +271,33 @@ def test_ring_overflow_is_counted_as_lost(spinning_child):
         tracer.close()
     assert lost > 0
     assert 0 < len(logged) < 400
+
+
+def test_process_samples_give_user_command_line_kernel_threads_and_cpu():
+    """The picker's list, from this machine's /proc: a spinner is busier than a sleeper, kthreadd is a
+    kernel thread with no command line, and a process shows its owner and whole command line."""
+    from pmutop.live.process_list import ProcessLister
+    from pmutop.model.processes import busiest_first
+
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass", "spin-marker"])
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        lister = ProcessLister()
+        lister.list()
+        # Two samples a little apart, as the picker takes them; the spinner's ticks grow, the sleeper's do not.
+        deadline = time.monotonic() + 30
+        while True:
+            rows = {row.pid: row for row in lister.list()}
+            if rows[spinner.pid].cpu_pct and rows[spinner.pid].cpu_pct > rows[sleeper.pid].cpu_pct:
+                break
+            assert time.monotonic() < deadline, "the spinner never showed more CPU than the sleeper"
+    finally:
+        spinner.kill()
+        sleeper.kill()
+        spinner.wait()
+        sleeper.wait()
+    assert rows[spinner.pid].command.endswith("-c while True: pass spin-marker")
+    assert rows[spinner.pid].user == pwd.getpwuid(os.getuid()).pw_name
+    assert rows[2].kernel_thread and rows[2].command == "" and rows[2].shown_command == "[kthreadd]"
+    assert not rows[spinner.pid].kernel_thread
+    assert busiest_first(rows.values()).index(rows[spinner.pid]) < busiest_first(rows.values()).index(rows[sleeper.pid])

@@ -11,6 +11,7 @@ from pmutop.cli.errors import UserError, claim_output, recording_exit_code, run_
 from pmutop.cli.signals import StopSignals
 from pmutop.cli.stat_args import parse_pids, select_cpus
 from pmutop.kernel.sysfs import read_sysfs_any
+from pmutop.model.text import plural
 from pmutop.recording.format import RecordingError, RecordingHeader, RecordingWriter
 
 
@@ -51,6 +52,16 @@ def run_record(args: argparse.Namespace, command: list[str]) -> int:
     interval = args.interval / 1000
     stop_at = time.monotonic() + args.duration if args.duration is not None else None
     reason = "count reached"
+    # On a terminal, one line that says how far the recording got, rewritten each tick.
+    progress = sys.stderr.isatty()
+    started = time.monotonic()
+
+    def show_progress() -> None:
+        if progress:
+            ticks = plural(writer.ticks_written, "tick")
+            line = f"pmutop record: {ticks} to {args.output}, {time.monotonic() - started:.0f} s (Ctrl-C stops)"
+            print(f"\r{line}\x1b[K", end="", file=sys.stderr, flush=True)
+
     with StopSignals(session.child) as stop, RecordingWriter(args.output, header) as writer:
         try:
             session.start()
@@ -66,6 +77,7 @@ def run_record(args: argparse.Namespace, command: list[str]) -> int:
                 session.tick()
                 writer.write_tick(session.require_last_raw())
                 ended = ended or session.followed_ended()
+                show_progress()
                 if ended:
                     reason = ended
                     break
@@ -75,10 +87,10 @@ def run_record(args: argparse.Namespace, command: list[str]) -> int:
             if stop.signum is not None:
                 session.stop_command(COMMAND_GRACE_S)
             session.finish()
-    print(
-        f"pmutop record: wrote {writer.ticks_written} ticks to {args.output} ({reason}; {platform.machine()})",
-        file=sys.stderr,
-    )
+    if progress:
+        print("\r\x1b[K", end="", file=sys.stderr)
+    written = plural(writer.ticks_written, "tick")
+    print(f"pmutop record: wrote {written} to {args.output} ({reason}; {platform.machine()})", file=sys.stderr)
     return stop.exit_code() or session.exit_code()
 
 

@@ -62,6 +62,8 @@ class _Output:
         self.groups = (
             cpu_groups(topology, aggregation, _numa_nodes() if live else None) if aggregation is not None else None
         )
+        # Notices already printed in a JSON line: an interval line lists only new ones.
+        self._notices_printed: set[str] = set()
 
     def write(self, text: str) -> None:
         if text:
@@ -72,7 +74,9 @@ class _Output:
 
     def interval(self, snapshot: Snapshot) -> None:
         if self.json:
-            self.write(stat_output.json_line(snapshot))
+            new = [notice for notice in snapshot.notices if notice not in self._notices_printed]
+            self._notices_printed.update(new)
+            self.write(stat_output.json_line(snapshot, notices=new))
         elif self.csv:
             self.write(self.csv.render(snapshot))
         elif self.perf_csv:

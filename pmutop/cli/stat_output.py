@@ -4,9 +4,10 @@ import csv
 import io
 import json
 import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from pmutop.model.aggregate import AggregateRow
+from pmutop.model.coverage import row_coverage
 from pmutop.model.snapshot import NOT_COUNTED, CpuRow, EventTotal, Metric, PmuRow, Snapshot, TaskRow, event_metric
 from pmutop.model.task_summary import TaskSummary
 from pmutop.model.text import printable
@@ -26,7 +27,6 @@ TEXT_COLUMNS = (
 LABEL_WIDTH = 9
 PMU_WIDTH = 15
 EVENT_NAME_WIDTH = 50
-COVERAGE_SOURCES = ("cycles", "instructions", "context_switches_per_s")
 CSV_METRICS = (
     "cycles",
     "instructions",
@@ -50,9 +50,9 @@ def cell(metric: Metric, fmt: str, note: str = "") -> str:
     return text + "~" if metric.extrapolated else text
 
 
-def coverage_text(metrics: Iterable[Metric]) -> str:
-    coverages = [m.coverage for m in metrics if m.coverage is not None and m.value is not None]
-    return f"{100 * min(coverages):.0f}%" if coverages else "-"
+def coverage_text(metric_of: Callable[[str], Metric]) -> str:
+    coverage = row_coverage(metric_of)
+    return f"{100 * coverage:.0f}%" if coverage is not None else "-"
 
 
 def comment_lines(text: str, lead: str = "") -> list[str]:
@@ -124,7 +124,7 @@ class TextRenderer:
             f" {cell(metrics_of(name), fmt, self.notes.ref(metrics_of(name))):>{width}}"
             for name, _, width, fmt in TEXT_COLUMNS
         )
-        cover = coverage_text(metrics_of(name) for name in COVERAGE_SOURCES)
+        cover = coverage_text(metrics_of)
         where = f"{_fit(label, LABEL_WIDTH):>{LABEL_WIDTH}} {_fit(pmu, PMU_WIDTH):<{PMU_WIDTH}}"
         return f"{time_s:10.3f} {where}{cells} {cover:>5}"
 
@@ -302,7 +302,7 @@ class CsvRenderer:
         metrics = [metric_of(name) for name in self._metrics]
         errors = sorted({m.failure.errno_name for m in metrics if m.failure})
         values = ["" if m.value is None else f"{m.value:.6g}" for m in metrics]
-        cover = coverage_text(metric_of(n) for n in COVERAGE_SOURCES)
+        cover = coverage_text(metric_of)
         return [
             snapshot.index,
             kind,

@@ -116,6 +116,47 @@ def list_processes() -> list[tuple[int, str]]:
     return sorted(result)
 
 
+# /proc/PID/stat's flags field: the task is a kernel thread.
+PF_KTHREAD = 0x00200000
+# A command line longer than this is cut: the picker shows one line of it.
+CMDLINE_BYTES = 4096
+
+
+# (pid, comm, command line, uid, utime+stime ticks, kernel thread): pmutop.model.processes.ProcessSample's fields.
+RawProcess = tuple[int, str, str, int, int, bool]
+
+
+def sample_process(pid: int) -> RawProcess | None:
+    """Name, command line, owner, CPU ticks and kernel-thread flag of one process (None: it has gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            raw = handle.read(CMDLINE_BYTES)
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            cmdline = handle.read(CMDLINE_BYTES)
+        uid = os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+    # comm (field 2) may contain spaces and parentheses: it ends at the last ')'.
+    comm = raw[raw.find(b"(") + 1 : raw.rfind(b")")].decode("utf-8", errors="backslashreplace")
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    try:
+        flags, utime, stime = int(fields[6]), int(fields[11]), int(fields[12])
+    except (IndexError, ValueError):
+        return None
+    command = " ".join(part.decode("utf-8", errors="backslashreplace") for part in cmdline.split(b"\0") if part)
+    return (pid, comm, command, uid, utime + stime, bool(flags & PF_KTHREAD))
+
+
+def sample_processes() -> list[RawProcess]:
+    """Every visible process, as it is now."""
+    samples = (sample_process(int(name)) for name in os.listdir("/proc") if name.isdigit())
+    return [sample for sample in samples if sample is not None]
+
+
+def clock_ticks_per_second() -> int:
+    return os.sysconf("SC_CLK_TCK")
+
+
 def list_children(pid: int) -> list[int]:
     """Child processes of every thread of `pid` (/proc/PID/task/TID/children, CONFIG_PROC_CHILDREN)."""
     children: list[int] = []

@@ -7,6 +7,7 @@ each new immutable Snapshot. Faces never reach past this interface to the kernel
 from collections.abc import Callable
 from typing import Protocol
 
+from pmutop.model.processes import ProcessInfo
 from pmutop.model.snapshot import Snapshot
 from pmutop.model.topology import Topology
 
@@ -44,6 +45,7 @@ class SnapshotFeed(Protocol):
 
     def unfollow(self) -> None: ...
 
-    def processes(self) -> list[tuple[int, str]]:
-        """(pid, comm) of processes that can be followed, for a picker; a replay returns its own."""
+    def processes(self) -> list[ProcessInfo]:
+        """Processes that can be followed, for the picker (called off the UI thread: a live feed reads
+        /proc); a replay returns the recorded ones."""
         ...

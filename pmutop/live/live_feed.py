@@ -7,10 +7,11 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from pmutop.kernel import procfs
 from pmutop.live.feed import EndCallback, SnapshotCallback
+from pmutop.live.process_list import ProcessLister
 from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
 from pmutop.live.tasks import SERVICE_INTERVAL_S
+from pmutop.model.processes import ProcessInfo
 from pmutop.model.topology import Topology
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class LiveFeed:
         # Whether stop() had to end the followed command (rather than it ending by itself).
         self.command_interrupted = False
         self._requests: list[tuple] = []
+        self._process_lister = ProcessLister()
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
 
@@ -120,13 +122,14 @@ class LiveFeed:
             self._requests.append(("unfollow",))
             self._wake.notify_all()
 
-    def processes(self) -> list[tuple[int, str]]:
-        return procfs.list_processes()
+    def processes(self) -> list[ProcessInfo]:
+        return self._process_lister.list()
 
     def _run(self, on_snapshot: SnapshotCallback, on_end: EndCallback) -> None:
         session = self.session
         try:
             session.start()
+            command_ended = False
             deadline = time.monotonic()
             while True:
                 with self._wake:
@@ -149,13 +152,19 @@ class LiveFeed:
                 if requests and time.monotonic() < deadline:
                     deadline -= self._interval_s
                     continue
-                ended = session.child is not None and session.child_has_exited()
+                # The machine is still worth watching after the command ends: the session goes on ticking,
+                # and its task row (exited, with final figures) stays in every snapshot.
+                ended = session.child is not None and not command_ended and session.child_has_exited()
                 snapshot = session.tick()
+                if ended:
+                    command_ended = True
+                    status = session.child.returncode if session.child is not None else None
+                    session.notices.append(
+                        f"command exited ({'status ' + str(status) if status is not None else 'no status'}): "
+                        "its figures are final; the CPU rows go on"
+                    )
                 if snapshot is not None:
                     on_snapshot(snapshot)
-                if ended:
-                    on_end("command exited")
-                    return
         except Exception as exc:  # the UI shows why sampling stopped instead of freezing silently
             on_end(f"sampling stopped: {type(exc).__name__}: {exc}")
 

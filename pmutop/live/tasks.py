@@ -448,8 +448,11 @@ class TaskFollower:
             self._processes[pid] = _Process(pid, comm)
         if self.pids and not self._processes and not self.comm:
             return "none of the processes " + ",".join(map(str, self.pids)) + " exists"
-        if self.comm is not None and not any(p.comm == self.comm for p in self._processes.values()):
-            self.notices.append(f"no process named {self.comm!r} yet; following it when one starts")
+        if self.comm is not None:
+            # Looked for now, not only at the first tick: one that runs already is no "not yet".
+            self._discover_comm()
+            if not any(p.comm == self.comm for p in self._processes.values()):
+                self.notices.append(self._waiting_for_comm())
         self.method = RESIDENCY_BY_PMU if self.topology.is_heterogeneous and self.core_plans else RESIDENCY_BY_CPU
         # The rings open before /proc is listed: a thread made in between is in both, never in neither.
         online = online_cpus() or frozenset(procfs.read_cpu_times())
@@ -469,11 +472,20 @@ class TaskFollower:
         return self._tracer is not None
 
     # ------------------------------------------------------------------ discovery
+    def _waiting_for_comm(self) -> str:
+        return f"no process named {self.comm!r} yet; following it when one starts"
+
+    def _discover_comm(self) -> None:
+        for pid, comm in procfs.list_processes():
+            if comm == self.comm and pid not in self._processes:
+                self._processes[pid] = _Process(pid, comm)
+                # Found: the notice that it was awaited no longer holds.
+                if self._waiting_for_comm() in self.notices:
+                    self.notices.remove(self._waiting_for_comm())
+
     def _discover(self) -> None:
         if self.comm is not None:
-            for pid, comm in procfs.list_processes():
-                if comm == self.comm and pid not in self._processes:
-                    self._processes[pid] = _Process(pid, comm)
+            self._discover_comm()
         if self.include_children:
             for process in list(self._processes.values()):
                 if process.alive:

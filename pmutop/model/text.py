@@ -8,3 +8,8 @@ _ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
 def printable(text: str) -> str:
     """`text` with control characters (ESC, BEL, newlines, C1 controls) escaped, everything else kept."""
     return text.translate(_ESCAPES)
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 thread`, `2 threads`, `0 ticks`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pmutop.live.feed import EndCallback, SnapshotCallback
 from pmutop.live.topology_loader import topology_of
+from pmutop.model.processes import ProcessInfo
 from pmutop.model.rates import RateModel
 from pmutop.model.snapshot import Snapshot
 from pmutop.model.tasks import TaskTick
@@ -28,12 +29,21 @@ def _recorded_interval(recording: Recording) -> float:
     return statistics.median(gaps) if gaps else recording.header.interval_s
 
 
+# Playback speeds offered by +/- (slower/faster), as plain numbers the header can show.
+SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0)
+
+
 class ReplayFeed:
-    """A SnapshotFeed over a loaded Recording.
+    """A SnapshotFeed over a loaded Recording, with seeking.
 
     `start_at` folds the first ticks in at once, without pacing, and pauses after delivering
     the snapshot of tick position `start_at` when `paused` is set: tests and screenshots use
     that to show a fixed moment of a recording with its history behind it.
+
+    `position` is how many ticks have been folded in. At the end of the recording the thread stays,
+    waiting for a seek (`seek`, `seek_by`), so the replay can be watched again. A seek folds every tick
+    on the way in and delivers each snapshot (the inbox keeps their history); a seek backwards starts
+    the RateModel again from the first tick, since the figures carry state (totals, task histories).
     """
 
     def __init__(
@@ -62,11 +72,12 @@ class ReplayFeed:
         self._paused = paused
         self._start_at = start_at
         self._steps = 0
+        self._seek: int | None = None
         self._stopping = False
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._followed: tuple[int, ...] | None = None
-        # Position of the next tick to fold in; read by the UI for "tick N of M".
+        # Ticks folded in so far; read by the UI for "tick N of M".
         self.position = 0
 
     @classmethod
@@ -78,11 +89,16 @@ class ReplayFeed:
         return len(self.recording.ticks)
 
     @property
+    def at_end(self) -> bool:
+        return self.position >= self.total_ticks
+
+    @property
     def speed(self) -> float:
         return self._speed
 
     @property
     def interval_s(self) -> float:
+        """The playback interval: the recorded one over the speed."""
         return self.recorded_interval_s / self._speed
 
     @property
@@ -101,9 +117,12 @@ class ReplayFeed:
             self._thread.join(timeout=2)
 
     def set_interval(self, seconds: float) -> None:
-        """The UI's refresh interval, applied as a speed: half the interval plays twice as fast."""
+        """A refresh interval, applied as a speed: half the interval plays twice as fast."""
+        self.set_speed(self.recorded_interval_s / seconds)
+
+    def set_speed(self, speed: float) -> None:
         with self._wake:
-            self._speed = self.recorded_interval_s / seconds
+            self._speed = speed
             self._wake.notify_all()
 
     def set_paused(self, paused: bool) -> None:
@@ -117,22 +136,38 @@ class ReplayFeed:
             self._steps += 1
             self._wake.notify_all()
 
+    def seek(self, position: int) -> None:
+        """Go to the moment `position` ticks in (clamped to the recording); playing or paused as before."""
+        with self._wake:
+            # Two ticks make the first snapshot: before that there is nothing to show.
+            self._seek = min(max(position, min(2, self.total_ticks)), self.total_ticks)
+            self._steps = 0
+            self._wake.notify_all()
+
+    def seek_by(self, ticks: int) -> None:
+        with self._wake:
+            base = self._seek if self._seek is not None else self.position
+        self.seek(base + ticks)
+
     def follow(self, pids: tuple[int, ...], comm: str | None = None) -> None:
         """A replay cannot follow new processes: this shows only the recorded ones that match."""
         self._followed = tuple(
-            pid for pid, name in self.processes() if pid in pids or (comm is not None and name == comm)
+            process.pid
+            for process in self.processes()
+            if process.pid in pids or (comm is not None and process.comm == comm)
         )
 
     def unfollow(self) -> None:
         self._followed = ()
 
-    def processes(self) -> list[tuple[int, str]]:
-        """The processes the recording followed (from its ticks) and any the header names."""
+    def processes(self) -> list[ProcessInfo]:
+        """The processes the recording followed (from its ticks) and any the header names; a recording
+        has no users, command lines or CPU% for them."""
         found = dict(self.recording.header.processes)
         for tick in self.recording.ticks:
             if isinstance(tick.tasks, TaskTick):
                 found.update((process.pid, process.comm) for process in tick.tasks.processes)
-        return sorted(found.items())
+        return [ProcessInfo(pid, comm, comm, "", None) for pid, comm in sorted(found.items())]
 
     def _filtered(self, snapshot: Snapshot) -> Snapshot:
         followed = self._followed
@@ -142,26 +177,32 @@ class ReplayFeed:
         migrations = tuple(entry for entry in snapshot.migrations if entry.pid in followed)
         return dataclasses.replace(snapshot, tasks=tasks, migrations=migrations)
 
-    def _wait_turn(self, delay_s: float | None) -> bool:
-        """Wait until the next tick is due (or a step while paused); False when stopping."""
+    def _wait_turn(self, delay_s: float | None) -> str:
+        """Wait until the next tick is due (or a step while paused): "tick", "seek" or "stop".
+        At the end of the recording (`delay_s` is None) only a seek or stop ends the wait."""
         with self._wake:
             deadline_wait = delay_s
             while not self._stopping:
+                if self._seek is not None:
+                    return "seek"
+                if self.at_end:
+                    self._wake.wait()
+                    continue
                 if self._paused:
                     if self._steps:
                         self._steps -= 1
-                        return True
+                        return "tick"
                     self._wake.wait()
                     continue
                 if deadline_wait is None or deadline_wait <= 0:
-                    return True
+                    return "tick"
                 speed_before = self._speed
                 started = time.monotonic()
                 self._wake.wait(timeout=deadline_wait)
                 elapsed = time.monotonic() - started
                 # A speed change rescales what is left of the wait; a pause keeps it for later.
                 deadline_wait = (deadline_wait - elapsed) * speed_before / self._speed
-            return False
+            return "stop"
 
     def _run(self, on_snapshot: SnapshotCallback, on_end: EndCallback) -> None:
         try:
@@ -170,20 +211,42 @@ class ReplayFeed:
             on_end(f"replay stopped: {type(exc).__name__}: {exc}")
 
     def _play(self, on_snapshot: SnapshotCallback, on_end: EndCallback) -> None:
-        recording = self.recording
-        model = RateModel(self.topology, recording.header.layouts, recording.header.notices)
-        previous_ns: int | None = None
-        for position, tick in enumerate(recording.ticks):
-            catching_up = position <= self._start_at
-            if not catching_up:
-                delay = (tick.monotonic_ns - previous_ns) / 1e9 / self._speed if previous_ns is not None else None
-                if not self._wait_turn(delay):
-                    return
-            elif self._stopping:
-                return
-            snapshot = model.update(tick)
-            previous_ns = tick.monotonic_ns
+        ticks = self.recording.ticks
+        header = self.recording.header
+        model = RateModel(self.topology, header.layouts, header.notices)
+
+        def fold(position: int) -> None:
+            snapshot = model.update(ticks[position])
             self.position = position + 1
             if snapshot is not None:
                 on_snapshot(self._filtered(snapshot))
-        on_end(recording.error_summary())
+
+        # Caught up to start_at at once, then paced.
+        for position in range(min(self._start_at + 1, len(ticks))):
+            if self._stopping:
+                return
+            fold(position)
+        ended = False
+        while True:
+            if self.at_end and not ended:
+                ended = True
+                on_end(self.recording.error_summary())
+            delay = None
+            if not self.at_end and self.position:
+                delay = (ticks[self.position].monotonic_ns - ticks[self.position - 1].monotonic_ns) / 1e9 / self._speed
+            turn = self._wait_turn(delay)
+            if turn == "stop":
+                return
+            if turn == "tick":
+                fold(self.position)
+                continue
+            with self._wake:
+                target, self._seek = self._seek, None
+            if target is None:
+                continue
+            if target < self.position:
+                model = RateModel(self.topology, header.layouts, header.notices)
+                self.position = 0
+            ended = ended and target >= len(ticks)
+            while self.position < target and not self._stopping:
+                fold(self.position)

@@ -15,30 +15,41 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.driver import Driver
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from pmutop.live.feed import SnapshotFeed
 from pmutop.model.snapshot import Snapshot
-from pmutop.recording.replay import ReplayFeed
+from pmutop.recording.replay import SPEEDS, ReplayFeed
 from pmutop.tui.columns import ColumnChooser, available_columns, chosen_columns
 from pmutop.tui.config import TuiConfig, save_config
+from pmutop.tui.footer import FittingFooter
 from pmutop.tui.heat_map import CpuHeatMap
 from pmutop.tui.history import HistoryBar
 from pmutop.tui.inbox import FeedEnded, SnapshotInbox, SnapshotReady
-from pmutop.tui.live_pane import SORTS, LiveTable, RowMarks
+from pmutop.tui.live_pane import LiveTable, RowMarks
 from pmutop.tui.paint import PmutopScreen, driver_class, update_in_place
 from pmutop.tui.screens import HelpScreen, ProcessPicker
+from pmutop.tui.svg_export import spaces_as_positions
 from pmutop.tui.task_pane import TaskPane
 from pmutop.tui.text import literal
 from pmutop.tui.topology_pane import TopologyTree
 
 # Refresh intervals offered by +/-, in seconds.
 INTERVALS = (0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
-# Below this width the topology pane starts hidden, leaving the live table the whole screen.
-TOPOLOGY_MIN_WIDTH = 120
+# Below this width the topology pane folds away (t shows it), leaving the live table the whole screen.
+TOPOLOGY_MIN_WIDTH = 100
 COMPACT_FOOTER_WIDTH = 140
 # From this many CPUs, when their rows do not fit the screen, the live pane starts as the heat map.
 HEAT_MAP_MIN_CPUS = 64
+# How far ←/→ move a replay.
+SEEK_TICKS = 10
+# Actions that only a replay has.
+REPLAY_ACTIONS = frozenset({"step", "seek_back", "seek_forward", "seek_start", "seek_end"})
+# Actions on keys a focused text box (the filter) or another screen (picker, help) needs for itself.
+SHARED_KEY_ACTIONS = frozenset({"toggle_pause", "seek_back", "seek_forward", "seek_start", "seek_end"})
+# Header pieces in the order they leave when the header does not fit one line (the first first); the
+# host, the core PMUs, the replay position and the state (PAUSED, end, filter) always stay.
+HEADER_DROP_ORDER = ("sort", "kernel", "privileges", "cpus", "recording", "interval")
 SPARKLINE_LABELS = {"ipc": "IPC", "ghz": "GHz", "util_pct": "util%"}
 STYLES = resources.files("pmutop.styles").joinpath("pmutop.tcss")
 
@@ -50,19 +61,29 @@ def _privilege_style(privileges: str) -> str:
 class PmutopApp(App):
     CSS_PATH = str(STYLES)
     TITLE = "pmutop"
+    # The table has focus from the start; the tree never has it for a moment first (its guides would be
+    # drawn in the focused style and kept so, cached, in a screenshot).
+    AUTO_FOCUS = "#live"
     BINDINGS: ClassVar[list[BindingType]] = [
-        # Footer order is what a newcomer needs first; at 80 columns the tail is cut off (help lists all).
+        # Footer order is what a newcomer needs first; the footer shows those that fit (help lists all).
         Binding("q", "quit", "Quit"),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
-        Binding("space", "toggle_pause", "Pause"),
-        Binding("full_stop", "step", "Step", key_display="."),
-        Binding("plus", "slower", "Interval", key_display="+/-"),
-        Binding("minus", "faster", "Shorter interval", show=False),
+        # Priority: space pauses whatever pane has focus (the tree would toggle a node); check_action
+        # leaves it to a text box that has focus.
+        Binding("space", "toggle_pause", "Pause", priority=True),
         Binding("p", "pick_process", "Follow"),
-        Binding("f", "unfollow", "Unfollow"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("s", "cycle_sort", "Sort"),
         Binding("t", "toggle_topology", "Tree"),
+        Binding("f", "unfollow", "Unfollow"),
+        Binding("r", "reverse_sort", "Reverse"),
+        Binding("left", "seek_back", "Seek", key_display="←/→", priority=True),
+        Binding("right", "seek_forward", "Seek forward", show=False, priority=True),
+        Binding("full_stop", "step", "Step", key_display="."),
+        Binding("home", "seek_start", "Start", show=False, priority=True),
+        Binding("end", "seek_end", "End", show=False, priority=True),
+        Binding("plus", "slower", "Interval", key_display="+/-"),
+        Binding("minus", "faster", "Shorter interval", show=False),
         Binding("g", "toggle_grouping", "Group"),
         Binding("m", "toggle_heat_map", "Map", show=False),
         Binding("c", "choose_columns", "Columns", show=False),
@@ -108,7 +129,10 @@ class PmutopApp(App):
         self.detail = Static(id="detail")
         self.history = HistoryBar(id="history")
         self.task_pane = TaskPane(tuple(t.pmu for t in self.topology.core_types), id="tasks")
-        self.filter_box = Input(placeholder="filter CPUs: 0-3,8 or cpu_atom; Enter keeps, Esc clears", id="filter")
+        # Not selected on focus: `/` opens the filter as it was, to be changed, not typed over.
+        self.filter_box = Input(
+            placeholder="filter CPUs: 0-3,8 or cpu_atom; Enter keeps, Esc clears", id="filter", select_on_focus=False
+        )
         yield self.header
         yield self.banner
         with Horizontal(id="body"):
@@ -120,7 +144,7 @@ class PmutopApp(App):
                 yield self.history
                 yield self.task_pane
         yield self.filter_box
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.filter_box.display = False
@@ -146,8 +170,9 @@ class PmutopApp(App):
 
     def on_resize(self) -> None:
         self._apply_topology_visibility()
-        # Spaced out, the footer's keys run past the edge of an 80-column terminal.
-        self.query_one(Footer).compact = self.size.width < COMPACT_FOOTER_WIDTH
+        # Spaced out, fewer of the footer's keys fit.
+        self.query_one(FittingFooter).compact = self.size.width < COMPACT_FOOTER_WIDTH
+        self._update_header()
 
     def _apply_topology_visibility(self) -> None:
         shown = self._topology_choice
@@ -177,7 +202,9 @@ class PmutopApp(App):
             self._update_detail()
 
     def on_feed_ended(self, message: FeedEnded) -> None:
-        self.ended = message.reason or "ended"
+        # A replay at its end waits for a seek (the header says "end"); a live feed stopped for good.
+        if not isinstance(self.feed, ReplayFeed):
+            self.ended = message.reason or "ended"
         if message.reason:
             self.notify(message.reason, severity="warning", timeout=10)
         self._update_header()
@@ -202,7 +229,13 @@ class PmutopApp(App):
             # `f` appears in the footer only while something is followed.
             self.refresh_bindings()
         if tasks:
-            pane.show(tasks, self.inbox.migration_log(), self.inbox.lost_migrations, self.inbox.threads_seen_late)
+            pane.show(
+                tasks,
+                self.inbox.migration_log(),
+                self.inbox.lost_migrations,
+                self.inbox.threads_seen_late,
+                self.inbox.cpu_shares(),
+            )
 
     def _set_text(self, widget: Static, text: Text) -> None:
         """Update a Static only when its text changed, and lay out the screen only when its height did."""
@@ -213,45 +246,71 @@ class PmutopApp(App):
     def _update_header(self) -> None:
         # What the header shows, in short: most ticks change none of it, and then no Text is built.
         feed, live = self.feed, self.live
-        replay = (feed.position, feed.total_ticks, feed.speed) if isinstance(feed, ReplayFeed) else ()
-        key = (feed.interval_s, replay, self.ended, feed.paused, live.sort_name, live.grouped, live.filter_text)
+        replay = (feed.position, feed.total_ticks, feed.speed, feed.at_end) if isinstance(feed, ReplayFeed) else ()
+        key = (
+            self.size.width,
+            feed.interval_s,
+            replay,
+            self.ended,
+            feed.paused,
+            live.sort_name,
+            live.sort_arrow,
+            live.grouped,
+            live.filter_text,
+        )
         if key == self._header_key:
             return
         self._header_key = key
+        self._set_text(self.header, fit_header(self._header_pieces(), self.size.width - 2))
+
+    def _header_pieces(self) -> list[tuple[str, Text]]:
+        """(name, text) of each piece of the header, in order; HEADER_DROP_ORDER names those that can go."""
         description = self.feed.description
         topology = self.topology
-        text = Text()
-        text.append("pmutop ", style="bold")
-        text.append_text(literal(description.get("host", "?"), "bold"))
-        text.append(" · Linux ")
-        text.append_text(literal(description.get("kernel", "?")))
+        pieces: list[tuple[str, Text]] = []
+
+        def piece(name: str, *parts: Text | str | tuple[str, str]) -> None:
+            text = Text(" · " if pieces else "", no_wrap=True)
+            for part in parts:
+                if isinstance(part, Text):
+                    text.append_text(part)
+                elif isinstance(part, tuple):
+                    text.append(*part)
+                else:
+                    text.append(part)
+            pieces.append((name, text))
+
+        piece("host", ("pmutop ", "bold"), literal(description.get("host", "?"), "bold"))
+        piece("kernel", "Linux ", literal(description.get("kernel", "?")))
         online = len(topology.online_cpus)
-        text.append(f" · {len(topology.cpus)} CPUs" + (f" ({online} online)" if online != len(topology.cpus) else ""))
-        text.append(" · ")
+        piece("cpus", f"{len(topology.cpus)} CPUs" + (f" ({online} online)" if online != len(topology.cpus) else ""))
         if topology.core_pmus:
-            text.append_text(literal(" ".join(f"{pmu.name}:{pmu.type}" for pmu in topology.core_pmus), "bold cyan"))
+            piece("pmus", literal(" ".join(f"{pmu.name}:{pmu.type}" for pmu in topology.core_pmus), "bold cyan"))
         else:
-            text.append("no core PMU", style="yellow")
+            piece("pmus", ("no core PMU", "yellow"))
         privileges = description.get("privileges", "?")
-        text.append(" · ")
-        text.append_text(literal(privileges, _privilege_style(privileges)))
-        # A recording's interval is the measured one (0.20051 s); three digits say it.
-        text.append(f" · every {self.feed.interval_s:.3g}s")
-        if isinstance(self.feed, ReplayFeed):
-            text.append(" · replay ")
-            text.append_text(literal(self.feed.description.get("replay", "")))
-            text.append(f" {self.feed.position}/{self.feed.total_ticks} ×{self.feed.speed:g}")
+        piece("privileges", literal(privileges, _privilege_style(privileges)))
+        feed = self.feed
+        if isinstance(feed, ReplayFeed):
+            # The recording's own interval (the measured one, 0.20051 s: three digits say it), and the
+            # playback speed apart from it.
+            piece("interval", f"recorded every {feed.recorded_interval_s:.3g}s")
+            piece("recording", "replay ", literal(description.get("replay", "")))
+            piece("position", f"tick {feed.position}/{feed.total_ticks} ×{feed.speed:g}")
+            if feed.at_end:
+                piece("state", ("END", "bold yellow"))
+        else:
+            piece("interval", f"every {feed.interval_s:.3g}s")
         if self.ended is not None:
-            text.append(" · ENDED", style="bold red")
-        elif self.feed.paused:
-            text.append(" · PAUSED", style="bold reverse yellow")
-        text.append(f" · sort {self.live.sort_name}")
+            piece("state", ("ENDED", "bold red"))
+        elif feed.paused:
+            piece("state", ("PAUSED", "bold reverse yellow"))
+        piece("sort", f"sort {self.live.sort_name}{self.live.sort_arrow}")
         if not self.live.grouped:
-            text.append(" · ungrouped")
+            piece("grouping", "ungrouped")
         if self.live.filter_text:
-            text.append(" · filter ")
-            text.append_text(literal(self.live.filter_text, "bold"))
-        self._set_text(self.header, text)
+            piece("filter", "filter ", literal(self.live.filter_text, "bold"))
+        return pieces
 
     def _notices(self) -> list[str]:
         notices = list(self.snapshot.notices) if self.snapshot else []
@@ -303,8 +362,11 @@ class PmutopApp(App):
     # -- actions ---------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "step":
-            return isinstance(self.feed, ReplayFeed)
+        if action in REPLAY_ACTIONS and not isinstance(self.feed, ReplayFeed):
+            return False
+        if action in SHARED_KEY_ACTIONS and (self.screen is not self.main_screen or isinstance(self.focused, Input)):
+            # False passes the key on: the filter box types a space, the table's home/end move its cursor.
+            return False
         if action == "unfollow":
             return self._following
         return True
@@ -314,7 +376,17 @@ class PmutopApp(App):
         self._update_header()
 
     def _change_interval(self, direction: int) -> None:
-        current = self.feed.interval_s
+        """+ (direction 1) waits longer between ticks, - shorter; for a replay, + plays slower."""
+        feed = self.feed
+        if isinstance(feed, ReplayFeed):
+            if direction > 0:
+                speed = next((value for value in reversed(SPEEDS) if value < feed.speed * 0.999), SPEEDS[0])
+            else:
+                speed = next((value for value in SPEEDS if value > feed.speed * 1.001), SPEEDS[-1])
+            feed.set_speed(speed)
+            self._update_header()
+            return
+        current = feed.interval_s
         if direction > 0:
             choice = next((value for value in INTERVALS if value > current * 1.001), INTERVALS[-1])
         else:
@@ -334,6 +406,29 @@ class PmutopApp(App):
                 self.feed.set_paused(True)
             self.feed.step()
             self._update_header()
+
+    def _seek(self, to_start: bool = False, to_end: bool = False, by: int = 0) -> None:
+        feed = self.feed
+        if isinstance(feed, ReplayFeed):
+            if to_start:
+                feed.seek(0)
+            elif to_end:
+                feed.seek(feed.total_ticks)
+            else:
+                feed.seek_by(by)
+
+    def action_seek_back(self) -> None:
+        self._seek(by=-SEEK_TICKS)
+
+    def action_seek_forward(self) -> None:
+        self._seek(by=SEEK_TICKS)
+
+    def action_seek_start(self) -> None:
+        """Back to the first tick: the replay starts again (paused, it waits there)."""
+        self._seek(to_start=True)
+
+    def action_seek_end(self) -> None:
+        self._seek(to_end=True)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -379,6 +474,10 @@ class PmutopApp(App):
 
     def action_cycle_sort(self) -> None:
         self.live.cycle_sort()
+        self._update_header()
+
+    def action_reverse_sort(self) -> None:
+        self.live.reverse_sort()
         self._update_header()
 
     def action_toggle_topology(self) -> None:
@@ -429,32 +528,52 @@ class PmutopApp(App):
         path = self.save_screenshot(filename=f"pmutop-{host}-tick{index}.svg", path=str(self.screenshot_dir))
         self.notify(f"saved {path}", timeout=5)
 
+    def export_screenshot(self, *, title: str | None = None, simplify: bool = False) -> str:
+        """Textual's SVG, drawn the same by browsers and librsvg (see pmutop.tui.svg_export); the palette's
+        Save snapshot, the README screenshots and the snapshot tests all come through here."""
+        return spaces_as_positions(super().export_screenshot(title=title, simplify=simplify))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """Every action once: Textual's own, less its Keys panel and Screenshot (Help and Save snapshot
+        here do those), then pmutop's, each naming its key."""
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Keys", "Screenshot"):
+                yield command
+        replay = isinstance(self.feed, ReplayFeed)
         yield SystemCommand("Pause or resume", "Pause sampling, or resume it (space)", self.action_toggle_pause)
-        yield SystemCommand("Longer interval", "Refresh less often (+)", self.action_slower)
-        yield SystemCommand("Shorter interval", "Refresh more often (-)", self.action_faster)
+        if replay:
+            yield SystemCommand("Step", "Advance the paused replay one tick (.)", self.action_step)
+            yield SystemCommand("Seek back", f"Go back {SEEK_TICKS} ticks (←)", self.action_seek_back)
+            yield SystemCommand("Seek forward", f"Go forward {SEEK_TICKS} ticks (→)", self.action_seek_forward)
+            yield SystemCommand("Restart", "Play the recording from its start (home)", self.action_seek_start)
+            yield SystemCommand("Go to the end", "The last tick of the recording (end)", self.action_seek_end)
+            yield SystemCommand("Slower", "Play the recording slower (+)", self.action_slower)
+            yield SystemCommand("Faster", "Play the recording faster (-)", self.action_faster)
+        else:
+            yield SystemCommand("Longer interval", "Refresh less often (+)", self.action_slower)
+            yield SystemCommand("Shorter interval", "Refresh more often (-)", self.action_faster)
         yield SystemCommand("Filter CPUs", "Show only some CPUs (/)", self.action_filter)
         yield SystemCommand("Follow a process", "Pick a process to follow (p)", self.action_pick_process)
-        yield SystemCommand("Stop following", "Stop following processes (f)", self.action_unfollow)
+        if self._following:
+            yield SystemCommand("Stop following", "Stop following processes (f)", self.action_unfollow)
         yield SystemCommand("Cycle sort", "Sort CPUs by the next column (s)", self.action_cycle_sort)
+        yield SystemCommand("Reverse sort", "Sort the other way round (r)", self.action_reverse_sort)
         yield SystemCommand("Toggle topology pane", "Show or hide the PMU tree (t)", self.action_toggle_topology)
         yield SystemCommand("Toggle grouping", "Group CPUs by core PMU on or off (g)", self.action_toggle_grouping)
         yield SystemCommand("Toggle heat map", "One cell per CPU, or one row per CPU (m)", self.action_toggle_heat_map)
         yield SystemCommand(
             "Choose columns", "Pick the live table's columns, -e events too (c)", self.action_choose_columns
         )
+        yield SystemCommand("Hide notice", "Hide the notice banner (x)", self.action_hide_banner)
         yield SystemCommand("Help", "Keys and columns (?)", self.action_help)
         yield SystemCommand("Save snapshot", "Save the screen as an SVG file", self.action_save_snapshot)
-        if isinstance(self.feed, ReplayFeed):
-            yield SystemCommand("Step", "Advance the replay one tick (.)", self.action_step)
 
 
 def apply_config(app: PmutopApp, config: TuiConfig) -> None:
     """Last session's sort and theme (the interval is the command line's business: `pmutop -I`)."""
     if config.theme is not None and config.theme in app.available_themes:
         app.theme = config.theme
-    names = [name for name, _ in SORTS]
+    names = [name for name, _ in app.live.sorts]
     if config.sort in names:
         app.live.sort_index = names.index(config.sort)
         app.live.refresh_rows()
@@ -469,3 +588,18 @@ def current_config(app: PmutopApp) -> TuiConfig:
         theme=app.theme,
         columns=tuple(key for key, _, _ in app.live.columns),
     )
+
+
+def fit_header(pieces: list[tuple[str, Text]], width: int) -> Text:
+    """The header's pieces on one line of `width` cells: pieces leave in HEADER_DROP_ORDER until the rest
+    fit, and what still does not fit ends in an ellipsis (never a wrap onto a second line)."""
+    kept = list(pieces)
+    for name in HEADER_DROP_ORDER:
+        if sum(text.cell_len for _, text in kept) <= width:
+            break
+        kept = [(piece, text) for piece, text in kept if piece != name]
+    line = Text(no_wrap=True, overflow="ellipsis", end="")
+    for _, text in kept:
+        line.append_text(text)
+    line.truncate(max(width, 1), overflow="ellipsis")
+    return line

@@ -42,12 +42,22 @@ class SnapshotInbox:
         self.lost_migrations = 0
         self.threads_seen_late = 0
         self.delivered = 0
+        # Followed tasks: pid -> (snapshot index, running seconds), and the newest snapshot's CPU share.
+        self._running: dict[int, tuple[int, float]] = {}
+        self._cpu_shares: dict[int, float] = {}
 
     def deliver(self, snapshot: Snapshot) -> None:
         with self._lock:
+            if self._latest is not None and snapshot.index < self._latest.index:
+                # A replay sought backwards and folds its ticks again from the first: so does the history.
+                self._history.clear()
+                self._migrations.clear()
+                self.lost_migrations = 0
+                self._running.clear()
             self._latest = snapshot
             self.delivered += 1
             self._record_history(snapshot)
+            self._record_cpu_shares(snapshot)
             self._migrations.extend(snapshot.migrations)
             self.lost_migrations += snapshot.lost_migrations
             self.threads_seen_late += snapshot.threads_seen_late
@@ -69,6 +79,13 @@ class SnapshotInbox:
         with self._lock:
             return list(self._history.get((row, metric), ()))
 
+    def cpu_shares(self) -> dict[int, float]:
+        """Per followed pid, its CPU time in the newest snapshot's interval over the interval's length
+        (1.0: one CPU's worth), from the growth of its running time since the snapshot before; absent on
+        the first snapshot it is in. Worked out here, for every snapshot, since the UI may skip some."""
+        with self._lock:
+            return dict(self._cpu_shares)
+
     def migration_log(self) -> list[MigrationEntry]:
         with self._lock:
             return list(self._migrations)
@@ -78,6 +95,15 @@ class SnapshotInbox:
         if series is None:
             series = self._history[(row, metric)] = deque(maxlen=HISTORY_LENGTH)
         return series
+
+    def _record_cpu_shares(self, snapshot: Snapshot) -> None:
+        shares = {}
+        for task in snapshot.tasks:
+            before = self._running.get(task.pid)
+            if before is not None and before[0] == snapshot.index - 1 and snapshot.interval_s > 0:
+                shares[task.pid] = max(task.running_s - before[1], 0.0) / snapshot.interval_s
+        self._running = {task.pid: (snapshot.index, task.running_s) for task in snapshot.tasks}
+        self._cpu_shares = shares
 
     def _record_history(self, snapshot: Snapshot) -> None:
         rows: Iterable[tuple[str, CpuRow | PmuRow]] = chain(

@@ -23,8 +23,9 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from pmutop.model.coverage import row_coverage
 from pmutop.model.cpulist import format_cpulist, parse_cpulist
-from pmutop.model.snapshot import NOT_COUNTED, CpuRow, Metric, PmuRow, Snapshot
+from pmutop.model.snapshot import EVENT_METRIC_PREFIX, CpuRow, PmuRow, Snapshot
 from pmutop.model.topology import Topology
 from pmutop.tui.inbox import cpu_row_key, pmu_row_key
 from pmutop.tui.paint import SteadyStyling, Styling, repaint_lines
@@ -44,26 +45,58 @@ COLUMNS = (
     ("cycles", "cycles", 7),
     ("instructions", "instr", 7),
 )
-METRIC_COLUMNS = tuple(key for key, _, _ in COLUMNS if key not in ("coverage", "core_type"))
 LABEL_COLUMN = "label"
 # Spaces between columns, and on each side of a row.
 GAP = 2
 PAD = 1
 # Lines above the rows that do not scroll: the column headings.
 HEADING_LINES = 1
-# Sort modes cycled by `s`: (name shown, metric or None for CPU number). Metrics sort high first.
-SORTS = (
-    ("CPU", None),
-    ("util%", "util_pct"),
-    ("IPC", "ipc"),
-    ("GHz", "ghz"),
-    ("instr/s", "instructions_per_s"),
-    ("cs/s", "context_switches_per_s"),
+# When the pane is narrower than every column, columns leave in this order (the first first), until
+# the rest fit: raw counts, then what the detail line or the Σ rows also say, then the rates. The CPU
+# label and util% always stay. (The README's "Layout by width" lists the same order.)
+DROP_ORDER = (
+    "instructions",
+    "cycles",
+    "effective_ghz",
+    "context_switches_per_s",
+    "migrations_per_s",
+    "core_type",
+    "instructions_per_s",
+    "ghz",
+    "coverage",
+    "ipc",
 )
+# Sort modes cycled by `s`: (name shown, column key or None for CPU number). Figures sort high first
+# and CPU numbers low first; `r` reverses either.
+SORT_ORDER = (
+    "util_pct",
+    "ipc",
+    "ghz",
+    "instructions_per_s",
+    "context_switches_per_s",
+    "migrations_per_s",
+    "coverage",
+    "effective_ghz",
+    "cycles",
+    "instructions",
+)
+TITLES = {key: title for key, title, _ in COLUMNS}
 
 Cell = tuple[str, str]
 Column = tuple[str, str, int]
 BLANK: Cell = ("", "")
+
+
+def sorts_for(columns: tuple[Column, ...]) -> tuple[tuple[str, str | None], ...]:
+    """The sort modes over the chosen columns: CPU number, those of SORT_ORDER that are chosen, then
+    each chosen -e event."""
+    keys = {key for key, _, _ in columns}
+    events = tuple((title, key) for key, title, _ in columns if key.startswith(EVENT_METRIC_PREFIX))
+    return (("CPU", None), *((TITLES[key], key) for key in SORT_ORDER if key in keys), *events)
+
+
+SORTS = sorts_for(COLUMNS)
+ASCENDING, DESCENDING = "▲", "▼"
 
 
 def placeholder_cells(core_type: Cell, first: Cell = BLANK, columns: tuple[Column, ...] = COLUMNS) -> tuple[Cell, ...]:
@@ -96,17 +129,61 @@ def matches_filter(text: str, cpu: int, pmu: str | None, core_type: str | None) 
     return any(needle in item.lower() for item in haystack)
 
 
-def line_pieces(cells: tuple[Cell, ...], label_width: int, columns: tuple[Column, ...] = COLUMNS) -> list[Cell]:
-    """A row as (text, style) pieces in its columns, padding included. The label and the core type come
-    from sysfs and are shown with control bytes escaped (as `literal` does); the rest are numbers."""
+def fit_columns(columns: tuple[Column, ...], width: int, label_width: int, keep: str | None = None) -> tuple[int, ...]:
+    """The indices into `columns` (the chosen ones) of those a row `width` cells wide has room for:
+    the -e event columns leave first (the last named first), then pmutop's in DROP_ORDER, but for
+    `keep` (the sorted column stays in sight); when even the last ones do not fit, the table scrolls
+    sideways."""
+    index_of = {key: index for index, (key, _, _) in enumerate(columns)}
+    shown = set(index_of.values())
+    events = [key for key, _, _ in reversed(columns) if key.startswith(EVENT_METRIC_PREFIX)]
+
+    def row_width() -> int:
+        return 2 * PAD + label_width + sum(GAP + columns[index][2] for index in shown)
+
+    for key in (*events, *DROP_ORDER):
+        if row_width() <= width:
+            break
+        if key != keep and key in index_of:
+            shown.discard(index_of[key])
+    return tuple(sorted(shown))
+
+
+def fit_text(value: str, width: int) -> str:
+    """A name (from sysfs) in `width` cells, control bytes escaped, ended with an ellipsis when cut."""
+    value = escape_controls(value)
+    return value.ljust(width) if len(value) <= width else value[: width - 1] + "…"
+
+
+def line_pieces(
+    cells: tuple[Cell, ...], label_width: int, columns: tuple[Column, ...], shown: tuple[int, ...]
+) -> list[Cell]:
+    """A row (its cells: the label's, then one per chosen column) as (text, style) pieces in the shown
+    columns (indices into `columns`), padding included. The label and the core type come from sysfs and
+    are shown with control bytes escaped (as `literal` does); the rest are numbers."""
     (label, label_style), *rest = cells
-    pieces: list[Cell] = [(" " * PAD, ""), (escape_controls(label)[:label_width].ljust(label_width), label_style)]
-    for (column, _, width), (value, style) in zip(columns, rest, strict=True):
+    pieces: list[Cell] = [(" " * PAD, ""), (fit_text(label, label_width), label_style)]
+    for index in shown:
+        column, _, width = columns[index]
+        value, style = rest[index]
         pieces.append((" " * GAP, ""))
-        if column == "core_type":
-            pieces.append((escape_controls(value)[:width].ljust(width), style))
+        pieces.append((fit_text(value, width) if column == "core_type" else value.rjust(width), style))
+    pieces.append((" " * PAD, ""))
+    return pieces
+
+
+def heading_pieces(
+    label_width: int, columns: tuple[Column, ...], shown: tuple[int, ...], sort_key: str | None, arrow: str
+) -> list[Cell]:
+    """The heading line; the sorted column's title carries the arrow (in the gap before a figure's)."""
+    label = "CPU" + (arrow if sort_key is None else "")
+    pieces: list[Cell] = [(" " * PAD, ""), (label.ljust(label_width), "")]
+    for index in shown:
+        key, title, width = columns[index]
+        if key == "core_type":
+            pieces.append((" " * GAP + title.ljust(width), ""))
         else:
-            pieces.append((value.rjust(width), style))
+            pieces.append(((arrow + title if key == sort_key else title).rjust(GAP + width), ""))
     pieces.append((" " * PAD, ""))
     return pieces
 
@@ -178,9 +255,14 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         self._label_width = max(
             [len(f"cpu{cpu.cpu}") + 2 for cpu in topology.cpus] + [len(p.name) + 2 for p in topology.core_pmus] + [6]
         )
-        # The columns shown, in order (the column chooser changes them; pmutop.tui.columns).
+        self.sort_reversed = False
+        # The chosen columns, in order (the column chooser changes them; pmutop.tui.columns), the sorts
+        # over them, and which of them the width has room for (indices into them, fitted on each resize).
         self.columns: tuple[Column, ...] = COLUMNS
-        self._set_heading()
+        self.sorts = SORTS
+        self.shown = tuple(range(len(COLUMNS)))
+        self._heading: list[Cell] = []
+        self._row_width = 0
         # Per row key (None: the heading): what its line was built from (cells, component class, styling, scroll)
         # and the line, so a repaint of the whole table builds only the lines that changed.
         self._lines: dict[str | None, tuple[tuple, Strip]] = {}
@@ -191,21 +273,22 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         self._described: tuple[tuple, Text] | None = None
         self._piece_styles_for: Styling | None = None
         self._piece_styles: dict[tuple[str, str], Style] = {}
-
-    def _set_heading(self) -> None:
-        heading: list[Cell] = [(" " * PAD, ""), ("CPU".ljust(self._label_width), "")]
-        for _, title, width in self.columns:
-            heading.append((" " * GAP + title.rjust(width), ""))
-        heading.append((" " * PAD, ""))
-        self._heading = heading
-        self._row_width = sum(len(text) for text, _ in heading)
+        self._lay_out_columns()
 
     def set_columns(self, columns: tuple[Column, ...]) -> None:
-        """Show these columns from now on; every line is built again."""
+        """Show these columns from now on (the sort stays if its column is still chosen, else it is by
+        CPU); every line is built again."""
         if columns == self.columns:
             return
+        sort_key = self.sort_key
         self.columns = columns
-        self._set_heading()
+        self.sorts = sorts_for(columns)
+        keys = [key for _, key in self.sorts]
+        if sort_key in keys:
+            self.sort_index = keys.index(sort_key)
+        else:
+            self.sort_index, self.sort_reversed = 0, False
+        self._lay_out_columns()
         self._lines = {}
         self._cells = {}
         self._order = []
@@ -214,9 +297,41 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
     def on_mount(self) -> None:
         self.refresh_rows()
 
+    def on_resize(self) -> None:
+        self._lay_out_columns()
+        self.refresh()
+
+    def _lay_out_columns(self) -> None:
+        """The columns that fit, the heading and the row width for them and the sort; every line is
+        built again."""
+        if self.is_mounted:
+            self.shown = fit_columns(self.columns, self.styling.content_size.width, self._label_width, self.sort_key)
+        else:
+            self.shown = tuple(range(len(self.columns)))
+        self._heading = heading_pieces(self._label_width, self.columns, self.shown, self.sort_key, self.sort_arrow)
+        self._row_width = sum(len(text) for text, _ in self._heading)
+        self._lines.clear()
+        if self.is_mounted:
+            self.virtual_size = Size(self._row_width, len(self._order) + HEADING_LINES)
+
     @property
     def sort_name(self) -> str:
-        return SORTS[self.sort_index][0]
+        return self.sorts[self.sort_index][0]
+
+    @property
+    def sort_key(self) -> str | None:
+        """The key of the column sorted by; None for CPU number."""
+        return self.sorts[self.sort_index][1]
+
+    @property
+    def sort_arrow(self) -> str:
+        """▼ for high first, ▲ for low first: CPU numbers go up by default, figures down."""
+        ascending = (self.sort_key is None) != self.sort_reversed
+        return ASCENDING if ascending else DESCENDING
+
+    @property
+    def shown_column_keys(self) -> tuple[str, ...]:
+        return tuple(self.columns[index][0] for index in self.shown)
 
     @property
     def selected_key(self) -> str | None:
@@ -225,8 +340,18 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         return self._order[self.cursor_row]
 
     def cycle_sort(self) -> None:
-        self.sort_index = (self.sort_index + 1) % len(SORTS)
+        """The next column to sort by; one the width had dropped comes back while it is sorted by."""
+        self.sort_index = (self.sort_index + 1) % len(self.sorts)
+        self.sort_reversed = False
+        self._lay_out_columns()
         self.refresh_rows()
+        self.refresh()
+
+    def reverse_sort(self) -> None:
+        self.sort_reversed = not self.sort_reversed
+        self._lay_out_columns()
+        self.refresh_rows()
+        self.refresh()
 
     def set_grouped(self, grouped: bool) -> None:
         self.grouped = grouped
@@ -321,17 +446,24 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         else:
             row = y - HEADING_LINES + scroll_y
             if row >= len(self._order):
+                if row == 0 and self.filter_text:
+                    # Drawn afresh each time: only ever one line, while nothing matches.
+                    return self._strip(self._no_match_pieces(), "", styling, scroll_x, width)
                 return Strip.blank(width, styling.rich_style)
             key = self._order[row]
             cells, kind = self._cells_of(key), "live-table--cursor" if row == self.cursor_row else ""
-        signature = (cells, kind, styling, scroll_x)
+        signature = (cells, kind, styling, scroll_x, self.columns, self.shown)
         cached = self._lines.get(key)
         if cached is not None and cached[0] == signature:
             return cached[1]
-        pieces = self._heading if cells is None else line_pieces(cells, self._label_width, self.columns)
+        pieces = self._heading if cells is None else line_pieces(cells, self._label_width, self.columns, self.shown)
         line = self._strip(pieces, kind, styling, scroll_x, width)
         self._lines[key] = (signature, line)
         return line
+
+    def _no_match_pieces(self) -> list[Cell]:
+        text = f"no CPU or PMU matches {escape_controls(self.filter_text)!r}: / changes the filter, Esc there clears it"
+        return [(" " * PAD, ""), (text, "italic yellow")]
 
     def _strip(self, pieces: list[Cell], kind: str, styling: Styling, scroll_x: int, width: int) -> Strip:
         """A row's pieces as a line `width` cells wide from column `scroll_x`, blank past its end.
@@ -358,23 +490,32 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         whole = "".join(text for text, _ in pieces)
         if not whole.isascii():
             # A wide character (from a sysfs name) makes cells and characters differ: Textual crops.
-            segments = [Segment(text, style_of(cell_style)) for text, cell_style in pieces if text]
+            wide = [Segment(text, style_of(cell_style)) for text, cell_style in pieces if text]
             length = cell_len(whole)
-            return Strip(segments, length).crop_extend(scroll_x, scroll_x + width, base)
+            return Strip(wide, length).crop_extend(scroll_x, scroll_x + width, base).simplify()
         # Cropped to the visible columns piece by piece (one character, one cell), and made into one Strip:
-        # Textual's crop and extend would make two more, and every Strip costs eight objects.
-        segments = []
+        # Textual's crop and extend would make two more, and every Strip costs eight objects. Pieces of one
+        # style are joined into one segment, as Strip.simplify would: a line is the same segments whichever
+        # path draws it (a screenshot's text runs do not depend on what was painted last).
+        segments: list[Segment] = []
         end = scroll_x + width
         x = 0
+
+        def add(text: str, style: Style) -> None:
+            if segments and segments[-1].style is style:
+                segments[-1] = Segment(segments[-1].text + text, style)
+            else:
+                segments.append(Segment(text, style))
+
         for text, cell_style in pieces:
             after = x + len(text)
             if after > scroll_x and text:
-                segments.append(Segment(text[max(scroll_x - x, 0) : end - x], style_of(cell_style)))
+                add(text[max(scroll_x - x, 0) : end - x], style_of(cell_style))
             x = after
             if x >= end:
                 break
         if x < end:
-            segments.append(Segment(" " * (end - max(x, scroll_x)), base))
+            add(" " * (end - max(x, scroll_x)), base)
         return Strip(segments, width)
 
     # -- rows ------------------------------------------------------------------------------
@@ -398,14 +539,16 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         return self._rows_now()[1]
 
     def _sorted_cpus(self, cpus: list[int], rows: dict[int, CpuRow | None]) -> list[int]:
-        metric = SORTS[self.sort_index][1]
-        if metric is None:
-            return sorted(cpus)
+        column = self.sort_key
+        if column is None:
+            return sorted(cpus, reverse=self.sort_reversed)
+        # High first (low first reversed); CPUs without the figure go last either way, by number.
+        sign = 1.0 if self.sort_reversed else -1.0
 
         def key(cpu: int) -> tuple[bool, float, int]:
             row = rows[cpu]
-            value = row.metric(metric).value if row is not None else None
-            return (value is None, -(value or 0.0), cpu)
+            value = sort_value(row, column) if row is not None and row.online else None
+            return (value is None, sign * (value or 0.0), cpu)
 
         return sorted(cpus, key=key)
 
@@ -484,7 +627,7 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         label: Cell = (f"Σ {name}", "bold")
         if row is None:
             return (label, *placeholder_cells((core_type, "bold"), columns=self.columns))
-        return (label, *self._metric_cells(row.metric, row.metric("cycles"), core_type, bold=True))
+        return (label, *self._metric_cells(row.metric, core_type, bold=True))
 
     def _cpu_cells(self, cpu: int, row: CpuRow | None) -> tuple[Cell, ...]:
         topo_cpu = self.topology.cpu(cpu)
@@ -502,14 +645,13 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
             return (label, *placeholder_cells((core_type, "dim"), first=("offline", "dim"), columns=self.columns))
         if row is None:
             return (label, *placeholder_cells((core_type, ""), columns=self.columns))
-        coverage_source = row.metric("cycles") if "cycles" in row.metrics else NOT_COUNTED
-        return (label, *self._metric_cells(row.metric, coverage_source, core_type, bold=False))
+        return (label, *self._metric_cells(row.metric, core_type, bold=False))
 
-    def _metric_cells(self, lookup, coverage_source: Metric, core_type: str, *, bold: bool) -> tuple[Cell, ...]:
+    def _metric_cells(self, lookup, core_type: str, *, bold: bool) -> tuple[Cell, ...]:
         result = []
         for key, _, _ in self.columns:
             if key == "coverage":
-                cell = coverage_cell(coverage_source)
+                cell = coverage_cell(row_coverage(lookup))
             elif key == "core_type":
                 cell = (core_type, "")
             else:
@@ -594,16 +736,31 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         return text
 
 
+def sort_value(row: CpuRow, column: str) -> float | None:
+    """What a row is sorted by in a column: its figure, or for cov the coverage the cell shows."""
+    return row_coverage(row.metric) if column == "coverage" else row.metric(column).value
+
+
+# Why a column is n/a when the row has no such figure at all (no counter failed, the model noted nothing).
+ABSENT_WHY = {
+    "effective_ghz": "TSC × APERF/MPERF, per CPU only, where the msr PMU has aperf and mperf (x86)",
+}
+
+
 def _reasons(metrics, columns: tuple[Column, ...]) -> tuple[tuple[str, str], ...]:
     """(column heading, why) for each n/a column: the counter's failure, or the model's note (a CPU too
-    idle to measure its clock)."""
+    idle to measure its clock), or for a figure the row does not have, ABSENT_WHY."""
     reasons = []
     for key, heading, _ in columns:
         metric = metrics.get(key)
-        if metric is not None and metric.value is None:
+        if metric is None:
+            why = ABSENT_WHY.get(key)
+        elif metric.value is None:
             why = metric.failure.explanation if metric.failure is not None else metric.note
-            if why:
-                reasons.append((heading, why))
+        else:
+            why = None
+        if why:
+            reasons.append((heading, why))
     return tuple(reasons)
 
 

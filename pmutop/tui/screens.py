@@ -13,6 +13,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
+from pmutop.model.processes import ProcessInfo, busiest_first
 from pmutop.tui.text import literal
 
 # (keys, what they do): the help screen's list, in the order a new user needs them.
@@ -20,13 +21,16 @@ KEYS_HELP = (
     ("q", "quit"),
     ("space", "pause / resume sampling (a replay: pause the playback)"),
     ("+ / -", "longer / shorter refresh interval (a replay: slower / faster playback)"),
+    ("← / →", "a replay: back / forward 10 ticks"),
+    ("home / end", "a replay: back to the start (it plays again) / the last tick"),
     (".", "step one tick while a replay is paused"),
     ("? / F1", "this help"),
     ("/", "filter CPUs: a cpulist (0-3,8) or part of a name (cpu_atom, efficiency); Esc clears"),
-    ("p", "pick a process to follow"),
+    ("p", "pick a process to follow: busiest first, type part of its command line; ctrl+t kernel threads"),
     ("f", "stop following"),
-    ("s", "cycle the sort: CPU, util%, IPC, GHz, instr/s, cs/s"),
-    ("t", "show / hide the topology pane"),
+    ("s", "cycle the sort over the chosen figure columns (▼ high first, ▲ low first)"),
+    ("r", "reverse the sort"),
+    ("t", "show / hide the topology pane (folded away below 100 columns)"),
     ("g", "group CPUs under their core PMU on / off"),
     ("m", "a heat map of every CPU (colour util%, bar IPC) / a row per CPU"),
     ("c", "choose the columns (pmutop's and one per -e event); kept with interval, sort and theme"),
@@ -40,6 +44,7 @@ COLUMNS_HELP = (
     ("util%", "busy share from /proc/stat"),
     ("cs/s, migr/s", "context switches and migrations per second"),
     ("cov", "share of the interval the counters were on the PMU; below 100% values are scaled (marked ~)"),
+    ("eff GHz", "cycles / time enabled; n/a where cycles are not counted (select the row for why)"),
     ("n/a", "not countable here: select the row to see why and the fix"),
     ("Σ rows", "per core PMU: sums of what was counted on its CPUs"),
 )
@@ -74,37 +79,69 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(result)
 
 
-class ProcessPicker(ModalScreen[int | None]):
-    """A filterable list of (pid, comm); dismisses with the chosen pid, or None.
+# How often the open picker reads the process list again (on a worker thread).
+PROCESS_REFRESH_S = 2.0
+PICKER_HEADING = f"{'PID':>7} {'USER':<9} {'CPU%':>5}  COMMAND"
 
-    The list comes from `list_processes`, called on a worker thread: on a live feed it reads /proc,
-    which the UI thread never does (a busy machine has thousands of processes).
+
+def process_label(process: ProcessInfo) -> Text:
+    """One picker row: pid, user, CPU%, command line (the list's CSS ends it with an ellipsis at the edge)."""
+    cpu = f"{process.cpu_pct:5.1f}" if process.cpu_pct is not None else "  n/a"
+    user = process.user if len(process.user) <= 9 else process.user[:8] + "…"
+    label = Text(f"{process.pid:>7} {user:<9} {cpu}  ", no_wrap=True, overflow="ellipsis", end="")
+    label.append_text(literal(process.shown_command, "dim" if process.kernel_thread else ""))
+    return label
+
+
+class ProcessPicker(ModalScreen[int | None]):
+    """The processes, busiest first as in htop, with user and command line; type to filter on any of
+    them, Enter follows. Kernel threads are hidden until ctrl+t shows them.
+
+    The list comes from `list_processes`, called on a worker thread every PROCESS_REFRESH_S: on a live
+    feed it reads /proc, which the UI thread never does (a busy machine has thousands of processes).
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+t", "toggle_kernel_threads", "Kernel threads", priority=True),
+    ]
 
-    def __init__(self, list_processes: Callable[[], list[tuple[int, str]]]) -> None:
+    def __init__(self, list_processes: Callable[[], list[ProcessInfo]]) -> None:
         super().__init__()
         self._list_processes = list_processes
         self._lister: Worker | None = None
         self._listed = False
-        self.processes: list[tuple[int, str]] = []
+        self.show_kernel_threads = False
+        self.processes: list[ProcessInfo] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-dialog"):
-            yield Static(Text("Follow a process: type to filter, Enter to follow, Esc to cancel"))
-            yield Input(placeholder="pid or name", id="picker-filter")
+            yield Static(
+                Text("Follow a process: type part of its command line, Enter follows, Esc cancels", no_wrap=True),
+                id="picker-help",
+            )
+            yield Input(placeholder="pid, user or command", id="picker-filter")
+            yield Static(Text(PICKER_HEADING, style="bold", no_wrap=True), id="picker-heading")
             yield OptionList(Option("reading the process list…", disabled=True), id="picker-list")
+            yield Static(id="picker-status")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
-        self._lister = self.run_worker(self._list_processes, thread=True, exit_on_error=False)
+        self._refresh_list()
+        self.set_interval(PROCESS_REFRESH_S, self._refresh_list)
+
+    def _refresh_list(self) -> None:
+        if self._lister is None or self._lister.is_finished:
+            self._lister = self.run_worker(self._list_processes, thread=True, exit_on_error=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is not self._lister:
             return
         if event.state is WorkerState.SUCCESS and event.worker.result is not None:
-            self.processes = sorted(event.worker.result)
+            processes = busiest_first(event.worker.result)
+            if self._listed and processes == self.processes:
+                return  # nothing changed: the list is not filled again (it would flicker, and lose its scroll)
+            self.processes = processes
         elif event.state is WorkerState.ERROR:
             self.notify(f"cannot list processes: {event.worker.error}", severity="error")
         else:
@@ -112,20 +149,34 @@ class ProcessPicker(ModalScreen[int | None]):
         self._listed = True
         self._fill(self.query_one(Input).value)
 
+    def action_toggle_kernel_threads(self) -> None:
+        self.show_kernel_threads = not self.show_kernel_threads
+        self._fill(self.query_one(Input).value)
+
     def _fill(self, query: str) -> None:
         if not self._listed:
             return  # typed before the list came: it is filtered by what was typed once it comes
         options = self.query_one(OptionList)
+        chosen = options.highlighted_option.id if options.highlighted_option is not None else None
+        shown = [
+            process
+            for process in self.processes
+            if (self.show_kernel_threads or not process.kernel_thread) and process.matches(query)
+        ]
         options.clear_options()
-        needle = query.strip().lower()
-        for pid, comm in self.processes:
-            if needle and needle not in str(pid) and needle not in comm.lower():
-                continue
-            label = Text(f"{pid:>7}  ")
-            label.append_text(literal(comm))
-            options.add_option(Option(label, id=str(pid)))
+        options.add_options(Option(process_label(process), id=str(process.pid)) for process in shown)
         if options.option_count:
-            options.highlighted = 0
+            # The highlight stays on the process it was on when the list is read again.
+            ids = [str(process.pid) for process in shown]
+            options.highlighted = ids.index(chosen) if chosen in ids else 0
+        hidden = sum(process.kernel_thread for process in self.processes)
+        status = Text(no_wrap=True, overflow="ellipsis")
+        status.append(f"{len(shown)} of {len(self.processes)} shown · busiest first", style="dim")
+        if not shown and self.processes:
+            status.append(" · nothing matches: Backspace widens the search", style="yellow")
+        kernel = "shown" if self.show_kernel_threads else "hidden"
+        status.append(f" · {hidden} kernel threads {kernel} (ctrl+t)", style="dim")
+        self.query_one("#picker-status", Static).update(status)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._fill(event.value)
@@ -143,12 +194,14 @@ class ProcessPicker(ModalScreen[int | None]):
 
     def on_key(self, event) -> None:
         # Up/Down in the filter box move the list's highlight, as in a fuzzy finder.
-        if event.key in ("up", "down") and self.focused is self.query_one(Input):
+        if event.key in ("up", "down", "pageup", "pagedown") and self.focused is self.query_one(Input):
             options = self.query_one(OptionList)
-            if event.key == "down":
-                options.action_cursor_down()
-            else:
-                options.action_cursor_up()
+            {
+                "down": options.action_cursor_down,
+                "up": options.action_cursor_up,
+                "pageup": options.action_page_up,
+                "pagedown": options.action_page_down,
+            }[event.key]()
             event.stop()
 
     def action_cancel(self) -> None:

@@ -65,10 +65,11 @@ def metric_cell(name: str, metric: Metric) -> tuple[str, str]:
     return (text + "~", "italic") if metric.extrapolated else (text, "")
 
 
-def coverage_cell(metric: Metric) -> tuple[str, str]:
-    if metric.coverage is None:
+def coverage_cell(coverage: float | None) -> tuple[str, str]:
+    """A row's coverage (pmutop.model.coverage), blank when nothing behind it was counted."""
+    if coverage is None:
         return ("", "")
-    percent = metric.coverage * 100
+    percent = coverage * 100
     return (f"{percent:.0f}%", "" if percent >= 99.5 else "yellow")
 
 

@@ -4,6 +4,7 @@ Every name and alias here comes from sysfs, so labels are built with `literal`. 
 onto a PMU or a CPU tells the app which CPUs to highlight in the live pane.
 """
 
+from rich.style import Style
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
@@ -125,6 +126,20 @@ class TopologyTree(Tree[tuple[str, str] | None]):
             details += " offline"
         label.append("  " + details.strip(), style="dim")
         parent.add_leaf(label, data=("cpu", str(cpu.cpu)))
+
+    def render_label(self, node: TreeNode, base_style: Style, style: Style) -> Text:
+        """A label that does not fit ends in an ellipsis: Textual's Tree crops it at the edge, which
+        turns `cpus 0-15` into `cpus 0-1`, a list that reads as true."""
+        label = super().render_label(node, base_style, style)
+        depth = 0
+        parent = node.parent
+        while parent is not None and parent is not self.root:
+            depth += 1
+            parent = parent.parent
+        room = self.scrollable_content_region.width - depth * self.guide_depth
+        if label.cell_len > room > 0:
+            label.truncate(room, overflow="ellipsis")
+        return label
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         event.stop()

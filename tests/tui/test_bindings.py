@@ -19,6 +19,7 @@ from pmutop.live.topology_loader import topology_of
 from pmutop.model.rates import TOO_IDLE
 from pmutop.model.snapshot import Metric
 from pmutop.tui.app import PmutopApp
+from pmutop.tui.live_pane import SORT_ORDER, SORTS, TITLES
 from pmutop.tui.screens import HelpScreen, ProcessPicker
 from pmutop.tui.task_pane import TaskPane
 
@@ -51,19 +52,31 @@ async def test_space_pauses_and_resumes(alder_lake):
         assert feed.paused
 
 
-async def test_plus_and_minus_change_the_interval(alder_lake):
+async def test_plus_and_minus_change_the_replay_speed(alder_lake):
     feed = paused_replay(alder_lake)
     app = PmutopApp(feed)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
-        assert feed.interval_s == pytest.approx(1.0)
+        assert feed.speed == pytest.approx(1.0)
         await pilot.press("plus")
-        assert feed.interval_s == pytest.approx(2.0)
-        assert "every 2s" in str(app.query_one("#header").content)
+        # Plain speeds, and the header's interval is the recording's, not the playback's.
+        assert feed.speed == 0.5
+        header = str(app.header.content)
+        assert "×0.5 " in header and "recorded every 1s" in header
         await pilot.press("minus", "minus")
-        assert feed.interval_s == pytest.approx(0.5)
-        # On a replay the interval is the playback speed.
-        assert feed.speed == pytest.approx(2.0)
+        assert feed.speed == 2.0
+        assert "×2 " in str(app.header.content)
+
+
+async def test_plus_and_minus_change_a_live_interval(alder_lake):
+    feed = ScriptedFeed(topology_of(alder_lake.header.sysfs), snapshots_of(alder_lake)[:3])
+    app = PmutopApp(feed)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("plus")
+        assert ("set_interval", 2.0) in feed.calls
+        assert "every 2s" in str(app.header.content)
+        await pilot.press("minus", "minus")
+        assert feed.interval_s == 0.5
 
 
 async def test_full_stop_steps_a_paused_replay(alder_lake):
@@ -141,9 +154,15 @@ async def test_s_cycles_the_sort(alder_lake):
         utils = [app.snapshot.cpu(int(k[4:])).metric("util_pct").value for k in cpu_keys(app.live.row_order())[:16]]
         assert utils == sorted(utils, reverse=True)
         assert app.live._order == app.live.row_order()
-        for _ in range(5):
+        # Every figure column is a sort, shown while sorted by even where the width had dropped it, and
+        # the cycle comes back to CPU numbers.
+        names = []
+        while app.live.sort_name != "CPU":
+            names.append(app.live.sort_name)
+            assert TITLES[SORTS[app.live.sort_index][1]] == app.live.sort_name
+            assert SORTS[app.live.sort_index][1] in app.live.shown_column_keys
             await pilot.press("s")
-        assert app.live.sort_name == "CPU"
+        assert names == [TITLES[key] for key in SORT_ORDER] and "migr/s" in names
 
 
 async def test_t_toggles_the_topology_pane(alder_lake):
@@ -276,7 +295,7 @@ async def test_p_picks_a_process_and_f_stops_following(alder_lake):
         await pilot.pause()
         assert ("processes", False) in feed.calls, "the process list is read off the UI thread"
         options = picker.query_one(OptionList)
-        assert options.option_count == 3
+        assert options.option_count == 6, "kernel threads hidden"
         await pilot.press(*"stress")
         assert options.option_count == 1
         await pilot.press("enter")
@@ -305,7 +324,54 @@ async def test_picker_shows_names_literally(alder_lake):
         await pilot.pause()
         options = app.screen.query_one(OptionList)
         labels = [options.get_option_at_index(i).prompt.plain for i in range(options.option_count)]
-        assert "   4343  [bold]x\\x1b[31m" in labels
+        assert "   4343 bob        12.5  [bold]x\\x1b[31m" in labels
+
+
+async def open_picker(pilot, app: PmutopApp) -> ProcessPicker:
+    """`p` once the feed has delivered, and the picker once its worker has listed the processes."""
+    await wait_for_tick(pilot, app)
+    await pilot.press("p")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    assert isinstance(app.screen, ProcessPicker)
+    return app.screen
+
+
+def picker_pids(picker: ProcessPicker) -> list[int]:
+    options = picker.query_one(OptionList)
+    return [int(options.get_option_at_index(i).id) for i in range(options.option_count)]
+
+
+async def test_picker_lists_busiest_first_with_user_and_command_line(alder_lake):
+    app = PmutopApp(following_feed(alder_lake))
+    async with app.run_test(size=(120, 40)) as pilot:
+        picker = await open_picker(pilot, app)
+        # CPU% high first, the one without a figure last; kernel threads (2, 57) hidden.
+        assert picker_pids(picker) == [4242, 5002, 4343, 5001, 1, 5003]
+        options = picker.query_one(OptionList)
+        assert options.get_option_at_index(1).prompt.plain == "   5002 carol      97.0  python3 train.py --epochs 90"
+        # Three pythons told apart by part of their command lines.
+        await pilot.press(*"epochs")
+        assert picker_pids(picker) == [5002]
+        await pilot.press(*(["backspace"] * 6), *"python3 http")
+        assert picker_pids(picker) == [5001]
+        await pilot.press("enter")
+        assert ("follow", (5001,), None) in app.feed.calls
+
+
+async def test_picker_shows_kernel_threads_on_ctrl_t(alder_lake):
+    app = PmutopApp(following_feed(alder_lake))
+    async with app.run_test(size=(120, 40)) as pilot:
+        picker = await open_picker(pilot, app)
+        assert 57 not in picker_pids(picker)
+        assert "2 kernel threads hidden (ctrl+t)" in str(picker.query_one("#picker-status").content)
+        await pilot.press("ctrl+t")
+        assert picker_pids(picker)[:3] == [4242, 5002, 4343] and {2, 57} <= set(picker_pids(picker))
+        labels = [picker.query_one(OptionList).get_option_at_index(i).prompt.plain for i in range(8)]
+        assert any(label.endswith("[kworker/0:1]") for label in labels)
+        await pilot.press(*"nothing-like-this")
+        assert picker_pids(picker) == []
+        assert "nothing matches" in str(picker.query_one("#picker-status").content)
 
 
 async def test_task_name_is_shown_literally(alder_lake):
@@ -328,31 +394,47 @@ async def test_followed_cpu_is_marked_and_cross_type_migrations_stand_out(alder_
         assert app.live.marks.followed == frozenset({17})
         assert app.live.cell("cpu:17", "label").startswith("▶ ")
         text = app.query_one(TaskPane).content
-        assert "cpu3→cpu17" in text.plain and "⇄ core type" in text.plain
+        assert "cpu3→cpu17" in text.plain and "3.507 ⇄    4343" in text.plain
         assert "62.0% overall" in text.plain
         # Newest first: a short pane still shows the latest migration.
         assert text.plain.index("cpu3→cpu17") < text.plain.index("cpu2→cpu3")
 
 
-async def test_command_palette_offers_the_actions(alder_lake):
+async def test_command_palette_offers_every_action_once(alder_lake):
     app = PmutopApp(paused_replay(alder_lake))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
-        titles = {command.title for command in app.get_system_commands(app.screen)}
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert len(titles) == len(set(titles)), titles
+        actions = [command.callback for command in app.get_system_commands(app.screen)]
+        assert len(actions) == len(set(actions)), "two entries for one action"
         for title in (
             "Pause or resume",
             "Filter CPUs",
             "Follow a process",
-            "Stop following",
             "Cycle sort",
+            "Reverse sort",
             "Toggle topology pane",
             "Toggle grouping",
+            "Hide notice",
             "Help",
             "Save snapshot",
             "Theme",
+            "Quit",
             "Step",
+            "Seek back",
+            "Seek forward",
+            "Restart",
+            "Go to the end",
         ):
             assert title in titles
+        # Textual's Keys panel and Screenshot would be Help and Save snapshot a second time.
+        assert "Keys" not in titles and "Screenshot" not in titles
+    app = PmutopApp(following_feed(alder_lake))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_tick(pilot, app)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Stop following" in titles and "Step" not in titles and "Longer interval" in titles
 
 
 async def test_save_snapshot_writes_an_svg(alder_lake, tmp_path: Path):

@@ -111,3 +111,38 @@ def test_config_round_trip(config_home):
     config = TuiConfig(interval_ms=2000, sort="GHz", theme="nord", columns=("ghz", "event:cs"))
     assert save_config(config) is None
     assert load_config() == config
+
+
+async def test_at_80_columns_the_events_leave_first_and_a_sorted_event_stays(events_recording):
+    app = PmutopApp(paused_replay(events_recording))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_tick(pilot, app)
+        await pilot.pause()
+        cs = event_metric("cs")
+        shown = app.live.shown_column_keys
+        assert cs in [key for key, _, _ in app.live.columns] and cs not in shown
+        assert event_metric("branch-misses") not in shown and "util_pct" in shown
+        # The sorts run over the chosen columns, events last: sorted by cs, its column comes into sight.
+        assert app.live.sorts[-1] == ("cs", cs)
+        while app.live.sort_key != cs:
+            await pilot.press("s")
+        await pilot.pause()
+        assert cs in app.live.shown_column_keys
+        assert app.live.virtual_size.width <= app.live.styling.content_size.width
+
+
+async def test_hiding_the_sorted_column_sorts_by_cpu_and_drops_it_from_the_sorts(events_recording):
+    app = PmutopApp(paused_replay(events_recording))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_tick(pilot, app)
+        await pilot.press("s", "s")
+        await pilot.pause()
+        assert app.live.sort_key == "ipc"
+        keys = tuple(key for key, _, _ in app.live.columns if key != "ipc")
+        await pilot.press("c")
+        await pilot.pause()
+        app.screen.query_one(SelectionList).deselect("ipc")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert tuple(key for key, _, _ in app.live.columns) == keys
+        assert app.live.sort_key is None and "ipc" not in [key for _, key in app.live.sorts]

@@ -128,3 +128,16 @@ def test_follows_a_task_to_the_cpu_it_is_moved_to(tmux):
     finally:
         busy.kill()
         busy.wait()
+
+
+def test_machine_rows_keep_updating_after_the_followed_command_ends(tmux):
+    """`pmutop -- CMD`: once CMD exits its task is shown as final, and the CPU rows go on changing."""
+    tmux.start(["-I", "200", "--", sys.executable, "-c", "pass"])
+    tmux.wait_for(lambda s: "final figures" in s, 20, "the exited command's final figures")
+    ended = tmux.wait_for(live_software_metrics, 5, "CPU rows after the command ended")
+    # The rows keep changing: new figures, not the ones frozen at the command's end (the header and a
+    # notification change either way, so only the rows are compared).
+    tmux.wait_for(
+        lambda s: live_software_metrics(s) and cpu_rows(s) != cpu_rows(ended), 10, "CPU rows with new figures"
+    )
+    tmux.quit_and_check_restored()

@@ -118,7 +118,7 @@ async def test_live_table_lines_crop_as_textual_does(this_vm):
         await wait_for_tick(pilot, app)
         live = app.live
         styling = live.styling
-        pieces = line_pieces(live._cells_of("cpu:0"), live._label_width)
+        pieces = line_pieces(live._cells_of("cpu:0"), live._label_width, live.columns, live.shown)
         whole = live._strip(pieces, "", styling, 0, live._row_width)
         assert whole.cell_length == live._row_width
         for width in (1, 7, 40, live._row_width, live._row_width + 9):

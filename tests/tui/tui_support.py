@@ -9,6 +9,7 @@ from sysfs_trees import build_alder_lake, build_this_vm
 from pmutop.kernel.sysfs import read_sysfs
 from pmutop.live.feed import EndCallback, SnapshotCallback
 from pmutop.live.topology_loader import topology_of
+from pmutop.model.processes import ProcessInfo
 from pmutop.model.rates import RateModel
 from pmutop.model.snapshot import Metric, MigrationEntry, Snapshot, TaskRow
 from pmutop.model.topology import Topology
@@ -21,6 +22,18 @@ from pmutop.tui.app import PmutopApp
 SHOWN_TICK = 12
 MALICIOUS_COMM = "[bold]x\x1b[31m"
 PROCESSES = ((1, "systemd"), (4242, "stress-ng"), (4343, MALICIOUS_COMM))
+# What a live feed would list for the picker: busy and idle, three pythons told apart by their command
+# lines, a kernel thread, and a hostile name.
+PICKER_PROCESSES = (
+    ProcessInfo(1, "systemd", "/sbin/init splash", "root", 0.0),
+    ProcessInfo(2, "kthreadd", "", "root", 0.0, kernel_thread=True),
+    ProcessInfo(57, "kworker/0:1", "", "root", 2.0, kernel_thread=True),
+    ProcessInfo(4242, "stress-ng", "stress-ng --cpu 2", "alice", 199.0),
+    ProcessInfo(4343, MALICIOUS_COMM, MALICIOUS_COMM, "bob", 12.5),
+    ProcessInfo(5001, "python3", "python3 -m http.server 8000", "alice", 0.3),
+    ProcessInfo(5002, "python3", "python3 train.py --epochs 90", "carol", 97.0),
+    ProcessInfo(5003, "python3", "python3 /usr/bin/unattended-upgrade", "root", None),
+)
 
 
 def recording_for(builder, root: Path, **options) -> Recording:
@@ -107,7 +120,7 @@ MIGRATIONS = (
 class ScriptedFeed:
     """A SnapshotFeed that delivers a fixed list of snapshots at start and records what the UI asks."""
 
-    def __init__(self, topology: Topology, snapshots: list[Snapshot], processes=PROCESSES) -> None:
+    def __init__(self, topology: Topology, snapshots: list[Snapshot], processes=PICKER_PROCESSES) -> None:
         self.topology = topology
         self.cpus = tuple(cpu.cpu for cpu in topology.cpus)
         self.description = {"host": "testhost", "kernel": "6.18.0-test", "privileges": "paranoid 2"}
@@ -151,7 +164,7 @@ class ScriptedFeed:
     def unfollow(self) -> None:
         self.calls.append(("unfollow",))
 
-    def processes(self) -> list[tuple[int, str]]:
+    def processes(self) -> list[ProcessInfo]:
         # Which thread asked: a live feed reads /proc here, which the UI thread must not.
         self.calls.append(("processes", threading.current_thread() is threading.main_thread()))
         return list(self._processes)

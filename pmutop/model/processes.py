@@ -1,0 +1,68 @@
+"""The process picker's list: who each process is and how busy, from two samples of /proc.
+
+Pure: the kernel side (pmutop.kernel.procfs.sample_processes) reads the samples; this turns two of
+them into CPU% the way top and htop do (user+system ticks over the time between the samples).
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSample:
+    """One process as /proc showed it at one moment."""
+
+    pid: int
+    comm: str
+    # The command line, arguments joined by spaces; empty for a kernel thread (and a zombie).
+    command: str
+    uid: int
+    # utime + stime, in clock ticks (USER_HZ).
+    cpu_ticks: int
+    kernel_thread: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """A row of the picker. `cpu_pct` is None when there is no earlier sample (or in a replay)."""
+
+    pid: int
+    comm: str
+    command: str
+    user: str
+    cpu_pct: float | None
+    kernel_thread: bool = False
+
+    @property
+    def shown_command(self) -> str:
+        """The command line, or for a kernel thread its name in brackets, as ps and htop show it."""
+        return self.command or f"[{self.comm}]"
+
+    def matches(self, query: str) -> bool:
+        """Type-to-filter: the query's words each in the pid, user, name or command line."""
+        haystack = f"{self.pid} {self.user} {self.comm} {self.command}".lower()
+        return all(word in haystack for word in query.lower().split())
+
+
+def cpu_percentages(
+    before: Mapping[int, ProcessSample],
+    after: Iterable[ProcessSample],
+    elapsed_s: float,
+    ticks_per_s: int,
+    users: Mapping[int, str],
+) -> list[ProcessInfo]:
+    """The processes of `after`, each with its CPU% since `before` (100% = one CPU's worth)."""
+    rows = []
+    for sample in after:
+        earlier = before.get(sample.pid)
+        cpu = None
+        if earlier is not None and elapsed_s > 0 and sample.cpu_ticks >= earlier.cpu_ticks:
+            cpu = (sample.cpu_ticks - earlier.cpu_ticks) / ticks_per_s / elapsed_s * 100
+        user = users.get(sample.uid, str(sample.uid))
+        rows.append(ProcessInfo(sample.pid, sample.comm, sample.command, user, cpu, sample.kernel_thread))
+    return rows
+
+
+def busiest_first(processes: Iterable[ProcessInfo]) -> list[ProcessInfo]:
+    """htop's default order: CPU% high first; those without a figure last; then by pid."""
+    return sorted(processes, key=lambda p: (p.cpu_pct is None, -(p.cpu_pct or 0.0), p.pid))
