@@ -8,6 +8,20 @@ REPO = Path(__file__).resolve().parent.parent
 PMUTOP = [sys.executable, "-m", "pmutop"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_config_home(tmp_path_factory):
+    """Every test, and every pmutop it starts, reads and writes its TUI config in a directory of the
+    run's own: the TUI saves its choices on quit, and a user's saved sort or theme would otherwise
+    change what the snapshot tests draw, and be overwritten by them."""
+    saved = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("xdg-config"))
+    yield
+    if saved is None:
+        del os.environ["XDG_CONFIG_HOME"]
+    else:
+        os.environ["XDG_CONFIG_HOME"] = saved
+
+
 @pytest.fixture
 def pmutop_command() -> list[str]:
     """The installed pmutop, run as a child the way a user runs it."""

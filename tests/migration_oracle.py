@@ -21,19 +21,24 @@ WORKLOAD_COMM = "pmutop-moves"
 _RENAME = f"open('/proc/self/comm', 'w').write({WORKLOAD_COMM!r})\n"
 
 # Threads that each move between CPU 0 and CPU 1 and exit within a few milliseconds (well inside one
-# tick), several at a time, while the main thread makes more; every tid is written to argv[1].
+# tick), several at a time, while the main thread makes more; every tid is written to argv[1]. With
+# argv[2], a fifo, the 40 batches run in 5 phases and each phase first waits for a line there, so a
+# caller that writes one line per tick sees the work spread over at least 5 ticks, however fast.
 THREAD_CHURN = (
     _RENAME
     + """
 import os, sys, threading
 tids = []
 lock = threading.Lock()
+gate = open(sys.argv[2]) if len(sys.argv) > 2 else None
 def mover():
     with lock:
         tids.append(threading.get_native_id())
     for i in range(6):
         os.sched_setaffinity(0, {i % 2})
-for _ in range(40):
+for n in range(40):
+    if gate and n % 8 == 0:
+        gate.readline()
     batch = [threading.Thread(target=mover) for _ in range(4)]
     for t in batch: t.start()
     for t in batch: t.join()

@@ -38,8 +38,11 @@ def test_fixture_summary_keeps_the_migrations_of_its_intervals(pmutop_command):
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
 def test_live_summary_equals_the_replayed_one(pmutop_command, tmp_path):
     read = read_sysfs_any("/")
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    gate_fd = os.open(gate, os.O_RDWR)  # never blocks, and stays writable after the workload exits
     session = StatSession.create(
-        command=python_command(THREAD_CHURN, str(tmp_path / "tids")),
+        command=python_command(THREAD_CHURN, str(tmp_path / "tids"), str(gate)),
         topology=topology_of(read),
         interval_s=0.05,
     )
@@ -58,6 +61,7 @@ def test_live_summary_equals_the_replayed_one(pmutop_command, tmp_path):
     with RecordingWriter(path, header) as writer:
         session.start()
         writer.write_tick(session.last_raw)
+        os.write(gate_fd, b"tick\n")  # one phase of the workload per tick: several intervals by construction
         deadline = time.monotonic()
         while True:
             deadline += 0.05
@@ -66,7 +70,9 @@ def test_live_summary_equals_the_replayed_one(pmutop_command, tmp_path):
             writer.write_tick(session.last_raw)
             if ended:
                 break
+            os.write(gate_fd, b"tick\n")
         live = session.finish()
+    os.close(gate_fd)
     replayed = stat_input(pmutop_command, path)[-1]
     live_record = live.to_json()
     assert live_record["tasks"][0]["migrations"] >= 160 * 5

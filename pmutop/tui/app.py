@@ -28,7 +28,7 @@ from pmutop.tui.history import HistoryBar
 from pmutop.tui.inbox import FeedEnded, SnapshotInbox, SnapshotReady
 from pmutop.tui.live_pane import LiveTable, RowMarks
 from pmutop.tui.paint import PmutopScreen, driver_class, update_in_place
-from pmutop.tui.screens import HelpScreen, ProcessPicker
+from pmutop.tui.screens import FilterInput, HelpScreen, ProcessPicker
 from pmutop.tui.svg_export import spaces_as_positions
 from pmutop.tui.task_pane import TaskPane
 from pmutop.tui.text import literal
@@ -130,7 +130,7 @@ class PmutopApp(App):
         self.history = HistoryBar(id="history")
         self.task_pane = TaskPane(tuple(t.pmu for t in self.topology.core_types), id="tasks")
         # Not selected on focus: `/` opens the filter as it was, to be changed, not typed over.
-        self.filter_box = Input(
+        self.filter_box = FilterInput(
             placeholder="filter CPUs: 0-3,8 or cpu_atom; Enter keeps, Esc clears", id="filter", select_on_focus=False
         )
         yield self.header
