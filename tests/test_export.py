@@ -381,7 +381,7 @@ def test_cpu_selection_exports_only_those_cpus():
     finally:
         exporter.stop()
     result = subprocess.run([*PMUTOP, "export", "-C", "0-x"], cwd=REPO, capture_output=True, text=True)
-    assert result.returncode == 1 and result.stderr.startswith("pmutop export: -C: ")
+    assert result.returncode == 2 and result.stderr.startswith("pmutop export: -C 0-x: ")
 
 
 @pytest.mark.needs_root

@@ -153,12 +153,7 @@ def _dispatch(argv: Sequence[str]) -> int:
         from pmutop.export.run import run_export
 
         address = export_args.checked_address(args)
-        if args.event and not args.input:
-            from pmutop.live.topology_loader import load_topology
-
-            topology = load_topology("/")
-            events = stat_args.event_plans(args.event, topology)
-            return run_export(args, address, stat_args.parse_pids(args.pid), events, topology)
-        return run_export(args, address, stat_args.parse_pids(args.pid))
+        selection = None if args.input else stat_args.live_selection(args.cpus, args.event)
+        return run_export(args, address, stat_args.parse_pids(args.pid), selection)
     parser.print_help()
     return 2

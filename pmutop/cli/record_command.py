@@ -9,30 +9,25 @@ import time
 from pmutop.cli import stat_args
 from pmutop.cli.errors import UserError, claim_output, recording_exit_code, run_app
 from pmutop.cli.signals import StopSignals
-from pmutop.cli.stat_args import parse_pids, select_cpus
-from pmutop.kernel.sysfs import read_sysfs_any
+from pmutop.cli.stat_args import parse_pids
 from pmutop.model.text import plural
 from pmutop.recording.format import RecordingError, RecordingHeader, RecordingWriter
 
 
 def run_record(args: argparse.Namespace, command: list[str]) -> int:
     from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
-    from pmutop.live.topology_loader import topology_of
 
     pids = parse_pids(args.pid)
     claim_output(args.output)
-    read = read_sysfs_any("/")
-    topology = topology_of(read)
-    cpus = select_cpus(args.cpus, topology)
-    events = stat_args.event_plans(args.event, topology)
+    selection = stat_args.live_selection(args.cpus, args.event)
     session = StatSession.create(
-        cpus=cpus,
+        cpus=selection.cpus,
         pids=pids,
         comm=args.comm,
         command=command or None,
-        topology=topology,
+        topology=selection.topology,
         interval_s=args.interval / 1000,
-        events=events,
+        events=selection.events,
     )
     if isinstance(session, str):
         print(f"pmutop record: {session}", file=sys.stderr)
@@ -43,7 +38,7 @@ def run_record(args: argparse.Namespace, command: list[str]) -> int:
         kernel=uname.release,
         privileges=session.sampler.privileges.describe(),
         interval_s=args.interval / 1000,
-        sysfs=read,
+        sysfs=selection.sysfs,
         layouts=session.sampler.layouts,
         notices=session.sampler.notices,
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -10,8 +10,8 @@ from pmutop.model.cpulist import format_cpulist, parse_cpulist
 from pmutop.model.topology import Topology
 
 if TYPE_CHECKING:
+    from pmutop.live.topology_loader import LiveSelection
     from pmutop.model.event_resolve import EventGroupPlan
-    from pmutop.model.topology import Topology
 
 PERF_DIFFERENCES = """\
 where pmutop stat differs from perf stat:
@@ -110,6 +110,16 @@ def event_plans(texts: Sequence[str], topology: "Topology") -> "tuple[EventGroup
         return event_groups(texts, topology)
     except EventListError as exc:
         raise errors.UsageError(f"-e: {exc}") from None
+
+
+def live_selection(cpus_text: str | None, event_texts: Sequence[str]) -> "LiveSelection":
+    """This machine's topology with the -C list and -e lists checked on it; a bad one is a usage error."""
+    from pmutop.kernel.sysfs import read_sysfs_any
+    from pmutop.live.topology_loader import LiveSelection, topology_of
+
+    sysfs = read_sysfs_any("/")
+    topology = topology_of(sysfs)
+    return LiveSelection(sysfs, topology, select_cpus(cpus_text, topology), event_plans(event_texts, topology))
 
 
 def add_cpu_selector(parser: argparse._ActionsContainer, help_text: str) -> None:

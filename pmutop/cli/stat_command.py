@@ -10,10 +10,9 @@ from typing import TextIO
 from pmutop.cli import stat_args, stat_output
 from pmutop.cli.errors import UsageError, UserError, recording_exit_code
 from pmutop.cli.signals import StopSignals
-from pmutop.cli.stat_args import parse_pids, select_cpus
+from pmutop.cli.stat_args import parse_pids
 from pmutop.kernel import procfs
 from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
-from pmutop.live.topology_loader import load_topology
 from pmutop.model.aggregate import Aggregation, aggregate, cpu_groups
 from pmutop.model.cpulist import parse_cpulist
 from pmutop.model.snapshot import Snapshot
@@ -147,12 +146,11 @@ def run_stat(args: argparse.Namespace, command: list[str]) -> int:
 
 
 def _run_live(args: argparse.Namespace, command: list[str], stream: TextIO) -> int:
-    topology = load_topology("/")
-    cpus = select_cpus(args.cpus, topology)
     following = bool(command or args.pid or args.tid)
     # perf's -x without -e: its default events, system-wide; a followed task gets perf's task set instead.
     texts = args.event or ([PERF_DEFAULT_EVENTS] if args.separator is not None and not following else [])
-    events = stat_args.event_plans(texts, topology)
+    selection = stat_args.live_selection(args.cpus, texts)
+    topology, cpus, events = selection.topology, selection.cpus, selection.events
     output = _Output(args, topology, stream, live=True)
     pids = _followed_pids(args)
     runs = args.repeat or 1

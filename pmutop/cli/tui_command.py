@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from pmutop.cli import stat_args
 from pmutop.cli.errors import UsageError, run_app
-from pmutop.cli.stat_args import parse_pids, select_cpus
+from pmutop.cli.stat_args import parse_pids
 from pmutop.cli.tui_args import build_tui_parser
 
 DEFAULT_INTERVAL_MS = 1000
@@ -38,7 +38,6 @@ def _command_io_away_from_terminal(log_path: str) -> Iterator[None]:
 
 def run_tui(options_argv: list[str], command: list[str]) -> int:
     from pmutop.live.live_feed import LiveFeed
-    from pmutop.live.topology_loader import load_topology
     from pmutop.tui.config import load_config
 
     args = build_tui_parser().parse_args(options_argv)
@@ -55,10 +54,8 @@ def run_tui(options_argv: list[str], command: list[str]) -> int:
     config = load_config()
     if args.interval is None:
         args.interval = config.interval_ms or DEFAULT_INTERVAL_MS
-    topology = load_topology("/")
-    cpus = select_cpus(args.cpus, topology)
+    selection = stat_args.live_selection(args.cpus, args.event)
     pids = parse_pids(args.pid)
-    events = stat_args.event_plans(args.event, topology)
     log_path = None
     if command:
         handle, log_path = tempfile.mkstemp(prefix="pmutop-command-", suffix=".log")
@@ -67,12 +64,12 @@ def run_tui(options_argv: list[str], command: list[str]) -> int:
         with _command_io_away_from_terminal(log_path) if log_path else contextlib.nullcontext():
             feed = LiveFeed.create(
                 args.interval / 1000,
-                cpus=cpus,
+                cpus=selection.cpus,
                 pids=pids,
                 comm=args.comm,
                 command=command,
-                topology=topology,
-                events=events,
+                topology=selection.topology,
+                events=selection.events,
             )
         if isinstance(feed, str):
             print(f"pmutop: {feed}", file=sys.stderr)

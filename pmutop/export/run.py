@@ -25,7 +25,7 @@ from pmutop.model.snapshot import Snapshot
 from pmutop.model.topology import Topology
 
 if TYPE_CHECKING:
-    from pmutop.model.event_resolve import EventGroupPlan
+    from pmutop.live.topology_loader import LiveSelection
 
 COMMAND = "pmutop export"
 
@@ -44,26 +44,17 @@ class TickSource:
 
 
 def live_source(
-    args: argparse.Namespace,
-    pids: tuple[int, ...],
-    interval_s: float,
-    events: "tuple[EventGroupPlan, ...]" = (),
-    topology: Topology | None = None,
+    args: argparse.Namespace, pids: tuple[int, ...], interval_s: float, selection: "LiveSelection"
 ) -> TickSource | str:
     from pmutop.live.stat_session import StatSession
-    from pmutop.live.topology_loader import load_topology
-    from pmutop.model.cpulist import format_cpulist, parse_cpulist
 
-    try:
-        cpus = parse_cpulist(args.cpus) if args.cpus else None
-    except ValueError as exc:
-        return f"-C: {exc}"
-    topology = topology or load_topology("/")
-    missing = [cpu for cpu in cpus or () if topology.cpu(cpu) is None]
-    if missing:
-        return f"-C {args.cpus}: no CPU {format_cpulist(missing)} on this machine"
     session = StatSession.create(
-        cpus=cpus, pids=pids, comm=args.comm, user_only=args.user, events=events, topology=topology
+        cpus=selection.cpus,
+        pids=pids,
+        comm=args.comm,
+        user_only=args.user,
+        events=selection.events,
+        topology=selection.topology,
     )
     if isinstance(session, str):
         return session
@@ -148,11 +139,10 @@ def run_export(
     args: argparse.Namespace,
     address: ListenAddress | None,
     pids: tuple[int, ...] = (),
-    events: "tuple[EventGroupPlan, ...]" = (),
-    topology: Topology | None = None,
+    selection: "LiveSelection | None" = None,
 ) -> int:
     """Serve on `address` (checked by the CLI; None: --textfile only) until a stop signal: exit 128+N.
-    `events` are the -e groups the CLI resolved on `topology`."""
+    Live, `selection` is the CPUs and -e groups the CLI resolved; None with --input."""
     interval_s = (args.interval or 1000) / 1000
     writer = TextfileWriter(args.textfile) if args.textfile else None
     if writer is not None and (problem := writer.check()):
@@ -165,7 +155,7 @@ def run_export(
             server = MetricsServer(address, lambda: latest[0])
         except OSError as exc:
             raise SystemExit(f"{COMMAND}: cannot listen on {address.host}:{address.port}: {exc.strerror}") from None
-    source = replay_source(args.input) if args.input else live_source(args, pids, interval_s, events, topology)
+    source = replay_source(args.input) if selection is None else live_source(args, pids, interval_s, selection)
     if isinstance(source, str):
         print(f"{COMMAND}: {source}", file=sys.stderr)
         if server is not None:

@@ -1,9 +1,21 @@
 """Reading a machine's topology: the kernel-side sysfs reader feeding the pure topology model."""
 
 import os
+from dataclasses import dataclass
 
 from pmutop.kernel.sysfs import SysfsRead, read_sysfs_any
+from pmutop.model.event_resolve import EventGroupPlan
 from pmutop.model.topology import Topology, build_topology
+
+
+@dataclass(frozen=True)
+class LiveSelection:
+    """What a live command counts on this machine: its -C and -e resolved once, before anything opens."""
+
+    sysfs: SysfsRead  # what was read, for a recording's header
+    topology: Topology
+    cpus: tuple[int, ...] | None  # None: every CPU
+    events: tuple[EventGroupPlan, ...]
 
 
 def topology_of(read: SysfsRead, source: str | None = None) -> Topology:

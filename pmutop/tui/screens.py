@@ -24,6 +24,7 @@ class FilterInput(Input):
     def on_mount(self) -> None:
         self.cursor_blink = not self.app.is_headless
 
+
 # (keys, what they do): the help screen's list, in the order a new user needs them.
 KEYS_HELP = (
     ("q", "quit"),
