@@ -5,9 +5,11 @@ FIFOs and names outside the tree are listed as problems, nothing is written to d
 the archive is opened, memory stays bounded, and a file that is not a whole archive is one error line.
 """
 
+import bz2
 import gzip
 import io
 import json
+import lzma
 import os
 import stat
 import subprocess
@@ -278,6 +280,25 @@ def damaged(honest: Path, tmp_path: Path, how: str) -> Path:
     elif how == "gzip-of-text":
         path.write_bytes(gzip.compress(b"hello\n" * 1000))
     return path
+
+
+@pytest.mark.parametrize("compress", [None, bz2.compress, lzma.compress], ids=["gzip", "bzip2", "xz"])
+def test_flipped_bytes_anywhere_in_a_compressed_archive_are_refused(honest, tmp_path, compress):
+    """tar stops reading at its end-of-archive blocks, before the compressor's checksum: flipped bytes
+    inside a member's data once decoded to a tree with garbled or missing files, about one offset in five."""
+    data = honest.read_bytes() if compress is None else compress(gzip.decompress(honest.read_bytes()))
+    path = tmp_path / "flipped"
+    offsets = range(24, len(data) - 96, 11)
+    accepted = []
+    for offset in offsets:
+        path.write_bytes(data[:offset] + bytes(b ^ 0x5A for b in data[offset : offset + 64]) + data[offset + 64 :])
+        try:
+            read_snapshot(path)
+        except SnapshotError as exc:
+            assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc)
+        else:
+            accepted.append(offset)
+    assert len(offsets) > 50 and accepted == []
 
 
 @pytest.mark.parametrize("how", ["cut", "corrupt", "cut-plain-tar", "not-an-archive", "empty", "gzip-of-text"])

@@ -416,18 +416,21 @@ def read_snapshot(path: str | os.PathLike[str]) -> SysfsRead:
     so the re-read reports the same problems as the live read did.
     """
     try:
-        with (
-            open(path, "rb") as raw,
-            _decompressed(raw) as stream,
-            tarfile.open(fileobj=_CappedStream(stream, MAX_ARCHIVE_BYTES), mode="r|") as archive,
-        ):
-            files, dirs, refused = _read_members(archive)
+        with open(path, "rb") as raw, _decompressed(raw) as stream:
+            capped = _CappedStream(stream, MAX_ARCHIVE_BYTES)
+            with tarfile.open(fileobj=capped, mode="r|") as archive:
+                files, dirs, refused = _read_members(archive)
+            # tar stops at its end-of-archive blocks, before the compressor's trailer. Read on to the
+            # end so gzip, bzip2 and xz check their CRC: flipped bytes in a member's data then make the
+            # archive damaged, instead of a tree with garbled or missing files.
+            while capped.read(1 << 16):
+                pass
     except SnapshotError as exc:
         raise SnapshotError(f"{path}: {exc}") from None
     except tarfile.ReadError as exc:
         detail = "not a tar archive" if "empty" in str(exc) or "header" in str(exc) else str(exc)
         raise SnapshotError(f"{path}: {detail} (expected a `pmutop snapshot` tarball)") from None
-    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, UnicodeError, ValueError) as exc:
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile, UnicodeError, ValueError) as exc:
         raise SnapshotError(f"{path}: damaged or cut short ({exc or type(exc).__name__})") from None
     except OSError as exc:
         raise SnapshotError(f"{path}: {exc.strerror or exc}") from None
