@@ -85,9 +85,6 @@ class TickReader:
         self._words_view = memoryview(ffi.buffer(self._buf)).cast("B").cast("Q")
         self._status_view = memoryview(ffi.buffer(self._status)).cast("B").cast("i")
 
-    def __len__(self) -> int:
-        return self._n
-
     def read(self) -> tuple[list[int], list[int]]:
         lib.pmt_read_tick(self._fds, self._n, self._buf, self.words_per_fd, self._status)
         return self._status_view.tolist(), self._words_view.tolist()
