@@ -24,10 +24,11 @@ import time
 from cffi import FFI
 
 from pmutop.kernel import perf
+from pmutop.model.perf_abi import GROUP_READ_FORMAT, EventAttr, EventType, SoftwareEvent, group_read_words
 
 GROUP_COUNTS = (64, 256, 512)
-MEMBERS = (perf.PERF_COUNT_SW_CPU_CLOCK, perf.PERF_COUNT_SW_CONTEXT_SWITCHES, perf.PERF_COUNT_SW_CPU_MIGRATIONS)
-WORDS = perf.group_read_words(len(MEMBERS))
+MEMBERS = (SoftwareEvent.CPU_CLOCK, SoftwareEvent.CONTEXT_SWITCHES, SoftwareEvent.CPU_MIGRATIONS)
+WORDS = group_read_words(len(MEMBERS))
 BATCH = 10
 
 C_LOOP = r"""
@@ -80,7 +81,7 @@ def open_groups(count: int, cpus: list[int]) -> tuple[list[int], list[int]]:
         cpu = cpus[g % len(cpus)]
         leader = -1
         for config in MEMBERS:
-            attr = perf.EventAttr(perf.PERF_TYPE_SOFTWARE, config, read_format=perf.GROUP_READ_FORMAT)
+            attr = EventAttr(EventType.SOFTWARE, config, read_format=GROUP_READ_FORMAT)
             fd = perf.open_event(attr, cpu=cpu, group_fd=leader)
             if isinstance(fd, perf.OpenFailure):
                 sys.exit(f"opening group {g} on CPU {cpu}: {fd.name}")

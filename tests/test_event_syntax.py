@@ -169,19 +169,19 @@ def test_unqualified_hardware_event_opens_on_every_core_pmu_like_cycles(alder_la
         pmu = alder_lake.pmu(counter.pmu)
         assert counter.cpus == pmu.cpus
         extended = counter.spec_for(Encoding.EXTENDED)
-        assert (extended.type, extended.config) == (0, 5 | pmu.type << 32)
+        assert (extended.attr.type, extended.attr.config) == (0, 5 | pmu.type << 32)
         alias = counter.spec_for(Encoding.RAW_ALIAS)
-        assert (alias.type, alias.config) == (pmu.type, pmu.events["branch-misses"].config_words()["config"])
+        assert (alias.attr.type, alias.attr.config) == (pmu.type, pmu.events["branch-misses"].config_words()["config"])
 
 
 def test_arm_big_little_aliases_and_raw(rk3399):
     raw = counters("r08", rk3399)
-    assert {(c.pmu, c.spec_for(None).type, c.spec_for(None).config) for c in raw} == {
+    assert {(c.pmu, c.spec_for(None).attr.type, c.spec_for(None).attr.config) for c in raw} == {
         (p.name, p.type, 8) for p in rk3399.core_pmus
     }
     (a53,) = counters("armv8_cortex_a53/cpu_cycles/", rk3399)
     pmu = rk3399.pmu("armv8_cortex_a53")
-    assert (a53.spec_for(None).type, a53.spec_for(None).config, a53.cpus) == (pmu.type, 0x11, pmu.cpus)
+    assert (a53.spec_for(None).attr.type, a53.spec_for(None).attr.config, a53.cpus) == (pmu.type, 0x11, pmu.cpus)
     inst = counters("inst_retired", rk3399)
     assert {c.pmu for c in inst} == {"armv8_cortex_a53", "armv8_cortex_a72"}
     assert {c.label for c in inst} == {"inst_retired"}
@@ -198,8 +198,18 @@ def test_acpi_instance_name_matches_without_suffix(arm_server):
 def test_format_packing_split_fields_and_modifiers(zen):
     (counter,) = counters("cpu/event=0x1c2,umask=0x3/u", zen)
     spec = counter.spec_for(None)
-    assert spec.config == 0x1000000C2 | 0x3 << 8
-    assert spec.exclude_kernel and spec.exclude_hv and not spec.exclude_user
+    assert spec.attr.config == 0x1000000C2 | 0x3 << 8
+    assert spec.attr.exclude_kernel and spec.attr.exclude_hv and not spec.attr.exclude_user
+
+
+def test_every_config_word_reaches_the_attr(tmp_path):
+    # Arm's SPE puts its inverted event filter in config3 (Linux 6.5+): a term there must be opened, not dropped.
+    formats = {"ts_enable": "config:0", "min_latency": "config2:0-11", "inv_event_filter": "config3:0-63"}
+    sysfs_trees.add_pmu(tmp_path, sysfs_trees.PmuSpec("arm_spe_0", 12, cpumask="0", formats=formats))
+    topology = load_topology(sysfs_trees.build_acpi_arm_server(tmp_path))
+    (counter,) = counters("arm_spe_0/ts_enable=1,min_latency=0x20,inv_event_filter=0x5/", topology)
+    attr = counter.spec_for(None).attr
+    assert (attr.type, attr.config, attr.config1, attr.config2, attr.config3) == (12, 1, 0, 0x20, 0x5)
 
 
 def test_group_modifiers_reach_members_and_groups_split_per_pmu(alder_lake):
@@ -208,14 +218,14 @@ def test_group_modifiers_reach_members_and_groups_split_per_pmu(alder_lake):
         ("cpu_core", ["cycles:k", "instructions:k"]),
         ("cpu_atom", ["cycles:k", "instructions:k"]),
     ]
-    assert all(c.spec_for(None).exclude_user for p in plans for c in p.counters)
+    assert all(c.spec_for(None).attr.exclude_user for p in plans for c in p.counters)
 
 
 def test_software_events_tracepoints_and_cache_events(this_vm):
     (cs,) = counters("cs", this_vm)
-    assert (cs.pmu, cs.spec_for(None).type, cs.spec_for(None).config) == ("software", 1, 3)
+    assert (cs.pmu, cs.spec_for(None).attr.type, cs.spec_for(None).attr.config) == ("software", 1, 3)
     (switch,) = counters("sched:sched_switch", this_vm)
-    assert (switch.spec_for(None).type, switch.spec_for(None).config) == (2, 317)
+    assert (switch.spec_for(None).attr.type, switch.spec_for(None).attr.config) == (2, 317)
     assert [c.label for c in counters("sched:sched_*", this_vm)] == ["sched:sched_switch", "sched:sched_wakeup"]
     assert cache_config("L1-dcache-load-misses") == 0 | 0 << 8 | 1 << 16
     assert cache_config("LLC-stores") == 2 | 1 << 8
@@ -225,7 +235,7 @@ def test_software_events_tracepoints_and_cache_events(this_vm):
 
 def test_no_core_pmu_still_asks_the_kernel(this_vm):
     (counter,) = counters("branch-misses", this_vm)
-    assert counter.pmu == "" and counter.spec_for(None).type == 0
+    assert counter.pmu == "" and counter.spec_for(None).attr.type == 0
 
 
 def test_qualifier_cpu_keeps_only_the_covering_core_pmu(alder_lake):

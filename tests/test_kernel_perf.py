@@ -14,7 +14,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pmutop.kernel import perf
-from pmutop.kernel.perf import EventAttr, OpenFailure
+from pmutop.kernel.perf import OpenFailure
+from pmutop.model.perf_abi import (
+    GROUP_READ_FORMAT,
+    EventAttr,
+    EventType,
+    HardwareEvent,
+    RecordType,
+    SampleFormat,
+    SoftwareEvent,
+    group_read_words,
+    parse_group_read,
+)
 
 IS_ROOT = os.geteuid() == 0
 TRACEFS = Path("/sys/kernel/tracing")
@@ -56,20 +67,20 @@ def opened():
 
 
 def sw(config: int, **kw) -> EventAttr:
-    return EventAttr(perf.PERF_TYPE_SOFTWARE, config, read_format=perf.GROUP_READ_FORMAT, **kw)
+    return EventAttr(EventType.SOFTWARE, config, read_format=GROUP_READ_FORMAT, **kw)
 
 
 @needs_root
 def test_software_group_per_cpu_reads_in_one_tick(opened):
     cpus = online_cpus()
-    members = (perf.PERF_COUNT_SW_CONTEXT_SWITCHES, perf.PERF_COUNT_SW_CPU_MIGRATIONS)
-    leaders, ids = [], []
+    members = (SoftwareEvent.CONTEXT_SWITCHES, SoftwareEvent.CPU_MIGRATIONS)
+    leaders = []
     for cpu in cpus:
-        leader = opened(sw(perf.PERF_COUNT_SW_CPU_CLOCK), cpu=cpu)
-        group = [leader] + [opened(sw(m), cpu=cpu, group_fd=leader) for m in members]
+        leader = opened(sw(SoftwareEvent.CPU_CLOCK), cpu=cpu)
+        for member in members:
+            opened(sw(member), cpu=cpu, group_fd=leader)
         leaders.append(leader)
-        ids.append([perf.event_id(fd) for fd in group])
-    words = perf.group_read_words(3)
+    words = group_read_words(3)
     reader = perf.TickReader(leaders, words)
 
     busy_cpu = cpus[0]
@@ -86,26 +97,26 @@ def test_software_group_per_cpu_reads_in_one_tick(opened):
 
     assert status1 == status2 == [8 * words] * len(cpus)
     for i, cpu in enumerate(cpus):
-        enabled1, running1, values1 = perf.parse_group_read(words1, i * words)
-        enabled2, running2, values2 = perf.parse_group_read(words2, i * words)
+        enabled1, running1, values1 = parse_group_read(words1, i * words, status1[i] // 8)
+        enabled2, running2, values2 = parse_group_read(words2, i * words, status2[i] // 8)
         assert enabled2 > enabled1 and running2 > running1
-        assert [event_id for _, event_id in values2] == ids[i]
-        assert all(v2 >= v1 for (v1, _), (v2, _) in zip(values1, values2, strict=True))
+        assert len(values2) == 3
+        assert all(v2 >= v1 for v1, v2 in zip(values1, values2, strict=True))
         if cpu == busy_cpu:
-            clock_delta = values2[0][0] - values1[0][0]
+            clock_delta = values2[0] - values1[0]
             assert 0.5 * wall < clock_delta < 1.5 * wall
 
 
-def test_task_clock_follows_this_task_and_ioctls_work(opened):
+def test_task_clock_follows_this_task_and_enable_disable_work(opened):
     # exclude_kernel keeps this within perf_event_paranoid=2, so it runs unprivileged too.
-    leader = opened(sw(perf.PERF_COUNT_SW_TASK_CLOCK, disabled=True, exclude_kernel=True), pid=0)
-    opened(sw(perf.PERF_COUNT_SW_PAGE_FAULTS, exclude_kernel=True), pid=0, group_fd=leader)
-    reader = perf.TickReader([leader], perf.group_read_words(2))
+    leader = opened(sw(SoftwareEvent.TASK_CLOCK, disabled=True, exclude_kernel=True), pid=0)
+    opened(sw(SoftwareEvent.PAGE_FAULTS, exclude_kernel=True), pid=0, group_fd=leader)
+    reader = perf.TickReader([leader], group_read_words(2))
 
     def clock() -> int:
         status, words = reader.read()
-        assert status == [8 * perf.group_read_words(2)]
-        return perf.parse_group_read(words)[2][0][0]
+        assert status == [8 * group_read_words(2)]
+        return parse_group_read(words)[2][0]
 
     busy(0.05)
     assert clock() == 0, "disabled=True must reach the kernel"
@@ -122,12 +133,10 @@ def test_task_clock_follows_this_task_and_ioctls_work(opened):
     assert 0.95 * on_cpu < counted <= wall
     busy(0.05)
     assert clock() == counted
-    perf.reset(leader)
-    assert clock() == 0
 
 
 def test_hardware_cycles_open_or_enoent(opened):
-    attr = EventAttr(perf.PERF_TYPE_HARDWARE, perf.PERF_COUNT_HW_CPU_CYCLES, exclude_kernel=True, exclude_hv=True)
+    attr = EventAttr(EventType.HARDWARE, HardwareEvent.CPU_CYCLES, exclude_kernel=True, exclude_hv=True)
     fd = perf.open_event(attr, pid=0)
     if isinstance(fd, OpenFailure):
         # No hardware PMU (e.g. a VM without PMU passthrough): the kernel finds no PMU for type 0.
@@ -164,13 +173,13 @@ def test_msr_tsc_ticks_at_gigahertz_rate(opened):
 
 
 def test_invalid_cpu_is_a_value_not_an_exception():
-    failure = perf.open_event(sw(perf.PERF_COUNT_SW_TASK_CLOCK, exclude_kernel=True), pid=0, cpu=1 << 20)
+    failure = perf.open_event(sw(SoftwareEvent.TASK_CLOCK, exclude_kernel=True), pid=0, cpu=1 << 20)
     assert failure == OpenFailure(errno.EINVAL)
     assert failure.name == "EINVAL"
 
 
 def test_bad_group_fd_is_ebadf():
-    attr = sw(perf.PERF_COUNT_SW_TASK_CLOCK, exclude_kernel=True)
+    attr = sw(SoftwareEvent.TASK_CLOCK, exclude_kernel=True)
     stale = perf.open_event(attr, pid=0)
     assert isinstance(stale, int)
     perf.close(stale)
@@ -187,19 +196,20 @@ def test_bad_group_fd_is_ebadf():
 def test_pollhup_after_task_exit(opened):
     child = subprocess.Popen(["sleep", "60"])
     try:
-        mapped = opened(sw(perf.PERF_COUNT_SW_TASK_CLOCK, exclude_kernel=True), pid=child.pid)
-        unmapped = opened(sw(perf.PERF_COUNT_SW_TASK_CLOCK, exclude_kernel=True), pid=child.pid)
+        mapped = opened(sw(SoftwareEvent.TASK_CLOCK, exclude_kernel=True), pid=child.pid)
+        unmapped = opened(sw(SoftwareEvent.TASK_CLOCK, exclude_kernel=True), pid=child.pid)
         ring = perf.RingBuffer.map(mapped, data_pages=0)
         assert isinstance(ring, perf.RingBuffer), ring
         try:
             # Without a ring the kernel's perf_poll() reports POLLHUP even for a live task.
-            assert perf.poll_hup([mapped, unmapped]) == [False, True]
+            poller = perf.HangupPoller([mapped, unmapped])
+            assert poller.hung() == [1]
             child.kill()
             child.wait()
-            assert perf.poll_hup([mapped, unmapped]) == [True, True]
+            assert poller.hung() == [0, 1]
             # The exited task's final counts stay readable.
-            status, _ = perf.TickReader([mapped], perf.group_read_words(1)).read()
-            assert status == [8 * perf.group_read_words(1)]
+            status, _ = perf.TickReader([mapped], group_read_words(1)).read()
+            assert status == [8 * group_read_words(1)]
         finally:
             ring.close()
     finally:
@@ -229,6 +239,9 @@ def tracepoint_fields(format_text: str) -> dict[str, tuple[int, int]]:
 
 
 SAMPLE_TID_TIME_CPU_RAW = struct.Struct("=IIQIII")
+# <linux/perf_event.h>: the losses the shim counts as it drains (pmutop's Python never decodes them).
+PERF_RECORD_LOST = 2
+PERF_RECORD_LOST_SAMPLES = 13
 
 
 @needs_root
@@ -241,10 +254,10 @@ def test_sched_migrate_task_samples_through_a_wrapping_ring(tracefs, opened):
     pid_offset, pid_size = tracepoint_fields((event_dir / "format").read_text())["pid"]
     assert pid_size == 4
     attr = EventAttr(
-        perf.PERF_TYPE_TRACEPOINT,
+        EventType.TRACEPOINT,
         int((event_dir / "id").read_text()),
         sample_period=1,
-        sample_type=perf.PERF_SAMPLE_TID | perf.PERF_SAMPLE_TIME | perf.PERF_SAMPLE_CPU | perf.PERF_SAMPLE_RAW,
+        sample_type=SampleFormat.TID | SampleFormat.TIME | SampleFormat.CPU | SampleFormat.RAW,
         wakeup_events=1,
     )
     # One data page, drained often, so records straddle the end of the ring and exercise the wrap.
@@ -273,8 +286,8 @@ def test_sched_migrate_task_samples_through_a_wrapping_ring(tracefs, opened):
     for cpu, data in zip(cpus, drained, strict=True):
         last_time = 0
         for rtype, _misc, payload in perf.records(bytes(data)):
-            if rtype != perf.PERF_RECORD_SAMPLE:
-                assert rtype in (perf.PERF_RECORD_LOST, perf.PERF_RECORD_LOST_SAMPLES)
+            if rtype != RecordType.SAMPLE:
+                assert rtype in (PERF_RECORD_LOST, PERF_RECORD_LOST_SAMPLES)
                 continue
             _pid, _tid, when, sample_cpu, _res, raw_size = SAMPLE_TID_TIME_CPU_RAW.unpack_from(payload)
             raw = payload[SAMPLE_TID_TIME_CPU_RAW.size :]
@@ -294,17 +307,6 @@ def test_ring_map_rejects_a_non_power_of_two():
 
 def test_ring_map_failure_is_a_value():
     assert perf.RingBuffer.map(-1, data_pages=1) == OpenFailure(errno.EBADF)
-
-
-def test_attr_size_is_a_published_version():
-    assert perf.attr_size() in (64, 72, 80, 96, 104, 112, 120, 128, 136)
-
-
-def test_parse_group_read_decodes_and_bounds_checks():
-    words = [7, 2, 100, 50, 5, 11, 6, 12]
-    assert perf.parse_group_read(words, 1) == (100, 50, [(5, 11), (6, 12)])
-    with pytest.raises(ValueError):
-        perf.parse_group_read([3, 1, 1, 5, 6])
 
 
 record_st = st.tuples(

@@ -17,7 +17,7 @@ from tests import sysfs_trees
 
 
 def attrs(plan):
-    return [(c.name, c.type, hex(c.config)) for c in plan.counters]
+    return [(c.name, c.attr.type, hex(c.attr.config)) for c in plan.counters]
 
 
 # ---------------------------------------------------------------------------- encodings per PMU
@@ -64,15 +64,15 @@ def test_apple_and_single_pmu_machines(tmp_path):
 
 def test_software_and_msr_groups_never_mix_pmus(tmp_path):
     vm = load_topology(sysfs_trees.build_this_vm(tmp_path))
-    assert {c.type for c in software_group().counters} == {1}
+    assert {c.attr.type for c in software_group().counters} == {1}
     msr = msr_group(vm)
-    assert msr is not None and {c.type for c in msr.counters} == {vm.pmu("msr").type}
+    assert msr is not None and {c.attr.type for c in msr.counters} == {vm.pmu("msr").type}
     assert msr.counters[0].name == "tsc"
     # Apple retry and the unprivileged fallback change flags, never the events.
     plan = software_group().on_cpu(3)
-    assert all(c.exclude_guest for c in plan.with_exclude_guest().counters)
+    assert all(c.attr.exclude_guest for c in plan.with_exclude_guest().counters)
     own = plan.for_own_tasks()
-    assert all(c.exclude_kernel and c.inherit for c in own.counters) and own.key == "cpu3/software/software"
+    assert all(c.attr.exclude_kernel and c.attr.inherit for c in own.counters) and own.key == "cpu3/software/software"
 
 
 # ---------------------------------------------------------------------------- rates

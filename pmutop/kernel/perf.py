@@ -15,119 +15,14 @@ from dataclasses import dataclass
 
 from pmutop.kernel._perf import ffi, lib
 
-PERF_TYPE_HARDWARE: int = lib.PERF_TYPE_HARDWARE
-PERF_TYPE_SOFTWARE: int = lib.PERF_TYPE_SOFTWARE
-PERF_TYPE_TRACEPOINT: int = lib.PERF_TYPE_TRACEPOINT
-PERF_TYPE_HW_CACHE: int = lib.PERF_TYPE_HW_CACHE
-PERF_TYPE_RAW: int = lib.PERF_TYPE_RAW
-PERF_TYPE_BREAKPOINT: int = lib.PERF_TYPE_BREAKPOINT
-
-PERF_COUNT_HW_CPU_CYCLES: int = lib.PERF_COUNT_HW_CPU_CYCLES
-PERF_COUNT_HW_INSTRUCTIONS: int = lib.PERF_COUNT_HW_INSTRUCTIONS
-PERF_COUNT_HW_CACHE_REFERENCES: int = lib.PERF_COUNT_HW_CACHE_REFERENCES
-PERF_COUNT_HW_CACHE_MISSES: int = lib.PERF_COUNT_HW_CACHE_MISSES
-PERF_COUNT_HW_BRANCH_INSTRUCTIONS: int = lib.PERF_COUNT_HW_BRANCH_INSTRUCTIONS
-PERF_COUNT_HW_BRANCH_MISSES: int = lib.PERF_COUNT_HW_BRANCH_MISSES
-PERF_COUNT_HW_BUS_CYCLES: int = lib.PERF_COUNT_HW_BUS_CYCLES
-PERF_COUNT_HW_STALLED_CYCLES_FRONTEND: int = lib.PERF_COUNT_HW_STALLED_CYCLES_FRONTEND
-PERF_COUNT_HW_STALLED_CYCLES_BACKEND: int = lib.PERF_COUNT_HW_STALLED_CYCLES_BACKEND
-PERF_COUNT_HW_REF_CPU_CYCLES: int = lib.PERF_COUNT_HW_REF_CPU_CYCLES
-
-PERF_COUNT_SW_CPU_CLOCK: int = lib.PERF_COUNT_SW_CPU_CLOCK
-PERF_COUNT_SW_TASK_CLOCK: int = lib.PERF_COUNT_SW_TASK_CLOCK
-PERF_COUNT_SW_PAGE_FAULTS: int = lib.PERF_COUNT_SW_PAGE_FAULTS
-PERF_COUNT_SW_CONTEXT_SWITCHES: int = lib.PERF_COUNT_SW_CONTEXT_SWITCHES
-PERF_COUNT_SW_CPU_MIGRATIONS: int = lib.PERF_COUNT_SW_CPU_MIGRATIONS
-PERF_COUNT_SW_PAGE_FAULTS_MIN: int = lib.PERF_COUNT_SW_PAGE_FAULTS_MIN
-PERF_COUNT_SW_PAGE_FAULTS_MAJ: int = lib.PERF_COUNT_SW_PAGE_FAULTS_MAJ
-PERF_COUNT_SW_ALIGNMENT_FAULTS: int = lib.PERF_COUNT_SW_ALIGNMENT_FAULTS
-PERF_COUNT_SW_EMULATION_FAULTS: int = lib.PERF_COUNT_SW_EMULATION_FAULTS
-PERF_COUNT_SW_DUMMY: int = lib.PERF_COUNT_SW_DUMMY
-
-PERF_FORMAT_TOTAL_TIME_ENABLED: int = lib.PERF_FORMAT_TOTAL_TIME_ENABLED
-PERF_FORMAT_TOTAL_TIME_RUNNING: int = lib.PERF_FORMAT_TOTAL_TIME_RUNNING
-PERF_FORMAT_ID: int = lib.PERF_FORMAT_ID
-PERF_FORMAT_GROUP: int = lib.PERF_FORMAT_GROUP
-
-PERF_SAMPLE_IP: int = lib.PERF_SAMPLE_IP
-PERF_SAMPLE_TID: int = lib.PERF_SAMPLE_TID
-PERF_SAMPLE_TIME: int = lib.PERF_SAMPLE_TIME
-PERF_SAMPLE_ADDR: int = lib.PERF_SAMPLE_ADDR
-PERF_SAMPLE_READ: int = lib.PERF_SAMPLE_READ
-PERF_SAMPLE_CALLCHAIN: int = lib.PERF_SAMPLE_CALLCHAIN
-PERF_SAMPLE_ID: int = lib.PERF_SAMPLE_ID
-PERF_SAMPLE_CPU: int = lib.PERF_SAMPLE_CPU
-PERF_SAMPLE_PERIOD: int = lib.PERF_SAMPLE_PERIOD
-PERF_SAMPLE_STREAM_ID: int = lib.PERF_SAMPLE_STREAM_ID
-PERF_SAMPLE_RAW: int = lib.PERF_SAMPLE_RAW
-PERF_SAMPLE_IDENTIFIER: int = lib.PERF_SAMPLE_IDENTIFIER
-
-PERF_RECORD_MMAP: int = lib.PERF_RECORD_MMAP
-PERF_RECORD_LOST: int = lib.PERF_RECORD_LOST
-PERF_RECORD_COMM: int = lib.PERF_RECORD_COMM
-PERF_RECORD_EXIT: int = lib.PERF_RECORD_EXIT
-PERF_RECORD_THROTTLE: int = lib.PERF_RECORD_THROTTLE
-PERF_RECORD_UNTHROTTLE: int = lib.PERF_RECORD_UNTHROTTLE
-PERF_RECORD_FORK: int = lib.PERF_RECORD_FORK
-PERF_RECORD_READ: int = lib.PERF_RECORD_READ
-PERF_RECORD_SAMPLE: int = lib.PERF_RECORD_SAMPLE
-PERF_RECORD_MMAP2: int = lib.PERF_RECORD_MMAP2
-PERF_RECORD_LOST_SAMPLES: int = lib.PERF_RECORD_LOST_SAMPLES
-PERF_RECORD_SWITCH: int = lib.PERF_RECORD_SWITCH
-PERF_RECORD_SWITCH_CPU_WIDE: int = lib.PERF_RECORD_SWITCH_CPU_WIDE
-
-# The layout TickReader and parse_group_read are built around.
-GROUP_READ_FORMAT = PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING | PERF_FORMAT_ID
-
-_FLAG_BITS = (
-    ("disabled", lib.PMT_F_DISABLED),
-    ("inherit", lib.PMT_F_INHERIT),
-    ("exclude_user", lib.PMT_F_EXCLUDE_USER),
-    ("exclude_kernel", lib.PMT_F_EXCLUDE_KERNEL),
-    ("exclude_hv", lib.PMT_F_EXCLUDE_HV),
-    ("exclude_idle", lib.PMT_F_EXCLUDE_IDLE),
-    ("exclude_guest", lib.PMT_F_EXCLUDE_GUEST),
-    ("sample_id_all", lib.PMT_F_SAMPLE_ID_ALL),
-    ("watermark", lib.PMT_F_WATERMARK),
-    ("enable_on_exec", lib.PMT_F_ENABLE_ON_EXEC),
-    ("pinned", lib.PMT_F_PINNED),
-    ("use_clockid", lib.PMT_F_USE_CLOCKID),
-    ("task", lib.PMT_F_TASK),
-    ("comm", lib.PMT_F_COMM),
+# The attribute description is the model's (pmutop.model.perf_abi.EventAttr), which this side may not
+# import: open_event() reads from it the fields of the shim's struct pmt_spec and the flags of its enum
+# pmt_flag, by the same names (pmt_spec.config3 is attr.config3, PMT_F_EXCLUDE_KERNEL attr.exclude_kernel),
+# so the C header is this side's only list of them. tests/test_kernel_perf.py keeps the two sets equal.
+_SPEC_FIELDS = tuple(name for name, _ in ffi.typeof("struct pmt_spec").fields if name != "flags")
+_FLAG_BITS = tuple(
+    (name.removeprefix("PMT_F_").lower(), bit) for bit, name in sorted(ffi.typeof("enum pmt_flag").elements.items())
 )
-
-
-@dataclass(frozen=True, slots=True)
-class EventAttr:
-    """The subset of struct perf_event_attr that pmutop sets; everything else is zero."""
-
-    type: int
-    config: int
-    config1: int = 0
-    config2: int = 0
-    config3: int = 0
-    sample_period: int = 0
-    sample_type: int = 0
-    read_format: int = 0
-    # With watermark=True this is wakeup_watermark (bytes of ring before poll() reports POLLIN).
-    wakeup_events: int = 0
-    disabled: bool = False
-    inherit: bool = False
-    exclude_user: bool = False
-    exclude_kernel: bool = False
-    exclude_hv: bool = False
-    exclude_idle: bool = False
-    exclude_guest: bool = False
-    sample_id_all: bool = False
-    watermark: bool = False
-    enable_on_exec: bool = False
-    pinned: bool = False
-    # With use_clockid, sample times are on this clock; CLOCK_MONOTONIC lines them up with time.monotonic_ns().
-    use_clockid: bool = False
-    clockid: int = 0
-    # Side-band records in the event's ring: PERF_RECORD_FORK/EXIT (task) and PERF_RECORD_COMM (comm).
-    task: bool = False
-    comm: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,25 +36,12 @@ class OpenFailure:
         return _errno.errorcode.get(self.errno, f"errno {self.errno}")
 
 
-def attr_size() -> int:
-    """sizeof(struct perf_event_attr) in the headers the shim was compiled against."""
-    return int(lib.pmt_attr_size())
-
-
-def open_event(attr: EventAttr, pid: int = -1, cpu: int = -1, group_fd: int = -1) -> int | OpenFailure:
-    """perf_event_open(2) with O_CLOEXEC; the new fd, or the errno as a value."""
+def open_event(attr: object, pid: int = -1, cpu: int = -1, group_fd: int = -1) -> int | OpenFailure:
+    """perf_event_open(2) with O_CLOEXEC of a pmutop.model.perf_abi.EventAttr; the new fd, or the errno as a value."""
     spec = ffi.new("struct pmt_spec *")
-    spec.type = attr.type
-    spec.config = attr.config
-    spec.config1 = attr.config1
-    spec.config2 = attr.config2
-    spec.config3 = attr.config3
-    spec.sample_period = attr.sample_period
-    spec.sample_type = attr.sample_type
-    spec.read_format = attr.read_format
-    spec.wakeup_events = attr.wakeup_events
+    for name in _SPEC_FIELDS:
+        setattr(spec, name, getattr(attr, name))
     spec.flags = sum(bit for name, bit in _FLAG_BITS if getattr(attr, name))
-    spec.clockid = attr.clockid
     fd = lib.pmt_open(spec, pid, cpu, group_fd)
     return fd if fd >= 0 else OpenFailure(-fd)
 
@@ -181,22 +63,6 @@ def disable(fd: int, group: bool = True) -> None:
     _check(lib.pmt_disable(fd, group))
 
 
-def reset(fd: int, group: bool = True) -> None:
-    _check(lib.pmt_reset(fd, group))
-
-
-def event_id(fd: int) -> int:
-    """The kernel's id for an event (PERF_EVENT_IOC_ID): what PERF_FORMAT_ID reports next to its value."""
-    out = ffi.new("uint64_t *")
-    _check(lib.pmt_event_id(fd, out))
-    return int(out[0])
-
-
-def group_read_words(members: int) -> int:
-    """u64 words in one GROUP_READ_FORMAT read of a group with this many events (leader included)."""
-    return 3 + 2 * members
-
-
 class TickReader:
     """Reads a fixed set of fds (typically group leaders) in one foreign call per tick.
 
@@ -204,7 +70,7 @@ class TickReader:
     answers end-of-file (an event in error state, e.g. a pinned event it could not schedule), or -errno
     (ENOSPC: words_per_fd too small). fds[i]'s data is words[i * words_per_fd : i * words_per_fd +
     status[i] // 8] and is stale when status[i] <= 0. An event whose task exited still reads its final
-    counts; poll_hup() is what tells that it is over.
+    counts; HangupPoller is what tells that it is over.
     """
 
     __slots__ = ("_buf", "_fds", "_n", "_status", "_status_view", "_words_view", "words_per_fd")
@@ -219,21 +85,17 @@ class TickReader:
         self._words_view = memoryview(ffi.buffer(self._buf)).cast("B").cast("Q")
         self._status_view = memoryview(ffi.buffer(self._status)).cast("B").cast("i")
 
-    def __len__(self) -> int:
-        return self._n
-
     def read(self) -> tuple[list[int], list[int]]:
         lib.pmt_read_tick(self._fds, self._n, self._buf, self.words_per_fd, self._status)
         return self._status_view.tolist(), self._words_view.tolist()
 
 
-# One counter's read with TOTAL_TIME_ENABLED | TOTAL_TIME_RUNNING: value, enabled, running.
-COUNTER_READ_FORMAT = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING
+# One counter's read with the model's COUNTER_READ_FORMAT: value, enabled, running.
 _COUNTER_READ = struct.Struct("=QQQ")
 
 
 def read_counter(fd: int) -> tuple[int, int, int] | OpenFailure:
-    """(value, time_enabled, time_running) of a lone counter opened with COUNTER_READ_FORMAT.
+    """(value, time_enabled, time_running) of a lone counter read with the model's COUNTER_READ_FORMAT.
 
     With inherit, the value includes the children that have exited, as perf stat -- CMD reports.
     """
@@ -244,20 +106,6 @@ def read_counter(fd: int) -> tuple[int, int, int] | OpenFailure:
     if len(data) != _COUNTER_READ.size:
         return OpenFailure(_errno.EIO)
     return _COUNTER_READ.unpack(data)
-
-
-def parse_group_read(words: Sequence[int], offset: int = 0) -> tuple[int, int, list[tuple[int, int]]]:
-    """Decode one GROUP_READ_FORMAT read at words[offset:]: (time_enabled, time_running, [(value, id)]).
-
-    The values are raw: scaling by enabled/running is left to the caller.
-    """
-    nr = words[offset]
-    first = offset + 3
-    end = first + 2 * nr
-    if end > len(words):
-        raise ValueError(f"group read claims {nr} events but only {len(words) - offset} words are present")
-    members = [(words[i], words[i + 1]) for i in range(first, end, 2)]
-    return words[offset + 1], words[offset + 2], members
 
 
 # POLLERR/POLLNVAL (a closed fd) mean an event will never count again either.
@@ -285,12 +133,6 @@ class HangupPoller:
         if ready == 0:
             return []
         return [index for index, revents in enumerate(ffi.unpack(self._revents, self._n)) if revents & _DEAD]
-
-
-def poll_hup(fds: Sequence[int]) -> list[bool]:
-    """For each fd, whether the kernel has hung it up: a one-off HangupPoller."""
-    hung = set(HangupPoller(fds).hung())
-    return [index in hung for index in range(len(fds))]
 
 
 _HEADER = struct.Struct("=IHH")

@@ -21,11 +21,6 @@
 #define PMT_CONFIG3_OFFSET 128
 #define PMT_ATTR_SIZE_VER8 136
 
-size_t pmt_attr_size(void)
-{
-    return sizeof(struct perf_event_attr);
-}
-
 int pmt_open(const struct pmt_spec *spec, int pid, int cpu, int group_fd)
 {
     union {
@@ -94,16 +89,6 @@ int pmt_enable(int fd, int whole_group)
 int pmt_disable(int fd, int whole_group)
 {
     return group_ioctl(fd, PERF_EVENT_IOC_DISABLE, whole_group);
-}
-
-int pmt_reset(int fd, int whole_group)
-{
-    return group_ioctl(fd, PERF_EVENT_IOC_RESET, whole_group);
-}
-
-int pmt_event_id(int fd, uint64_t *id)
-{
-    return ioctl(fd, PERF_EVENT_IOC_ID, id) < 0 ? -errno : 0;
 }
 
 int pmt_read_tick(const int *fds, size_t n, uint64_t *buf, size_t words_per_fd, int *status)

@@ -41,13 +41,10 @@ struct pmt_spec {
     int32_t clockid; /* with PMT_F_USE_CLOCKID: sample times on this clock (CLOCK_MONOTONIC) */
 };
 
-size_t pmt_attr_size(void);
 int pmt_open(const struct pmt_spec *spec, int pid, int cpu, int group_fd);
 int pmt_close(int fd);
 int pmt_enable(int fd, int whole_group);
 int pmt_disable(int fd, int whole_group);
-int pmt_reset(int fd, int whole_group);
-int pmt_event_id(int fd, uint64_t *id);
 int pmt_read_tick(const int *fds, size_t n, uint64_t *buf, size_t words_per_fd, int *status);
 int pmt_poll_hup(const int *fds, size_t n, int *revents);
 int pmt_cpu_times(int fd, char *buf, size_t cap, int64_t *out, size_t max_cpus);

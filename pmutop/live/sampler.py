@@ -10,11 +10,12 @@ import errno
 import os
 import resource
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from pmutop.kernel import perf, procfs
-from pmutop.model.failures import OpenContext, Privileges, failure, hidden_in_kernel
+from pmutop.model.failures import OpenContext, Privileges, failure, hidden_in_kernel, malformed_read
+from pmutop.model.perf_abi import GROUP_READ_FORMAT, EventAttr, MalformedRead, group_read_words, parse_group_read
 from pmutop.model.plan import (
     CounterSpec,
     GroupPlan,
@@ -57,21 +58,9 @@ def raise_fd_limit() -> int:
     return soft
 
 
-def to_attr(spec: CounterSpec, read_format: int) -> perf.EventAttr:
-    return perf.EventAttr(
-        type=spec.type,
-        config=spec.config,
-        config1=spec.config1,
-        config2=spec.config2,
-        read_format=read_format,
-        exclude_kernel=spec.exclude_kernel,
-        exclude_hv=spec.exclude_hv,
-        exclude_guest=spec.exclude_guest,
-        inherit=spec.inherit,
-        exclude_user=spec.exclude_user,
-        exclude_idle=spec.exclude_idle,
-        pinned=spec.pinned,
-    )
+def group_attr(spec: CounterSpec) -> EventAttr:
+    """The attr of a group member, read as a whole group in one read (parse_group_read decodes it)."""
+    return replace(spec.attr, read_format=GROUP_READ_FORMAT)
 
 
 @dataclass
@@ -178,7 +167,7 @@ class Sampler:
         if not online_cpus:
             return "cpu"
         probe = software_group().counters[0]
-        result = perf.open_event(to_attr(probe, perf.GROUP_READ_FORMAT), -1, online_cpus[0])
+        result = perf.open_event(group_attr(probe), -1, online_cpus[0])
         if isinstance(result, perf.OpenFailure):
             return "self" if result.errno in DENIED else "cpu"
         perf.close(result)
@@ -191,6 +180,10 @@ class Sampler:
     def _offline(self, plan: GroupPlan) -> CounterFailure:
         events = ", ".join(counter.name for counter in plan.counters)
         return self._failure(errno.ENODEV, events, plan.pmu or None, plan.cpu)
+
+    def _malformed(self, plan: GroupPlan, read: MalformedRead) -> CounterFailure:
+        events = ", ".join(counter.name for counter in plan.counters)
+        return malformed_read(OpenContext(event=events, pmu=plan.pmu or None, cpu=plan.cpu), read.words, read.claimed)
 
     def _pending_layout(self, plan: GroupPlan) -> GroupLayout:
         return GroupLayout(
@@ -291,18 +284,19 @@ class Sampler:
         if self.fd_headroom < len(plan.counters):
             return self._failure(errno.EMFILE, plan.counters[0].name, plan.pmu or None, plan.cpu)
         leader_spec = plan.counters[0]
-        leader = perf.open_event(to_attr(leader_spec, perf.GROUP_READ_FORMAT), pid, plan.cpu)
-        if isinstance(leader, perf.OpenFailure) and leader.errno == errno.EOPNOTSUPP and not leader_spec.exclude_guest:
+        leader = perf.open_event(group_attr(leader_spec), pid, plan.cpu)
+        refused = isinstance(leader, perf.OpenFailure) and leader.errno == errno.EOPNOTSUPP
+        if refused and not leader_spec.attr.exclude_guest:
             plan = plan.with_exclude_guest()
             leader_spec = plan.counters[0]
-            leader = perf.open_event(to_attr(leader_spec, perf.GROUP_READ_FORMAT), pid, plan.cpu)
+            leader = perf.open_event(group_attr(leader_spec), pid, plan.cpu)
         pmu_label = plan.pmu or None
         if isinstance(leader, perf.OpenFailure):
             return self._failure(leader.errno, leader_spec.name, pmu_label, plan.cpu)
         fds = [leader]
         failures = []
         for spec in plan.counters[1:]:
-            member = perf.open_event(to_attr(spec, perf.GROUP_READ_FORMAT), pid, plan.cpu, leader)
+            member = perf.open_event(group_attr(spec), pid, plan.cpu, leader)
             if isinstance(member, perf.OpenFailure):
                 cause = self._failure(member.errno, spec.name, pmu_label, plan.cpu)
                 if not spec.optional:
@@ -362,7 +356,7 @@ class Sampler:
         self._lost = {slot.layout.key: slot.lost for slot in self._slots if slot.lost is not None}
         fds = [opened.fds[0] for _slot, opened in self._reader_groups]
         widest = max((len(opened.fds) for _slot, opened in self._reader_groups), default=1)
-        self._reader = perf.TickReader(fds, perf.group_read_words(widest)) if fds else None
+        self._reader = perf.TickReader(fds, group_read_words(widest)) if fds else None
         self._poller = perf.HangupPoller(fds) if fds else None
 
     # ----------------------------------------------------------------------------- reading
@@ -370,6 +364,8 @@ class Sampler:
         """Read every open group once (one C call), then handle CPUs that left or came back."""
         reads: dict[str, GroupRead] = {}
         hung: list[GroupSlot] = []
+        # Groups whose read this tick could not be decoded: n/a for this tick only, with the reason.
+        unreadable: dict[str, CounterFailure] = {}
         monotonic_ns = time.monotonic_ns()
         if self._reader is not None and self._poller is not None:
             status, words = self._reader.read()
@@ -379,14 +375,12 @@ class Sampler:
                 if status[index] <= 0 or index in hangups:
                     hung.append(slot)
                     continue
-                offset = index * width
-                members = words[offset]
-                reads[slot.layout.key] = GroupRead(
-                    enabled=words[offset + 1],
-                    running=words[offset + 2],
-                    values=tuple(words[offset + 3 : offset + 3 + 2 * members : 2]),
-                    generation=opened.generation,
-                )
+                decoded = parse_group_read(words, index * width, status[index] // 8)
+                if isinstance(decoded, MalformedRead):
+                    unreadable[slot.layout.key] = self._malformed(slot.plan, decoded)
+                    continue
+                enabled, running, values = decoded
+                reads[slot.layout.key] = GroupRead(enabled, running, values, opened.generation)
         if self._cpu_times is None:
             raise RuntimeError("Sampler.read_tick() before open()")
         times = self._cpu_times.read()
@@ -403,7 +397,7 @@ class Sampler:
             reads=reads,
             cpu_times={cpu: CpuTimes(busy, total) for cpu, (busy, total) in times.items()},
             online=online,
-            lost=self._lost,
+            lost={**self._lost, **unreadable} if unreadable else self._lost,
             layouts=layouts,
         )
 

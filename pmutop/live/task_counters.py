@@ -14,6 +14,7 @@ from pmutop.kernel import perf, procfs
 from pmutop.model.event_resolve import EventGroupPlan, resolve_events
 from pmutop.model.event_syntax import parse_event_list
 from pmutop.model.failures import OpenContext, Privileges, failure
+from pmutop.model.perf_abi import COUNTER_READ_FORMAT
 from pmutop.model.plan import CounterSpec, GroupPlan
 from pmutop.model.samples import CounterFailure
 from pmutop.model.task_summary import TaskCounterRead, TaskSummary, summarize
@@ -76,7 +77,8 @@ class TaskCounters:
         for name, pmu, spec in specs:
             counter = _Counter(name, pmu)
             attr = replace(
-                _attr(spec),
+                spec.attr,
+                read_format=COUNTER_READ_FORMAT,
                 inherit=True,
                 disabled=command_pid is not None,
                 enable_on_exec=command_pid is not None,
@@ -142,22 +144,6 @@ class TaskCounters:
             for fd in counter.fds:
                 perf.close(fd)
             counter.fds = []
-
-
-def _attr(spec: CounterSpec) -> perf.EventAttr:
-    return perf.EventAttr(
-        type=spec.type,
-        config=spec.config,
-        config1=spec.config1,
-        config2=spec.config2,
-        read_format=perf.COUNTER_READ_FORMAT,
-        exclude_user=spec.exclude_user,
-        exclude_kernel=spec.exclude_kernel,
-        exclude_hv=spec.exclude_hv,
-        exclude_idle=spec.exclude_idle,
-        exclude_guest=spec.exclude_guest,
-        pinned=spec.pinned,
-    )
 
 
 def _process_times(pids: tuple[int, ...]) -> tuple[int, int]:

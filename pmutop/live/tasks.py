@@ -14,14 +14,26 @@ import os
 import select
 import struct
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from pmutop.kernel import perf, procfs, sysfs, tracefs
 from pmutop.kernel.uevent import CpuHotplugEvents
-from pmutop.live.sampler import to_attr
+from pmutop.live.sampler import group_attr
 from pmutop.model.cpulist import parse_cpulist
 from pmutop.model.failures import Privileges
-from pmutop.model.plan import PERF_TYPE_SOFTWARE, SW_TASK_CLOCK, CounterSpec, GroupPlan
+from pmutop.model.perf_abi import (
+    RECORD_MISC_COMM_EXEC,
+    EventAttr,
+    EventType,
+    MalformedRead,
+    ReadFormat,
+    RecordType,
+    SampleFormat,
+    SoftwareEvent,
+    group_read_words,
+    parse_group_read,
+)
+from pmutop.model.plan import CounterSpec, GroupPlan
 from pmutop.model.tasks import (
     RESIDENCY_BY_CPU,
     RESIDENCY_BY_PMU,
@@ -33,10 +45,6 @@ from pmutop.model.tasks import (
 from pmutop.model.topology import Topology
 from pmutop.model.tracepoint import TraceFormat, parse_format, read_field
 
-PERF_TYPE_TRACEPOINT = 2
-CLOCK_MONOTONIC = 1
-# PERF_RECORD_COMM from exec(), not from a rename (include/uapi/linux/perf_event.h).
-PERF_RECORD_MISC_COMM_EXEC = 1 << 13
 # Bytes per sched_migrate_task sample (header, tid, time, cpu, raw) and what a busy CPU decides per
 # second: a ring holds this many seconds of it between two drains.
 MIGRATION_RECORD_BYTES = 96
@@ -133,7 +141,7 @@ class MigrationTracer:
     lost_in_closed: int = 0
     # Rings opened for a CPU after the start: each says when, and how long the CPU may have gone untraced.
     reopened: list[str] = field(default_factory=list)
-    _attr: perf.EventAttr | None = None
+    _attr: EventAttr | None = None
     _pending: list[TaskRecord] = field(default_factory=list)
     _poll: "select.poll | None" = None
     # CPU → the last time it was seen offline (monotonic ns), until it has a ring again.
@@ -166,19 +174,19 @@ class MigrationTracer:
         if missing:
             return f"sched_migrate_task lacks fields {sorted(missing)} on this kernel"
         ring_bytes = self.data_pages * os.sysconf("SC_PAGESIZE")
-        self._attr = perf.EventAttr(
-            type=PERF_TYPE_TRACEPOINT,
+        self._attr = EventAttr(
+            type=EventType.TRACEPOINT,
             config=self.layout.id,
             sample_period=1,
-            sample_type=perf.PERF_SAMPLE_TID | perf.PERF_SAMPLE_TIME | perf.PERF_SAMPLE_CPU | perf.PERF_SAMPLE_RAW,
+            sample_type=SampleFormat.TID | SampleFormat.TIME | SampleFormat.CPU | SampleFormat.RAW,
             use_clockid=True,
-            clockid=CLOCK_MONOTONIC,
+            clockid=time.CLOCK_MONOTONIC,
             task=True,
             comm=True,
             sample_id_all=True,
             watermark=True,
             wakeup_events=ring_bytes // 2,
-            read_format=perf.PERF_FORMAT_TOTAL_TIME_ENABLED,
+            read_format=ReadFormat.TOTAL_TIME_ENABLED,
         )
         for cpu in cpus:
             problem = self._open(cpu)
@@ -313,7 +321,7 @@ class MigrationTracer:
             return
         pending = self._pending
         for record_type, misc, payload in perf.records(ring.drain()):
-            if record_type == perf.PERF_RECORD_SAMPLE:
+            if record_type == RecordType.SAMPLE:
                 _, _, when, _, _, size = _SAMPLE_HEAD.unpack_from(payload)
                 raw = payload[_SAMPLE_HEAD.size : _SAMPLE_HEAD.size + size]
                 pending.append(
@@ -325,18 +333,18 @@ class MigrationTracer:
                         to_cpu=int(read_field(layout, raw, "dest_cpu")),
                     )
                 )
-            elif record_type == perf.PERF_RECORD_FORK:
+            elif record_type == RecordType.FORK:
                 pid, ppid, tid, ptid, when = _TASK_RECORD.unpack_from(payload)
                 pending.append(TaskCreated(when, pid, tid, ppid, ptid))
-            elif record_type == perf.PERF_RECORD_EXIT:
+            elif record_type == RecordType.EXIT:
                 pid, _, tid, _, when = _TASK_RECORD.unpack_from(payload)
                 pending.append(TaskExited(when, pid, tid))
-            elif record_type == perf.PERF_RECORD_COMM and len(payload) >= _COMM_HEAD.size + _SAMPLE_ID.size:
+            elif record_type == RecordType.COMM and len(payload) >= _COMM_HEAD.size + _SAMPLE_ID.size:
                 pid, tid = _COMM_HEAD.unpack_from(payload)
                 name = payload[_COMM_HEAD.size : len(payload) - _SAMPLE_ID.size].split(b"\0", 1)[0]
                 when = _SAMPLE_ID.unpack_from(payload, len(payload) - _SAMPLE_ID.size)[2]
                 comm = name.decode("utf-8", errors="backslashreplace")
-                pending.append(TaskNamed(when, pid, tid, comm, bool(misc & PERF_RECORD_MISC_COMM_EXEC)))
+                pending.append(TaskNamed(when, pid, tid, comm, bool(misc & RECORD_MISC_COMM_EXEC)))
 
     def take(self) -> list[TaskRecord]:
         """Everything recorded since the last take, in time order across CPUs."""
@@ -422,6 +430,9 @@ class TaskFollower:
     # Threads found only by /proc although the tracer was on: their creation record was lost, so
     # their migrations before that tick were not seen (cumulative).
     threads_seen_late: int = 0
+    # Counter reads the kernel cut short (cumulative), in a notice.
+    malformed_reads: int = 0
+    _malformed_notice: str = ""
     _processes: dict[int, _Process] = field(default_factory=dict)
     _threads: dict[int, _Thread] = field(default_factory=dict)
     _counters: dict[int, _ThreadCounters] = field(default_factory=dict)
@@ -558,14 +569,14 @@ class TaskFollower:
             members = [c for c in plan.counters if c.name in ("cycles", "instructions")]
             specs.append(("core", pmu, members))
         if self.method == RESIDENCY_BY_CPU:
-            clock = CounterSpec("task-clock", PERF_TYPE_SOFTWARE, SW_TASK_CLOCK)
+            clock = CounterSpec("task-clock", EventAttr(EventType.SOFTWARE, SoftwareEvent.TASK_CLOCK))
             for cpu in self.topology.online_cpus:
                 specs.append(("clock", str(cpu), [clock]))
         # Without privilege, per-task counting is allowed only for user space (paranoid 2). With
         # thread tracking, what a thread creates is counted by its counters (inherit).
         inherit = self.tracks_threads
         return [
-            (kind, place, [replace(_user_only(c) if unprivileged else c, inherit=inherit) for c in members])
+            (kind, place, [(_user_only(c) if unprivileged else c).with_flags(inherit=inherit) for c in members])
             for kind, place, members in specs
         ]
 
@@ -606,7 +617,7 @@ class TaskFollower:
                 index.append((counters.pid, counters.tid, kind, place))
                 widest = max(widest, len(group))
         self._reader_index = index
-        self._reader = perf.TickReader(fds, perf.group_read_words(widest)) if fds else None
+        self._reader = perf.TickReader(fds, group_read_words(widest)) if fds else None
 
     # ------------------------------------------------------------------ between ticks
     def wait(self, timeout_s: float) -> None:
@@ -740,20 +751,25 @@ class TaskFollower:
         for position, (pid, tid, kind, place) in enumerate(self._reader_index):
             if status[position] <= 0:
                 continue
-            offset = position * width
-            members = words[offset]
-            reads.append(
-                TaskCounterRead(
-                    pid=pid,
-                    tid=tid,
-                    kind=kind,
-                    place=place,
-                    enabled=words[offset + 1],
-                    running=words[offset + 2],
-                    values=tuple(words[offset + 3 : offset + 3 + 2 * members : 2]),
-                )
-            )
+            decoded = parse_group_read(words, position * width, status[position] // 8)
+            if isinstance(decoded, MalformedRead):
+                self._count_malformed(decoded)
+                continue
+            enabled, running, values = decoded
+            reads.append(TaskCounterRead(pid, tid, kind, place, enabled, running, values))
         return tuple(reads)
+
+    def _count_malformed(self, read: MalformedRead) -> None:
+        """A read shorter than its header claims is skipped (its thread has no counts that tick), and shown."""
+        if self._malformed_notice and self._malformed_notice in self.notices:
+            self.notices.remove(self._malformed_notice)
+        self.malformed_reads += 1
+        self._malformed_notice = (
+            f"{self.malformed_reads} per-thread counter reads were shorter than their header claims "
+            f"(the last: {read.words} of {read.claimed} words): skipped, what those threads counted then is "
+            "missing from their totals"
+        )
+        self.notices.append(self._malformed_notice)
 
     def _sampled_migrations(self, now: int) -> list[RawMigration]:
         """Without the tracepoint: a thread seen on another CPU than last tick has migrated (at least once)."""
@@ -791,14 +807,14 @@ class TaskFollower:
 
 
 def _user_only(spec: CounterSpec) -> CounterSpec:
-    return replace(spec, exclude_kernel=True, exclude_hv=True)
+    return spec.with_flags(exclude_kernel=True, exclude_hv=True)
 
 
 def _open_group(members: list[CounterSpec], tid: int, cpu: int) -> list[int]:
     """Open a per-thread group; a refused member is left out, a refused leader gives no group."""
     fds: list[int] = []
     for spec in members:
-        fd = perf.open_event(to_attr(spec, perf.GROUP_READ_FORMAT), tid, cpu, fds[0] if fds else -1)
+        fd = perf.open_event(group_attr(spec), tid, cpu, fds[0] if fds else -1)
         if isinstance(fd, perf.OpenFailure):
             if not fds:
                 return []

@@ -29,61 +29,58 @@ from pmutop.model.event_syntax import (
     Term,
     TracepointEvent,
 )
-from pmutop.model.plan import PERF_TYPE_HARDWARE, PERF_TYPE_SOFTWARE, CounterSpec, GroupPlan, alias_config
+from pmutop.model.perf_abi import EventType, HardwareEvent, SoftwareEvent, config_attr
+from pmutop.model.plan import CounterSpec, GroupPlan, alias_config
 from pmutop.model.samples import Encoding, GroupRole
 from pmutop.model.topology import Pmu, PmuKind, Topology, per_pmu_name, pmu_base_name
 
-PERF_TYPE_TRACEPOINT = 2
-PERF_TYPE_HW_CACHE = 3
-PERF_TYPE_RAW = 4
-
 # tools/perf/util/parse-events.c event_symbols_hw: name → PERF_COUNT_HW_* (with perf's synonyms).
 HARDWARE_EVENTS = {
-    "cpu-cycles": 0,
-    "cycles": 0,
-    "instructions": 1,
-    "cache-references": 2,
-    "cache-misses": 3,
-    "branch-instructions": 4,
-    "branches": 4,
-    "branch-misses": 5,
-    "bus-cycles": 6,
-    "stalled-cycles-frontend": 7,
-    "idle-cycles-frontend": 7,
-    "stalled-cycles-backend": 8,
-    "idle-cycles-backend": 8,
-    "ref-cycles": 9,
+    "cpu-cycles": HardwareEvent.CPU_CYCLES,
+    "cycles": HardwareEvent.CPU_CYCLES,
+    "instructions": HardwareEvent.INSTRUCTIONS,
+    "cache-references": HardwareEvent.CACHE_REFERENCES,
+    "cache-misses": HardwareEvent.CACHE_MISSES,
+    "branch-instructions": HardwareEvent.BRANCH_INSTRUCTIONS,
+    "branches": HardwareEvent.BRANCH_INSTRUCTIONS,
+    "branch-misses": HardwareEvent.BRANCH_MISSES,
+    "bus-cycles": HardwareEvent.BUS_CYCLES,
+    "stalled-cycles-frontend": HardwareEvent.STALLED_CYCLES_FRONTEND,
+    "idle-cycles-frontend": HardwareEvent.STALLED_CYCLES_FRONTEND,
+    "stalled-cycles-backend": HardwareEvent.STALLED_CYCLES_BACKEND,
+    "idle-cycles-backend": HardwareEvent.STALLED_CYCLES_BACKEND,
+    "ref-cycles": HardwareEvent.REF_CPU_CYCLES,
 }
 # The sysfs alias spellings of each hardware id, for PMUs that refuse the extended type.
-HARDWARE_ALIASES = {
-    0: ("cpu-cycles", "cycles", "cpu_cycles"),
-    1: ("instructions", "inst_retired"),
-    2: ("cache-references",),
-    3: ("cache-misses",),
-    4: ("branch-instructions", "branches", "br_retired"),
-    5: ("branch-misses", "br_mis_pred_retired", "br_mis_pred"),
-    6: ("bus-cycles", "bus_cycles"),
-    7: ("stalled-cycles-frontend", "stall_frontend"),
-    8: ("stalled-cycles-backend", "stall_backend"),
-    9: ("ref-cycles",),
+HARDWARE_ALIASES: dict[int, tuple[str, ...]] = {
+    HardwareEvent.CPU_CYCLES: ("cpu-cycles", "cycles", "cpu_cycles"),
+    HardwareEvent.INSTRUCTIONS: ("instructions", "inst_retired"),
+    HardwareEvent.CACHE_REFERENCES: ("cache-references",),
+    HardwareEvent.CACHE_MISSES: ("cache-misses",),
+    HardwareEvent.BRANCH_INSTRUCTIONS: ("branch-instructions", "branches", "br_retired"),
+    HardwareEvent.BRANCH_MISSES: ("branch-misses", "br_mis_pred_retired", "br_mis_pred"),
+    HardwareEvent.BUS_CYCLES: ("bus-cycles", "bus_cycles"),
+    HardwareEvent.STALLED_CYCLES_FRONTEND: ("stalled-cycles-frontend", "stall_frontend"),
+    HardwareEvent.STALLED_CYCLES_BACKEND: ("stalled-cycles-backend", "stall_backend"),
+    HardwareEvent.REF_CPU_CYCLES: ("ref-cycles",),
 }
 # event_symbols_sw: name → PERF_COUNT_SW_*.
 SOFTWARE_EVENTS = {
-    "cpu-clock": 0,
-    "task-clock": 1,
-    "page-faults": 2,
-    "faults": 2,
-    "context-switches": 3,
-    "cs": 3,
-    "cpu-migrations": 4,
-    "migrations": 4,
-    "minor-faults": 5,
-    "major-faults": 6,
-    "alignment-faults": 7,
-    "emulation-faults": 8,
-    "dummy": 9,
-    "bpf-output": 10,
-    "cgroup-switches": 11,
+    "cpu-clock": SoftwareEvent.CPU_CLOCK,
+    "task-clock": SoftwareEvent.TASK_CLOCK,
+    "page-faults": SoftwareEvent.PAGE_FAULTS,
+    "faults": SoftwareEvent.PAGE_FAULTS,
+    "context-switches": SoftwareEvent.CONTEXT_SWITCHES,
+    "cs": SoftwareEvent.CONTEXT_SWITCHES,
+    "cpu-migrations": SoftwareEvent.CPU_MIGRATIONS,
+    "migrations": SoftwareEvent.CPU_MIGRATIONS,
+    "minor-faults": SoftwareEvent.PAGE_FAULTS_MIN,
+    "major-faults": SoftwareEvent.PAGE_FAULTS_MAJ,
+    "alignment-faults": SoftwareEvent.ALIGNMENT_FAULTS,
+    "emulation-faults": SoftwareEvent.EMULATION_FAULTS,
+    "dummy": SoftwareEvent.DUMMY,
+    "bpf-output": SoftwareEvent.BPF_OUTPUT,
+    "cgroup-switches": SoftwareEvent.CGROUP_SWITCHES,
 }
 # tools/perf/util/evsel.c evsel__hw_cache, evsel__hw_cache_op, evsel__hw_cache_result.
 CACHE_TYPES = (
@@ -223,12 +220,7 @@ def _flags(modifiers: Modifiers, text: str) -> _Flags:
 
 
 def _spec(label: str, type_: int, words: Mapping[str, int], flags: _Flags) -> CounterSpec:
-    return CounterSpec(
-        label,
-        type_,
-        words.get("config", 0),
-        words.get("config1", 0),
-        words.get("config2", 0),
+    return CounterSpec(label, config_attr(type_, words)).with_flags(
         exclude_kernel=flags.exclude_kernel,
         exclude_hv=flags.exclude_hv,
         exclude_guest=flags.exclude_guest,
@@ -299,12 +291,12 @@ def legacy_names() -> tuple[str, ...]:
 def _legacy(name: str) -> tuple[int, int] | None:
     """(type, config) of a legacy name without a PMU type, or None."""
     if name in HARDWARE_EVENTS:
-        return PERF_TYPE_HARDWARE, HARDWARE_EVENTS[name]
+        return EventType.HARDWARE, HARDWARE_EVENTS[name]
     if name in SOFTWARE_EVENTS:
-        return PERF_TYPE_SOFTWARE, SOFTWARE_EVENTS[name]
+        return EventType.SOFTWARE, SOFTWARE_EVENTS[name]
     config = cache_config(name)
     if config is not None:
-        return PERF_TYPE_HW_CACHE, config
+        return EventType.HW_CACHE, config
     return None
 
 
@@ -372,7 +364,7 @@ class Resolver:
                 (
                     (
                         Encoding.PMU_TYPE,
-                        _spec(name + mods, PERF_TYPE_TRACEPOINT, {"config": self.tracepoints[name]}, flags),
+                        _spec(name + mods, EventType.TRACEPOINT, {"config": self.tracepoints[name]}, flags),
                     ),
                 ),
             )
@@ -385,7 +377,7 @@ class Resolver:
     def _raw(self, event: RawEvent, text: str, flags: _Flags) -> list[EventCounter]:
         counters = []
         for pmu in self._core_pmus_or_placeholder():
-            type_ = pmu.type if pmu else PERF_TYPE_RAW
+            type_ = pmu.type if pmu else EventType.RAW
             spec = _spec(text, type_, {"config": event.config}, flags)
             counters.append(self._core_counter(text, pmu, ((Encoding.PMU_TYPE, spec),)))
         return counters
@@ -407,7 +399,7 @@ class Resolver:
             else:
                 extended = config | pmu.type << PMU_TYPE_SHIFT
                 specs = ((Encoding.EXTENDED, _spec(label, type_, {"config": extended}, flags)),)
-                alias = alias_config(pmu, HARDWARE_ALIASES.get(config, ())) if type_ == PERF_TYPE_HARDWARE else None
+                alias = alias_config(pmu, HARDWARE_ALIASES.get(config, ())) if type_ == EventType.HARDWARE else None
                 if alias is not None:
                     specs += ((Encoding.RAW_ALIAS, _spec(label, pmu.type, alias, flags)),)
             counters.append(self._core_counter(label, pmu, specs))
@@ -419,7 +411,7 @@ class Resolver:
         legacy = _legacy(name)
         if legacy is not None:
             type_, config = legacy
-            if type_ == PERF_TYPE_SOFTWARE:
+            if type_ == EventType.SOFTWARE:
                 spec = _spec(label, type_, {"config": config}, flags)
                 return [EventCounter(label, label, "software", ((Encoding.PMU_TYPE, spec),))]
             return self._legacy_on_core(label, type_, config, flags)
@@ -506,7 +498,7 @@ class Resolver:
         # A lone bare term that is a legacy hardware name and no alias of this PMU: `cpu_atom/branch-misses/`.
         if len(formats_and_aliases) == 1 and bare and pmu.is_core and bare[0].name not in pmu.events:
             legacy = _legacy(bare[0].name)
-            if legacy is not None and legacy[0] != PERF_TYPE_SOFTWARE:
+            if legacy is not None and legacy[0] != EventType.SOFTWARE:
                 counters = [c for c in self._legacy_on_core(label, legacy[0], legacy[1], flags) if c.pmu == pmu.name]
                 return _restricted(replace(counters[0], display=label), cpus, None)
         counter = self._alias_counter(pmu, None, label, label, formats_and_aliases, flags, text)

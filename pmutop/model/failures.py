@@ -62,12 +62,17 @@ def _privilege_text(privileges: Privileges) -> str:
     )
 
 
-def explain(error: int, context: OpenContext, privileges: Privileges) -> str:
+def _where(context: OpenContext) -> str:
     where = context.event
     if context.pmu:
         where += f" on {context.pmu}"
     if context.cpu is not None:
         where += f", cpu{context.cpu}"
+    return where
+
+
+def explain(error: int, context: OpenContext, privileges: Privileges) -> str:
+    where = _where(context)
     if error == errno_module.ENOENT:
         if context.pmu is None:
             return (
@@ -117,6 +122,18 @@ def hidden_in_kernel(context: OpenContext, privileges: Privileges) -> CounterFai
         explanation=(
             f"{where}: counted inside the kernel, which the user-space-only fallback (exclude_kernel) cannot see, "
             f"so there is no value rather than a 0: {_privilege_text(privileges)}"
+        ),
+    )
+
+
+def malformed_read(context: OpenContext, words: int, claimed: int) -> CounterFailure:
+    """A group read shorter than its header claims (the kernel never should): no values that tick."""
+    return CounterFailure(
+        errno=errno_module.EIO,
+        errno_name="EIO",
+        explanation=(
+            f"{_where(context)}: the kernel's read held {words} words where its header claims {claimed} (EIO), "
+            "so this interval has no values rather than ones read past its end; the next read is tried as usual"
         ),
     )
 

@@ -12,23 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from pmutop.model.encoding import legacy_hybrid_config
+from pmutop.model.perf_abi import EventAttr, EventType, HardwareEvent, SoftwareEvent, config_attr
 from pmutop.model.samples import Encoding, GroupRole
 from pmutop.model.topology import Pmu, Topology
 
-PERF_TYPE_HARDWARE = 0
-PERF_TYPE_SOFTWARE = 1
-HW_CPU_CYCLES = 0
-HW_INSTRUCTIONS = 1
-HW_REF_CPU_CYCLES = 9
-SW_TASK_CLOCK = 1
-SW_CONTEXT_SWITCHES = 3
-SW_CPU_MIGRATIONS = 4
-
 # Generic event → (hardware id, sysfs alias names in the order perf's PMUs spell them).
 CORE_EVENTS = {
-    "cycles": (HW_CPU_CYCLES, ("cpu-cycles", "cycles", "cpu_cycles")),
-    "instructions": (HW_INSTRUCTIONS, ("instructions", "inst_retired")),
-    "ref-cycles": (HW_REF_CPU_CYCLES, ("ref-cycles",)),
+    "cycles": (HardwareEvent.CPU_CYCLES, ("cpu-cycles", "cycles", "cpu_cycles")),
+    "instructions": (HardwareEvent.INSTRUCTIONS, ("instructions", "inst_retired")),
+    "ref-cycles": (HardwareEvent.REF_CPU_CYCLES, ("ref-cycles",)),
 }
 # cycles leads: a group is scheduled as a whole, and without cycles nothing else is worth having.
 REQUIRED_CORE_EVENTS = ("cycles", "instructions")
@@ -37,23 +29,16 @@ MSR_EVENTS = ("tsc", "aperf", "mperf")
 
 @dataclass(frozen=True, slots=True)
 class CounterSpec:
-    """One event to open: the fields of perf_event_attr pmutop sets. Mirrors kernel.perf.EventAttr."""
+    """One event to open: its name and its perf_event_attr (the reader sets read_format)."""
 
     name: str
-    type: int
-    config: int = 0
-    config1: int = 0
-    config2: int = 0
-    exclude_kernel: bool = False
-    exclude_hv: bool = False
-    exclude_guest: bool = False
-    inherit: bool = False
-    # Set only by `-e` modifiers (:k, :I, :D); pmutop's own groups never need them.
-    exclude_user: bool = False
-    exclude_idle: bool = False
-    pinned: bool = False
+    attr: EventAttr
     # An optional member is dropped from its group when the kernel refuses it.
     optional: bool = False
+
+    def with_flags(self, **flags: bool) -> "CounterSpec":
+        """The same event with some of its attr's flags (exclude_kernel, inherit, ...) set otherwise."""
+        return replace(self, attr=replace(self.attr, **flags))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,16 +61,16 @@ class GroupPlan:
 
     def user_only(self) -> "GroupPlan":
         """Count user space only (perf's `:u`)."""
-        return replace(self, counters=tuple(replace(c, exclude_kernel=True, exclude_hv=True) for c in self.counters))
+        return replace(self, counters=tuple(c.with_flags(exclude_kernel=True, exclude_hv=True) for c in self.counters))
 
     def for_own_tasks(self) -> "GroupPlan":
         """The fallback when CPU-wide counting is denied: pmutop's own process tree, user space only."""
         plan = self.user_only()
-        return replace(plan, counters=tuple(replace(c, inherit=True) for c in plan.counters))
+        return replace(plan, counters=tuple(c.with_flags(inherit=True) for c in plan.counters))
 
     def with_exclude_guest(self) -> "GroupPlan":
         """Apple's PMUs refuse events that would count in guests (EOPNOTSUPP); perf retries like this."""
-        return replace(self, counters=tuple(replace(c, exclude_guest=True) for c in self.counters))
+        return replace(self, counters=tuple(c.with_flags(exclude_guest=True) for c in self.counters))
 
     def without(self, name: str) -> "GroupPlan":
         return replace(self, counters=tuple(c for c in self.counters if c.name != name))
@@ -122,7 +107,7 @@ def core_group_candidates(topology: Topology, pmu: Pmu | None) -> tuple[GroupPla
 
 def _hardware_group(pmu_name: str, encoding: Encoding, config_of: Callable[[int], int]) -> GroupPlan:
     counters = tuple(
-        CounterSpec(name, PERF_TYPE_HARDWARE, config_of(hw_id), optional=name not in REQUIRED_CORE_EVENTS)
+        CounterSpec(name, EventAttr(EventType.HARDWARE, config_of(hw_id)), optional=name not in REQUIRED_CORE_EVENTS)
         for name, (hw_id, _) in CORE_EVENTS.items()
     )
     return GroupPlan(GroupRole.CORE, pmu_name, encoding, counters)
@@ -136,16 +121,7 @@ def _alias_group(pmu: Pmu) -> GroupPlan | None:
             if name in REQUIRED_CORE_EVENTS:
                 return None
             continue
-        counters.append(
-            CounterSpec(
-                name,
-                pmu.type,
-                words.get("config", 0),
-                words.get("config1", 0),
-                words.get("config2", 0),
-                optional=name not in REQUIRED_CORE_EVENTS,
-            )
-        )
+        counters.append(CounterSpec(name, config_attr(pmu.type, words), optional=name not in REQUIRED_CORE_EVENTS))
     return GroupPlan(GroupRole.CORE, pmu.name, Encoding.RAW_ALIAS, tuple(counters))
 
 
@@ -157,8 +133,8 @@ def software_group() -> GroupPlan:
     0 for the members of the other PMU (measured; perf stat avoids it by reading each fd).
     """
     counters = (
-        CounterSpec("context-switches", PERF_TYPE_SOFTWARE, SW_CONTEXT_SWITCHES),
-        CounterSpec("cpu-migrations", PERF_TYPE_SOFTWARE, SW_CPU_MIGRATIONS),
+        CounterSpec("context-switches", EventAttr(EventType.SOFTWARE, SoftwareEvent.CONTEXT_SWITCHES)),
+        CounterSpec("cpu-migrations", EventAttr(EventType.SOFTWARE, SoftwareEvent.CPU_MIGRATIONS)),
     )
     return GroupPlan(GroupRole.SOFTWARE, "software", Encoding.PMU_TYPE, counters)
 
@@ -172,7 +148,7 @@ def msr_group(topology: Topology) -> GroupPlan | None:
     for name in MSR_EVENTS:
         words = alias_config(pmu, (name,))
         if words is not None:
-            counters.append(CounterSpec(name, pmu.type, words.get("config", 0), optional=name != "tsc"))
+            counters.append(CounterSpec(name, EventAttr(pmu.type, words.get("config", 0)), optional=name != "tsc"))
     if not counters or counters[0].name != "tsc":
         return None
     return GroupPlan(GroupRole.MSR, "msr", Encoding.PMU_TYPE, tuple(counters))

@@ -231,9 +231,10 @@ def spin(seconds: float) -> None:
 def probe() -> list[dict]:
     """Open cycles/instructions on every CPU with each encoding pmutop may use; record what happens."""
     from pmutop.kernel import perf
+    from pmutop.model.perf_abi import COUNTER_READ_FORMAT, EventAttr, EventType, HardwareEvent
 
-    read_format = perf.PERF_FORMAT_TOTAL_TIME_ENABLED | perf.PERF_FORMAT_TOTAL_TIME_RUNNING
-    hw = {"cycles": perf.PERF_COUNT_HW_CPU_CYCLES, "instructions": perf.PERF_COUNT_HW_INSTRUCTIONS}
+    read_format = COUNTER_READ_FORMAT
+    hw = {"cycles": HardwareEvent.CPU_CYCLES, "instructions": HardwareEvent.INSTRUCTIONS}
     raw = {"cycles": ARMV8_CPU_CYCLES, "instructions": ARMV8_INST_RETIRED}
     results = []
     ncpu = os.cpu_count() or 1
@@ -248,14 +249,14 @@ def probe() -> list[dict]:
                         "pmu": name,
                         "encoding": "extended",
                         "event": event,
-                        "type": perf.PERF_TYPE_HARDWARE,
+                        "type": EventType.HARDWARE,
                         "config": hw[event] | ptype << 32,
                     }
                 )
         os.sched_setaffinity(0, {cpu})
         opened = []
         for spec in specs:
-            attr = perf.EventAttr(type=spec["type"], config=spec["config"], read_format=read_format, disabled=True)
+            attr = EventAttr(type=spec["type"], config=spec["config"], read_format=read_format, disabled=True)
             fd = perf.open_event(attr, pid=-1, cpu=cpu)
             spec = dict(spec, cpu=cpu)
             if isinstance(fd, perf.OpenFailure):
@@ -280,8 +281,9 @@ def probe() -> list[dict]:
 def busy_vs_idle() -> list[dict]:
     """Legacy cycles/instructions on both CPUs while this process spins pinned to one of them."""
     from pmutop.kernel import perf
+    from pmutop.model.perf_abi import COUNTER_READ_FORMAT, EventAttr
 
-    read_format = perf.PERF_FORMAT_TOTAL_TIME_ENABLED | perf.PERF_FORMAT_TOTAL_TIME_RUNNING
+    read_format = COUNTER_READ_FORMAT
     ncpu = os.cpu_count() or 1
     out = []
     for busy in range(ncpu):
@@ -289,7 +291,7 @@ def busy_vs_idle() -> list[dict]:
         for cpu in range(ncpu):
             for event, config in (("cycles", 0), ("instructions", 1)):
                 for user_only in (False, True):
-                    attr = perf.EventAttr(
+                    attr = EventAttr(
                         type=0, config=config, read_format=read_format, disabled=True, exclude_kernel=user_only
                     )
                     fd = perf.open_event(attr, cpu=cpu)
@@ -328,7 +330,7 @@ def main() -> int:
         from pmutop.kernel import perf
 
         preload_pmutop()
-        print(json.dumps({"attr_size": perf.attr_size(), "perf": perf.__file__}))
+        print(json.dumps({"perf": perf.__file__}))
     with section("probe"):
         for row in probe():
             print(json.dumps(row))
