@@ -82,6 +82,13 @@ DAMAGE = {
         lines, 4, lambda r: r["tasks"]["migrations"].append([r["monotonic_ns"], 77, 77, "spin", 0, 999])
     ),
     "wrong types": lambda lines: with_field(lines, 4, lambda r: r.update(reads=[1, 2, 3])),
+    "unknown residency method": lambda lines: with_field(lines, 4, lambda r: r["tasks"].update(method="guesswork")),
+    # Version 3 stores the code: the label versions 1 and 2 stored is no code.
+    "residency label in version 3": lambda lines: with_field(
+        lines, 4, lambda r: r["tasks"].update(method="task-clock per CPU")
+    ),
+    "residency method not text": lambda lines: with_field(lines, 4, lambda r: r["tasks"].update(method=["cpu"])),
+    "residency method too long": lambda lines: with_field(lines, 4, lambda r: r["tasks"].update(method="x" * 5000)),
     "boolean count": lambda lines: with_field(lines, 4, lambda r: r.update(index=True)),
     "too long": lambda lines: damaged_at(lines, 4, '{"type": "tick", "pad": "' + "x" * (17 * 2**20) + '"}\n'),
 }
@@ -118,6 +125,9 @@ HEADER_DAMAGE = {
     "host is an object": lambda h: h.update(host={"a": "b"}),
     "processes are not pairs": lambda h: h.update(processes=[[1, 2, 3]]),
     "no layouts": lambda h: h.pop("layouts"),
+    # JSON true and 3.0 compare equal to 1 and 3 in Python; neither is a version.
+    "version is true": lambda h: h.update(version=True),
+    "version is a float": lambda h: h.update(version=3.0),
 }
 
 

@@ -8,9 +8,10 @@ from pmutop.live.topology_loader import load_topology
 from pmutop.model.failures import OpenContext, Privileges, explain
 from pmutop.model.plan import core_group_candidates, msr_group, software_group
 from pmutop.model.rates import RateModel
+from pmutop.model.residency import ResidencyMethod
 from pmutop.model.samples import CounterFailure, CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.model.snapshot import Metric
-from pmutop.model.tasks import RESIDENCY_BY_PMU, ProcessState, RawMigration, TaskCounterRead, TaskModel, TaskTick
+from pmutop.model.tasks import ProcessState, RawMigration, TaskCounterRead, TaskModel, TaskTick
 from pmutop.model.text import printable
 from pmutop.model.tracepoint import parse_format, read_field
 from tests import sysfs_trees
@@ -179,7 +180,7 @@ def test_task_residency_ipc_and_cross_type_migrations(tmp_path):
             for pmu, (enabled, running, values) in (("armv8_cortex_a53", a53), ("armv8_cortex_a72", a72))
         )
 
-    model.update(TaskTick((process,), reads((0, 0, (0, 0)), (0, 0, (0, 0))), (), 0, RESIDENCY_BY_PMU), 0)
+    model.update(TaskTick((process,), reads((0, 0, (0, 0)), (0, 0, (0, 0))), (), 0, ResidencyMethod.CORE_PMU_CYCLES), 0)
     migration = RawMigration(5 * 10**8, 7, 7, "worker", 0, 1)
     interval = model.update(
         TaskTick(
@@ -187,7 +188,7 @@ def test_task_residency_ipc_and_cross_type_migrations(tmp_path):
             reads((10**9, 2 * 10**8, (100, 50)), (10**9, 8 * 10**8, (400, 800))),
             (migration,),
             0,
-            RESIDENCY_BY_PMU,
+            ResidencyMethod.CORE_PMU_CYCLES,
         ),
         0,
     )

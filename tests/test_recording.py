@@ -15,6 +15,7 @@ from pmutop.kernel.sysfs import read_sysfs
 from pmutop.live.topology_loader import topology_of
 from pmutop.model.cpulist import parse_cpulist
 from pmutop.model.rates import RateModel
+from pmutop.model.residency import ResidencyMethod
 from pmutop.recording.format import FORMAT_VERSION, RecordingError, RecordingWriter, read_recording
 from pmutop.recording.replay import ReplayFeed
 from pmutop.recording.synthetic import synthetic_recording
@@ -228,3 +229,60 @@ def test_record_shows_progress_on_a_terminal_and_counts_ticks_in_words(tmp_path)
     assert code == 0
     assert "\rpmutop record: 2 ticks to " in text and "(Ctrl-C stops)" in text
     assert "wrote 4 ticks" in text and "wrote 1 ticks" not in text
+
+
+RECORDING_FIXTURES = Path(__file__).parent / "fixtures" / "recordings"
+
+
+def methods_written(path: Path) -> set[str]:
+    ticks = [json.loads(line) for line in path.read_text().splitlines()[1:]]
+    return {tick["tasks"]["method"] for tick in ticks if "tasks" in tick}
+
+
+@pytest.mark.parametrize(("recording", "code"), [("this_vm", "cpu-task-clock"), ("alder_lake", "core-pmu-cycles")])
+def test_the_residency_method_is_written_as_its_code(recording, code, request, tmp_path):
+    recording = request.getfixturevalue(recording)
+    path = write(recording, tmp_path / "rec.jsonl")
+    assert methods_written(path) == {code}
+    assert {tick.tasks.method.value for tick in read_recording(path).ticks if tick.tasks} == {code}
+
+
+def as_older_version(path: Path, version: int, out: Path) -> Path:
+    """The file as versions 1 and 2 wrote it: the method's label where version 3 has its code."""
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    lines[0]["version"] = version
+    for tick in lines[1:]:
+        if "tasks" in tick:
+            tick["tasks"]["method"] = ResidencyMethod(tick["tasks"]["method"]).label
+    out.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return out
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_older_versions_store_the_label_and_still_read(alder_lake, tmp_path, version):
+    older = as_older_version(write(alder_lake, tmp_path / "rec.jsonl"), version, tmp_path / "old.jsonl")
+    assert methods_written(older) == {"cycles per core PMU"}
+    loaded = read_recording(older)
+    assert loaded.errors == ()
+    assert loaded.ticks == alder_lake.ticks
+    assert snapshots(loaded) == snapshots(alder_lake)
+
+
+def test_a_version_1_file_with_a_code_is_damaged_where_it_is(alder_lake, tmp_path):
+    """Each version has one spelling: a code in a version 1 file is no label."""
+    path = write(alder_lake, tmp_path / "rec.jsonl")
+    text = path.read_text().replace('"version":3', '"version":1', 1)
+    path.write_text(text)
+    loaded = read_recording(path)
+    assert loaded.errors and all("unknown residency method" in error.reason for error in loaded.errors)
+    assert not any(tick.tasks for tick in loaded.ticks)
+
+
+def test_the_version_1_fixture_still_replays_with_its_residency_method():
+    path = RECORDING_FIXTURES / "arm64-two-pmu.jsonl"
+    assert json.loads(path.read_text().splitlines()[0])["version"] == 1
+    loaded = read_recording(path)
+    assert loaded.errors == ()
+    assert {tick.tasks.method for tick in loaded.ticks if tick.tasks} == {ResidencyMethod.CORE_PMU_CYCLES}
+    followed = [task for snapshot in snapshots(loaded) for task in snapshot["tasks"]]
+    assert followed and {task["residency_method"] for task in followed} == {"cycles per core PMU"}

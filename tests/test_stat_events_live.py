@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from pmutop.recording.format import FORMAT_VERSION
+
 # A workload that dwarfs the background: pipe ping-pong between two processes (each round trip is
 # two context switches and two sched_switch events) and fresh pages touched one by one (a page fault each).
 ROUND_TRIPS = 20000
@@ -131,7 +133,7 @@ def test_recorded_events_replay_with_the_same_figures(pmutop_command, tmp_path):
     )
     assert recorded.returncode == 0, recorded.stderr
     header = json.loads(path.read_text().splitlines()[0])
-    assert header["version"] == 2 and header["events"] == ["cs,sched:sched_switch"]
+    assert header["version"] == FORMAT_VERSION and header["events"] == ["cs,sched:sched_switch"]
     replayed = subprocess.run(
         [*pmutop_command, "stat", "--json", "--input", str(path)], capture_output=True, text=True, timeout=60
     )

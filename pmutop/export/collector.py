@@ -118,7 +118,7 @@ def _task_metrics(exposition: Exposition) -> Iterator[Metric]:
     for task in exposition.tasks:
         ids = (str(task.pid), task.comm)
         alive.add_metric(ids, 1 if task.alive else 0)
-        info.add_metric(ids, {"residency_method": task.residency_method})
+        info.add_metric(ids, {"residency_method": task.residency_method.label})
     yield from (alive, info)
     if exposition.lost_migrations is not None:
         yield CounterMetricFamily(

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pmutop.model.residency import ResidencyMethod
 from pmutop.model.samples import CpuTimes, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.model.snapshot import Snapshot, TaskRow
 from pmutop.model.topology import Topology
@@ -157,7 +158,7 @@ class TaskState:
     pid: int
     comm: str
     alive: bool
-    residency_method: str
+    residency_method: ResidencyMethod
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,8 @@ from pmutop.model.perf_abi import (
     parse_group_read,
 )
 from pmutop.model.plan import CounterSpec, GroupPlan
+from pmutop.model.residency import ResidencyMethod
 from pmutop.model.tasks import (
-    RESIDENCY_BY_CPU,
-    RESIDENCY_BY_PMU,
     ProcessState,
     RawMigration,
     TaskCounterRead,
@@ -426,7 +425,7 @@ class TaskFollower:
     fds_in_use: int = 0
     interval_s: float = 1.0
     notices: list[str] = field(default_factory=list)
-    method: str = RESIDENCY_BY_CPU
+    method: ResidencyMethod = ResidencyMethod.CPU_TASK_CLOCK
     # Threads found only by /proc although the tracer was on: their creation record was lost, so
     # their migrations before that tick were not seen (cumulative).
     threads_seen_late: int = 0
@@ -464,7 +463,11 @@ class TaskFollower:
             self._discover_comm()
             if not any(p.comm == self.comm for p in self._processes.values()):
                 self.notices.append(self._waiting_for_comm())
-        self.method = RESIDENCY_BY_PMU if self.topology.is_heterogeneous and self.core_plans else RESIDENCY_BY_CPU
+        self.method = (
+            ResidencyMethod.CORE_PMU_CYCLES
+            if self.topology.is_heterogeneous and self.core_plans
+            else ResidencyMethod.CPU_TASK_CLOCK
+        )
         # The rings open before /proc is listed: a thread made in between is in both, never in neither.
         online = online_cpus() or frozenset(procfs.read_cpu_times())
         self._tracer = MigrationTracer(data_pages=ring_pages(len(self.topology.cpus), self.interval_s))
@@ -568,7 +571,7 @@ class TaskFollower:
         for pmu, plan in self.core_plans.items():
             members = [c for c in plan.counters if c.name in ("cycles", "instructions")]
             specs.append(("core", pmu, members))
-        if self.method == RESIDENCY_BY_CPU:
+        if self.method is ResidencyMethod.CPU_TASK_CLOCK:
             clock = CounterSpec("task-clock", EventAttr(EventType.SOFTWARE, SoftwareEvent.TASK_CLOCK))
             for cpu in self.topology.online_cpus:
                 specs.append(("clock", str(cpu), [clock]))

@@ -10,6 +10,7 @@ from typing import Any, TypeVar, overload
 
 import numpy as np
 
+from pmutop.model.residency import ResidencyMethod
 from pmutop.model.samples import CounterFailure, Encoding
 
 # The per-CPU and per-PMU figures, in display order. Counts are per interval; rates per second.
@@ -306,9 +307,9 @@ class TaskRow:
     migrations_interval: int
     cross_type_interval: int
     running_s: float
+    # The source of the residency figures.
+    residency_method: ResidencyMethod
     exit_status: int | None = None
-    # The source of residency figures, e.g. "task-clock per CPU" or "cycles per core PMU".
-    residency_method: str = ""
     # (tid, CPU it last ran on) for each live thread.
     thread_cpus: tuple[tuple[int, int | None], ...] = ()
     # The last few migrations of this task (bounded), newest last.
@@ -329,7 +330,7 @@ class TaskRow:
             "core_type": self.core_type_now,
             "residency": {k: round(v, 4) for k, v in self.residency.items()},
             "residency_total": {k: round(v, 4) for k, v in self.residency_total.items()},
-            "residency_method": self.residency_method,
+            "residency_method": self.residency_method.label,
             "ipc": {k: m.to_json() for k, m in self.ipc.items()},
             "ipc_total": {k: m.to_json() for k, m in self.ipc_total.items()},
             "cycles_total": {k: m.to_json() for k, m in self.cycles_total.items()},

@@ -1,22 +1,20 @@
 """Following tasks: residency and IPC per core type, current CPU, and migrations, from raw reads.
 
-Two ways to measure residency, chosen by the live side from what the kernel allows:
-- "cycles per core PMU": a per-task {cycles, instructions} group on each core PMU only runs
+Two ways to measure residency (pmutop.model.residency), chosen by the live side from what the kernel allows:
+- CORE_PMU_CYCLES ("cycles per core PMU"): a per-task {cycles, instructions} group on each core PMU only runs
   while the task is on that PMU's CPUs, so its time_running is exactly the time spent there
   (heterogeneous machines). The counts are real, not extrapolated: low time_running here
   means "elsewhere", not "multiplexed", so they are never scaled up.
-- "task-clock per CPU": a per-task task-clock on each CPU (works everywhere, VMs included).
+- CPU_TASK_CLOCK ("task-clock per CPU"): a per-task task-clock on each CPU (works everywhere, VMs included).
 """
 
 from collections import deque
 from dataclasses import dataclass, field
 
+from pmutop.model.residency import ResidencyMethod
 from pmutop.model.snapshot import Metric, MigrationEntry, TaskRow
 from pmutop.model.topology import Topology
 
-RESIDENCY_BY_PMU = "cycles per core PMU"
-RESIDENCY_BY_CPU = "task-clock per CPU"
-RESIDENCY_BY_SAMPLING = "CPU sampled from /proc each tick"
 RECENT_MIGRATIONS = 32
 
 
@@ -62,7 +60,7 @@ class TaskTick:
     # Cumulative records the kernel dropped (ring overflow): migrations or the thread records
     # that say whose they are.
     lost_migrations: int
-    method: str
+    method: ResidencyMethod
     # Cumulative threads found by /proc only, their creation record missed: migrations they made
     # before that were not seen.
     threads_seen_late: int = 0
@@ -136,7 +134,7 @@ class TaskModel:
                 bucket[place] = bucket.get(place, 0) + deltas[0]
             else:
                 core_places.setdefault(read.pid, set()).add(read.place)
-                if tick.method == RESIDENCY_BY_PMU:
+                if tick.method is ResidencyMethod.CORE_PMU_CYCLES:
                     bucket = per_task_ns.setdefault(read.pid, {})
                     bucket[read.place] = bucket.get(read.place, 0) + running
                 if running == 0:
@@ -217,7 +215,7 @@ class TaskModel:
         core_places: set[str],
         migrations_interval: int,
         cross_interval: int,
-        method: str,
+        method: ResidencyMethod,
     ) -> TaskRow:
         main_cpu = next((cpu for tid, cpu in process.threads if tid == process.pid), None)
         if main_cpu is None and process.threads:

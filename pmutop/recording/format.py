@@ -4,10 +4,10 @@ A recording keeps what the sampler read, never what the model computed, so a rep
 same RateModel over the same numbers and shows the same figures as the live view did, on the
 recorded machine's topology (not the replaying machine's).
 
-Layout (version 2), one JSON object per line, UTF-8; a name ending in `.gz` is gzip-compressed:
+Layout (version 3), one JSON object per line, UTF-8; a name ending in `.gz` is gzip-compressed:
 
 line 1, the header:
-    {"format": "pmutop-recording", "version": 2,
+    {"format": "pmutop-recording", "version": 3,
      "host": str, "kernel": str, "privileges": str,      # e.g. "root", "CAP_PERFMON", "paranoid 2"
      "interval_s": float,                                # the requested tick interval
      "created": str | null,                              # local ISO time; null in synthetic files
@@ -35,8 +35,11 @@ each following line is a tick:
         "counters": [[pid, tid, kind ("core"|"clock"), place, time_enabled, time_running,
                       generation, [values]]],
         "migrations": [[monotonic_ns, pid, tid, comm, from_cpu, to_cpu]],
-        "lost_migrations": int, "method": str,
+        "lost_migrations": int,
+        "method": "core-pmu-cycles"|"cpu-task-clock",    # pmutop.model.residency.ResidencyMethod's code
         "threads_seen_late": int}}                      # absent in older files: 0
+    Versions 1 and 2 store "method" as the method's display label ("cycles per core PMU",
+    "task-clock per CPU"), which still reads.
 Counter values are cumulative, exactly as read (64-bit unsigned; JSON integers hold them).
 
 A recording may come from anyone, so the reader is bounded and fails per line. A line is at most
@@ -63,13 +66,17 @@ from typing import IO, Any
 
 from pmutop.kernel.bounded_json import loads_bounded
 from pmutop.kernel.sysfs import SysfsRead
+from pmutop.model.residency import ResidencyMethod
 from pmutop.model.samples import CounterFailure, CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.model.tasks import ProcessState, RawMigration, TaskCounterRead, TaskTick
 
 FORMAT_NAME = "pmutop-recording"
-FORMAT_VERSION = 2
-# Version 1 differs only by lacking "events" layouts and the header's "events" list.
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+# Version 1 lacks "events" layouts and the header's "events" list; versions 1 and 2 store a task tick's
+# residency method as its display label where version 3 stores its code.
+READABLE_VERSIONS = (1, 2, 3)
+_RESIDENCY_BY_LABEL = {method.label: method for method in ResidencyMethod}
+_RESIDENCY_BY_CODE = {method.value: method for method in ResidencyMethod}
 # A tick of a 448-CPU machine following a thousand threads is a few MiB; a header a few hundred KiB.
 MAX_LINE_BYTES = 16 * 2**20
 # The deepest legitimate line is a tick's tasks.processes threads: 5 levels.
@@ -199,7 +206,7 @@ def task_tick_to_json(tasks: TaskTick) -> dict[str, Any]:
         ],
         "migrations": [[m.monotonic_ns, m.pid, m.tid, m.comm, m.from_cpu, m.to_cpu] for m in tasks.migrations],
         "lost_migrations": tasks.lost_migrations,
-        "method": tasks.method,
+        "method": tasks.method.value,
         "threads_seen_late": tasks.threads_seen_late,
     }
 
@@ -313,7 +320,8 @@ def header_from_json(record: Any) -> RecordingHeader:
     if not isinstance(record, dict) or record.get("format") != FORMAT_NAME:
         raise ValueError("not a pmutop recording (no pmutop-recording header)")
     version = record.get("version")
-    if version not in READABLE_VERSIONS:
+    # `true` and 2.0 compare equal to 1 and 2: only a JSON integer is a version.
+    if type(version) is not int or version not in READABLE_VERSIONS:
         readable = ", ".join(str(v) for v in READABLE_VERSIONS)
         raise ValueError(f"recording format version {version!r:.40}; this pmutop reads versions {readable}")
     sysfs_record = _map(_field(record, "sysfs"), "sysfs")
@@ -414,14 +422,22 @@ def _migration(value: Any, cpus: _Cpus) -> RawMigration:
     )
 
 
-def task_tick_from_json(value: Any, cpus: _Cpus) -> TaskTick:
+def _residency_method(value: Any, version: int) -> ResidencyMethod:
+    known = _RESIDENCY_BY_CODE if version >= 3 else _RESIDENCY_BY_LABEL
+    method = known.get(_text(value, "method"))
+    if method is None:
+        raise ValueError(f"unknown residency method {value!r:.40}")
+    return method
+
+
+def task_tick_from_json(value: Any, cpus: _Cpus, version: int) -> TaskTick:
     record = _map(value, "tasks")
     return TaskTick(
         processes=tuple(_process(item, cpus) for item in _list(_field(record, "processes"), "processes")),
         counters=tuple(_task_counter(item, cpus) for item in _list(_field(record, "counters"), "counters")),
         migrations=tuple(_migration(item, cpus) for item in _list(_field(record, "migrations"), "migrations")),
         lost_migrations=_u64(_field(record, "lost_migrations"), "lost_migrations"),
-        method=_text(_field(record, "method"), "method"),
+        method=_residency_method(_field(record, "method"), version),
         threads_seen_late=_u64(record.get("threads_seen_late", 0), "threads_seen_late"),
     )
 
@@ -432,7 +448,7 @@ def _cpu_key(key: str, cpus: _Cpus) -> int:
     return cpus.check(int(key), "cpu_times CPU")
 
 
-def tick_from_json(record: Any, cpus: _Cpus) -> RawTick:
+def tick_from_json(record: Any, cpus: _Cpus, version: int) -> RawTick:
     record = _map(record, "tick")
     cpu_times = {}
     for key, pair in _map(_field(record, "cpu_times"), "cpu_times").items():
@@ -458,7 +474,7 @@ def tick_from_json(record: Any, cpus: _Cpus) -> RawTick:
         layouts=tuple(layout_from_json(item, cpus) for item in _list(record["layouts"], "layouts"))
         if "layouts" in record
         else None,
-        tasks=task_tick_from_json(record["tasks"], cpus) if "tasks" in record else None,
+        tasks=task_tick_from_json(record["tasks"], cpus, version) if "tasks" in record else None,
     )
 
 
@@ -582,10 +598,13 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
         try:
             if isinstance(data, str):
                 raise ValueError(data)
-            header = header_from_json(_parse_line(data))
+            header_record = _parse_line(data)
+            header = header_from_json(header_record)
         except ValueError as exc:
             raise RecordingError(f"{path}: line {number} (header): {exc}") from None
         cpus = _Cpus(header.sysfs.cpu_names)
+        # Checked by header_from_json: one of READABLE_VERSIONS.
+        version = header_record["version"]
         ticks: list[RawTick] = []
         errors: list[LineError] = []
         damaged = 0
@@ -598,7 +617,7 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
                 kind = record.get("type") if isinstance(record, dict) else None
                 if kind != "tick":
                     raise ValueError(f"unknown record type {kind!r:.40}")
-                tick = tick_from_json(record, cpus)
+                tick = tick_from_json(record, cpus, version)
                 if tick.monotonic_ns <= last_ns:
                     raise ValueError("monotonic_ns does not increase")
                 last_ns = tick.monotonic_ns

@@ -17,10 +17,9 @@ from pmutop.live.topology_loader import topology_of
 from pmutop.model.event_resolve import SOFTWARE_EVENTS, resolve_events
 from pmutop.model.event_syntax import parse_event_lists
 from pmutop.model.failures import OpenContext, Privileges, failure
+from pmutop.model.residency import ResidencyMethod
 from pmutop.model.samples import CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.model.tasks import (
-    RESIDENCY_BY_CPU,
-    RESIDENCY_BY_PMU,
     ProcessState,
     RawMigration,
     TaskCounterRead,
@@ -191,7 +190,7 @@ class _FollowedTask:
             counters=tuple(self.counters.values()),
             migrations=tuple(migrations),
             lost_migrations=self.lost,
-            method=RESIDENCY_BY_PMU if self.by_pmu else RESIDENCY_BY_CPU,
+            method=ResidencyMethod.CORE_PMU_CYCLES if self.by_pmu else ResidencyMethod.CPU_TASK_CLOCK,
         )
 
 

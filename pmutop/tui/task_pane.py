@@ -45,8 +45,7 @@ def _residency_lines(task: TaskRow, order, cpu_share: float | None) -> Text:
     if not task.residency_total:
         return text
     text.append("  residency")
-    if task.residency_method:
-        text.append(f" ({task.residency_method})", style="dim")
+    text.append(f" ({task.residency_method.label})", style="dim")
     places = sorted(task.residency_total, key=order)
     width = max(len(place) for place in places) + 2
     for place in places:

@@ -11,6 +11,7 @@ from pmutop.live.feed import EndCallback, SnapshotCallback
 from pmutop.live.topology_loader import topology_of
 from pmutop.model.processes import ProcessInfo
 from pmutop.model.rates import RateModel
+from pmutop.model.residency import ResidencyMethod
 from pmutop.model.snapshot import Metric, MigrationEntry, Snapshot, TaskRow
 from pmutop.model.topology import Topology
 from pmutop.recording.format import Recording
@@ -107,7 +108,7 @@ def followed_task(topology: Topology, comm: str = MALICIOUS_COMM) -> TaskRow:
         migrations_interval=1,
         cross_type_interval=1,
         running_s=4.2,
-        residency_method="cycles per core PMU",
+        residency_method=ResidencyMethod.CORE_PMU_CYCLES,
     )
 
 
