@@ -212,7 +212,7 @@ def test_a_model_error_during_replay_ends_the_feed_with_a_reason(lines, tmp_path
     feed = ReplayFeed(dataclasses.replace(recording, ticks=(recording.ticks[0], broken)), speed=1000.0)
     ended = []
     done = threading.Event()
-    feed.start(lambda snapshot: None, lambda reason: (ended.append(reason), done.set()))
+    feed.start(lambda snapshot: None, lambda reason: (ended.append(reason), done.set()), lambda state: None)
     assert done.wait(30), "the replay thread died without ending the feed"
     feed.stop()
     assert ended[0].startswith("replay stopped: ")

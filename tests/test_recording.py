@@ -149,7 +149,7 @@ def run_feed(feed: ReplayFeed) -> tuple[list, list]:
         ended.append(reason)
         done.set()
 
-    feed.start(delivered.append, on_end)
+    feed.start(delivered.append, on_end, lambda state: None)
     assert done.wait(10)
     feed.stop()
     return delivered, ended
@@ -173,7 +173,7 @@ def test_replay_feed_pauses_and_steps(alder_lake):
         delivered.append(snapshot.index)
         arrived.release()
 
-    feed.start(on_snapshot, lambda reason: None)
+    feed.start(on_snapshot, lambda reason: None, lambda state: None)
     for _ in range(3):
         assert arrived.acquire(timeout=5)
     assert not arrived.acquire(timeout=0.2)
@@ -181,7 +181,7 @@ def test_replay_feed_pauses_and_steps(alder_lake):
     assert arrived.acquire(timeout=5)
     assert delivered == [1, 2, 3, 4]
     feed.set_interval(0.25)
-    assert feed.speed == pytest.approx(4.0)
+    assert feed.state().playback.speed == pytest.approx(4.0)
     feed.stop()
 
 

@@ -83,7 +83,7 @@ def test_live_summary_equals_the_replayed_one(pmutop_command, tmp_path):
     # The TUI's replay folds the same ticks with the same model: the same total on its last tick.
     feed = ReplayFeed.from_file(str(path), start_at=len(read_recording(path).ticks))
     delivered, ended = [], threading.Event()
-    feed.start(delivered.append, lambda reason: ended.set())
+    feed.start(delivered.append, lambda reason: ended.set(), lambda state: None)
     ended.wait()
     feed.stop()
     assert delivered[-1].tasks[0].migrations == live_record["tasks"][0]["migrations"]

@@ -5,11 +5,16 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from pmutop.cli import stat_args
 from pmutop.cli.errors import UsageError, run_app
 from pmutop.cli.stat_args import parse_pids
 from pmutop.cli.tui_args import build_tui_parser
+
+if TYPE_CHECKING:
+    from pmutop.live.live_feed import LiveFeed
+    from pmutop.tui.config import TuiConfig
 
 DEFAULT_INTERVAL_MS = 1000
 
@@ -80,20 +85,14 @@ def run_tui(options_argv: list[str], command: list[str]) -> int:
             _report_command_log(log_path, command)
 
 
-def _run_app(feed, config) -> int:
-    from pmutop.live.stat_session import shell_status
+def _run_app(feed: "LiveFeed", config: "TuiConfig") -> int:
     from pmutop.tui.app import PmutopApp
 
     try:
         ended_badly = run_app(PmutopApp(feed, config=config), "pmutop")
     finally:
         feed.stop()
-    if ended_badly is not None:
-        return ended_badly
-    child = feed.session.child
-    if child is not None and not feed.command_interrupted:
-        return shell_status(child.returncode)
-    return 0
+    return ended_badly if ended_badly is not None else feed.exit_code()
 
 
 def _report_command_log(path: str, command: list[str]) -> None:

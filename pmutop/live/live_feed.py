@@ -7,7 +7,15 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from pmutop.live.feed import EndCallback, SnapshotCallback
+from pmutop.live.feed import (
+    EndCallback,
+    FeedCapability,
+    FeedSource,
+    FeedState,
+    SnapshotCallback,
+    StateCallback,
+    StateHandOver,
+)
 from pmutop.live.process_list import ProcessLister
 from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
 from pmutop.live.tasks import SERVICE_INTERVAL_S
@@ -25,7 +33,8 @@ class LiveFeed:
     """Ticks a StatSession on its own thread and hands each snapshot to the UI.
 
     Requests from the UI (follow, interval, pause) only set state here; the feed thread acts on them
-    at its next wake-up, so the session and every fd are touched by one thread only.
+    at its next wake-up, so the session and every fd are touched by one thread only. It cannot step or
+    seek (its state's capabilities say so): those requests change nothing.
     """
 
     def __init__(self, session: StatSession, interval_s: float = 1.0) -> None:
@@ -47,6 +56,7 @@ class LiveFeed:
         self._requests: list[tuple] = []
         self._process_lister = ProcessLister()
         self._wake = threading.Condition()
+        self._states = StateHandOver(self._wake, self._state)
         self._thread: threading.Thread | None = None
 
     @classmethod
@@ -67,15 +77,14 @@ class LiveFeed:
             return session
         return cls(session, interval_s)
 
-    @property
-    def interval_s(self) -> float:
-        return self._interval_s
+    def state(self) -> FeedState:
+        return self._states.now()
 
-    @property
-    def paused(self) -> bool:
-        return self._paused
+    def _state(self) -> FeedState:
+        return FeedState(FeedSource.LIVE, frozenset({FeedCapability.PAUSE}), self._paused, self._interval_s)
 
-    def start(self, on_snapshot: SnapshotCallback, on_end: EndCallback) -> None:
+    def start(self, on_snapshot: SnapshotCallback, on_end: EndCallback, on_state: StateCallback) -> None:
+        self._states.on_state = on_state
         self._thread = threading.Thread(
             target=self._run, args=(on_snapshot, on_end), name="pmutop-sampler", daemon=True
         )
@@ -102,15 +111,33 @@ class LiveFeed:
         if self._thread is None or not self._thread.is_alive():
             self.session.finish()
 
-    def set_interval(self, seconds: float) -> None:
+    def exit_code(self) -> int:
+        """After stop(): what pmutop exits with, the followed command's shell status when it ended by
+        itself (a command stop() had to end, or none followed: 0)."""
+        return 0 if self.command_interrupted else self.session.exit_code()
+
+    def set_interval(self, seconds: float) -> FeedState:
         with self._wake:
             self._interval_s = min(max(seconds, MIN_INTERVAL_S), MAX_INTERVAL_S)
-            self._wake.notify_all()
+            return self._states.changed()
 
-    def set_paused(self, paused: bool) -> None:
+    def set_paused(self, paused: bool) -> FeedState:
         with self._wake:
             self._paused = paused
-            self._wake.notify_all()
+            return self._states.changed()
+
+    # No playback, no STEP or SEEK: a face never asks, and these change nothing.
+    def set_speed(self, speed: float) -> FeedState:
+        return self.state()
+
+    def step(self) -> None:
+        pass
+
+    def seek(self, position: int) -> None:
+        pass
+
+    def seek_by(self, ticks: int) -> None:
+        pass
 
     def follow(self, pids: tuple[int, ...], comm: str | None = None) -> None:
         with self._wake:

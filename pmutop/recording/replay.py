@@ -14,7 +14,16 @@ import threading
 import time
 from pathlib import Path
 
-from pmutop.live.feed import EndCallback, SnapshotCallback
+from pmutop.live.feed import (
+    EndCallback,
+    FeedCapability,
+    FeedSource,
+    FeedState,
+    Playback,
+    SnapshotCallback,
+    StateCallback,
+    StateHandOver,
+)
 from pmutop.live.topology_loader import topology_of
 from pmutop.model.processes import ProcessInfo
 from pmutop.model.rates import RateModel
@@ -29,8 +38,7 @@ def _recorded_interval(recording: Recording) -> float:
     return statistics.median(gaps) if gaps else recording.header.interval_s
 
 
-# Playback speeds offered by +/- (slower/faster), as plain numbers the header can show.
-SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0)
+REPLAY_CAPABILITIES = frozenset({FeedCapability.PAUSE, FeedCapability.STEP, FeedCapability.SEEK})
 
 
 class ReplayFeed:
@@ -40,10 +48,11 @@ class ReplayFeed:
     the snapshot of tick position `start_at` when `paused` is set: tests and screenshots use
     that to show a fixed moment of a recording with its history behind it.
 
-    `position` is how many ticks have been folded in. At the end of the recording the thread stays,
-    waiting for a seek (`seek`, `seek_by`), so the replay can be watched again. A seek folds every tick
-    on the way in and delivers each snapshot (the inbox keeps their history); a seek backwards starts
-    the RateModel again from the first tick, since the figures carry state (totals, task histories).
+    Its state's playback position is how many ticks have been folded in. At the end of the recording
+    the thread stays, waiting for a seek (`seek`, `seek_by`), so the replay can be watched again. A seek
+    folds every tick on the way in and delivers each snapshot (the inbox keeps their history); a seek
+    backwards starts the RateModel again from the first tick, since the figures carry state (totals,
+    task histories). Each fold hands on the new state before its snapshot.
     """
 
     def __init__(
@@ -75,37 +84,39 @@ class ReplayFeed:
         self._seek: int | None = None
         self._stopping = False
         self._wake = threading.Condition()
+        self._states = StateHandOver(self._wake, self._state)
         self._thread: threading.Thread | None = None
         self._followed: tuple[int, ...] | None = None
-        # Ticks folded in so far; read by the UI for "tick N of M".
-        self.position = 0
+        # Ticks folded in so far: written by the feed thread under the lock, shown through state().
+        self._position = 0
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **options) -> "ReplayFeed":
         return cls(read_recording(path), name=Path(path).name, **options)
 
     @property
-    def total_ticks(self) -> int:
+    def _total_ticks(self) -> int:
         return len(self.recording.ticks)
 
     @property
-    def at_end(self) -> bool:
-        return self.position >= self.total_ticks
+    def _at_end(self) -> bool:
+        return self._position >= self._total_ticks
 
-    @property
-    def speed(self) -> float:
-        return self._speed
+    def state(self) -> FeedState:
+        return self._states.now()
 
-    @property
-    def interval_s(self) -> float:
-        """The playback interval: the recorded one over the speed."""
-        return self.recorded_interval_s / self._speed
+    def _state(self) -> FeedState:
+        return FeedState(
+            FeedSource.RECORDING,
+            REPLAY_CAPABILITIES,
+            self._paused,
+            # The playback interval: the recorded one over the speed.
+            self.recorded_interval_s / self._speed,
+            Playback(self._position, self._total_ticks, self._speed, self.recorded_interval_s),
+        )
 
-    @property
-    def paused(self) -> bool:
-        return self._paused
-
-    def start(self, on_snapshot: SnapshotCallback, on_end: EndCallback) -> None:
+    def start(self, on_snapshot: SnapshotCallback, on_end: EndCallback, on_state: StateCallback) -> None:
+        self._states.on_state = on_state
         self._thread = threading.Thread(target=self._run, args=(on_snapshot, on_end), name="pmutop-replay", daemon=True)
         self._thread.start()
 
@@ -116,19 +127,19 @@ class ReplayFeed:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=2)
 
-    def set_interval(self, seconds: float) -> None:
+    def set_interval(self, seconds: float) -> FeedState:
         """A refresh interval, applied as a speed: half the interval plays twice as fast."""
-        self.set_speed(self.recorded_interval_s / seconds)
+        return self.set_speed(self.recorded_interval_s / seconds)
 
-    def set_speed(self, speed: float) -> None:
+    def set_speed(self, speed: float) -> FeedState:
         with self._wake:
             self._speed = speed
-            self._wake.notify_all()
+            return self._states.changed()
 
-    def set_paused(self, paused: bool) -> None:
+    def set_paused(self, paused: bool) -> FeedState:
         with self._wake:
             self._paused = paused
-            self._wake.notify_all()
+            return self._states.changed()
 
     def step(self) -> None:
         """Advance one tick while paused."""
@@ -140,13 +151,13 @@ class ReplayFeed:
         """Go to the moment `position` ticks in (clamped to the recording); playing or paused as before."""
         with self._wake:
             # Two ticks make the first snapshot: before that there is nothing to show.
-            self._seek = min(max(position, min(2, self.total_ticks)), self.total_ticks)
+            self._seek = min(max(position, min(2, self._total_ticks)), self._total_ticks)
             self._steps = 0
             self._wake.notify_all()
 
     def seek_by(self, ticks: int) -> None:
         with self._wake:
-            base = self._seek if self._seek is not None else self.position
+            base = self._seek if self._seek is not None else self._position
         self.seek(base + ticks)
 
     def follow(self, pids: tuple[int, ...], comm: str | None = None) -> None:
@@ -185,7 +196,7 @@ class ReplayFeed:
             while not self._stopping:
                 if self._seek is not None:
                     return "seek"
-                if self.at_end:
+                if self._at_end:
                     self._wake.wait()
                     continue
                 if self._paused:
@@ -217,7 +228,10 @@ class ReplayFeed:
 
         def fold(position: int) -> None:
             snapshot = model.update(ticks[position])
-            self.position = position + 1
+            with self._wake:
+                self._position = position + 1
+                # Before the snapshot: a face that draws it has the position it belongs to.
+                self._states.changed()
             if snapshot is not None:
                 on_snapshot(self._filtered(snapshot))
 
@@ -228,25 +242,27 @@ class ReplayFeed:
             fold(position)
         ended = False
         while True:
-            if self.at_end and not ended:
+            if self._at_end and not ended:
                 ended = True
                 on_end(self.recording.error_summary())
             delay = None
-            if not self.at_end and self.position:
-                delay = (ticks[self.position].monotonic_ns - ticks[self.position - 1].monotonic_ns) / 1e9 / self._speed
+            at = self._position
+            if not self._at_end and at:
+                delay = (ticks[at].monotonic_ns - ticks[at - 1].monotonic_ns) / 1e9 / self._speed
             turn = self._wait_turn(delay)
             if turn == "stop":
                 return
             if turn == "tick":
-                fold(self.position)
+                fold(self._position)
                 continue
             with self._wake:
                 target, self._seek = self._seek, None
             if target is None:
                 continue
-            if target < self.position:
+            if target < self._position:
                 model = RateModel(self.topology, header.layouts, header.notices)
-                self.position = 0
+                with self._wake:
+                    self._position = 0
             ended = ended and target >= len(ticks)
-            while self.position < target and not self._stopping:
-                fold(self.position)
+            while self._position < target and not self._stopping:
+                fold(self._position)

@@ -1,7 +1,9 @@
 """The pmutop Textual app: header, notice banner, topology pane, live pane, task pane, footer.
 
 The app never calls the kernel. A feed (live sampler or replay) runs on its own thread and hands
-snapshots to a SnapshotInbox; the app draws the newest one when it gets to it.
+snapshots to a SnapshotInbox; the app draws the newest one when it gets to it. What the feed can do and
+where it is come as FeedState values (through the inbox, and back from each request): the app offers
+keys by the state's capabilities and draws the header from it, never from the feed's class or attributes.
 """
 
 from collections.abc import Iterable
@@ -17,15 +19,14 @@ from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from pmutop.live.feed import SnapshotFeed
+from pmutop.live.feed import FeedCapability, FeedSource, FeedState, SnapshotFeed
 from pmutop.model.snapshot import Snapshot
-from pmutop.recording.replay import SPEEDS, ReplayFeed
 from pmutop.tui.columns import ColumnChooser, available_columns, chosen_columns
 from pmutop.tui.config import TuiConfig, save_config
 from pmutop.tui.footer import FittingFooter
 from pmutop.tui.heat_map import CpuHeatMap
 from pmutop.tui.history import HistoryBar
-from pmutop.tui.inbox import FeedEnded, SnapshotInbox, SnapshotReady
+from pmutop.tui.inbox import FeedEnded, FeedStateChanged, SnapshotInbox, SnapshotReady
 from pmutop.tui.live_pane import LiveTable, RowMarks
 from pmutop.tui.paint import PmutopScreen, driver_class, update_in_place
 from pmutop.tui.screens import FilterInput, HelpScreen, ProcessPicker
@@ -36,6 +37,8 @@ from pmutop.tui.topology_pane import TopologyTree
 
 # Refresh intervals offered by +/-, in seconds.
 INTERVALS = (0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
+# Playback speeds offered by +/- (slower/faster), as plain numbers the header can show.
+SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0)
 # Below this width the topology pane folds away (t shows it), leaving the live table the whole screen.
 TOPOLOGY_MIN_WIDTH = 100
 COMPACT_FOOTER_WIDTH = 140
@@ -43,8 +46,15 @@ COMPACT_FOOTER_WIDTH = 140
 HEAT_MAP_MIN_CPUS = 64
 # How far ←/→ move a replay.
 SEEK_TICKS = 10
-# Actions that only a replay has.
-REPLAY_ACTIONS = frozenset({"step", "seek_back", "seek_forward", "seek_start", "seek_end"})
+# Actions a feed offers only with a capability (its state says which it has).
+ACTION_CAPABILITIES = {
+    "toggle_pause": FeedCapability.PAUSE,
+    "step": FeedCapability.STEP,
+    "seek_back": FeedCapability.SEEK,
+    "seek_forward": FeedCapability.SEEK,
+    "seek_start": FeedCapability.SEEK,
+    "seek_end": FeedCapability.SEEK,
+}
 # Actions on keys a focused text box (the filter) or another screen (picker, help) needs for itself.
 SHARED_KEY_ACTIONS = frozenset({"toggle_pause", "seek_back", "seek_forward", "seek_start", "seek_end"})
 # Header pieces in the order they leave when the header does not fit one line (the first first); the
@@ -105,6 +115,8 @@ class PmutopApp(App):
         self.config = config
         self._columns_chosen = False
         self.feed = feed
+        # The feed's state as last handed on: before its thread starts, as it is now.
+        self.feed_state: FeedState = feed.state()
         self.topology = feed.topology
         self.inbox = SnapshotInbox(self.post_message)
         self.main_screen = PmutopScreen(id="_default")
@@ -163,7 +175,7 @@ class PmutopApp(App):
     def on_ready(self) -> None:
         # Only once the first frame is on screen: a snapshot drawn before the first layout could grow a
         # Static (the detail line) whose layout request is then lost, leaving it a line short for good.
-        self.feed.start(self.inbox.deliver, self.inbox.end)
+        self.feed.start(self.inbox.deliver, self.inbox.end, self.inbox.deliver_state)
 
     def on_unmount(self) -> None:
         self.feed.stop()
@@ -187,6 +199,8 @@ class PmutopApp(App):
         if snapshot is None:
             return
         self.snapshot = snapshot
+        # A feed hands on its state before the snapshot it belongs to: the header goes with the rows.
+        self._take_feed_state()
         if not self._columns_chosen:
             # The -e events are known from the first snapshot: each is a column unless the config hid it.
             self._columns_chosen = True
@@ -201,9 +215,18 @@ class PmutopApp(App):
             self._update_banner()
             self._update_detail()
 
+    def on_feed_state_changed(self, _message: FeedStateChanged) -> None:
+        self._take_feed_state()
+        self._update_header()
+
+    def _take_feed_state(self) -> None:
+        state = self.inbox.take_state()
+        if state is not None:
+            self.feed_state = state
+
     def on_feed_ended(self, message: FeedEnded) -> None:
-        # A replay at its end waits for a seek (the header says "end"); a live feed stopped for good.
-        if not isinstance(self.feed, ReplayFeed):
+        # A feed that can seek waits at its end for a seek (the header says "end"); another stopped for good.
+        if not self.feed_state.can(FeedCapability.SEEK):
             self.ended = message.reason or "ended"
         if message.reason:
             self.notify(message.reason, severity="warning", timeout=10)
@@ -245,14 +268,11 @@ class PmutopApp(App):
 
     def _update_header(self) -> None:
         # What the header shows, in short: most ticks change none of it, and then no Text is built.
-        feed, live = self.feed, self.live
-        replay = (feed.position, feed.total_ticks, feed.speed, feed.at_end) if isinstance(feed, ReplayFeed) else ()
+        live = self.live
         key = (
             self.size.width,
-            feed.interval_s,
-            replay,
+            self.feed_state,
             self.ended,
-            feed.paused,
             live.sort_name,
             live.sort_arrow,
             live.grouped,
@@ -290,20 +310,21 @@ class PmutopApp(App):
             piece("pmus", ("no core PMU", "yellow"))
         privileges = description.get("privileges", "?")
         piece("privileges", literal(privileges, _privilege_style(privileges)))
-        feed = self.feed
-        if isinstance(feed, ReplayFeed):
+        state = self.feed_state
+        playback = state.playback
+        if playback is not None:
             # The recording's own interval (the measured one, 0.20051 s: three digits say it), and the
             # playback speed apart from it.
-            piece("interval", f"recorded every {feed.recorded_interval_s:.3g}s")
+            piece("interval", f"recorded every {playback.recorded_interval_s:.3g}s")
             piece("recording", "replay ", literal(description.get("replay", "")))
-            piece("position", f"tick {feed.position}/{feed.total_ticks} ×{feed.speed:g}")
-            if feed.at_end:
+            piece("position", f"tick {playback.position}/{playback.total} ×{playback.speed:g}")
+            if playback.at_end:
                 piece("state", ("END", "bold yellow"))
         else:
-            piece("interval", f"every {feed.interval_s:.3g}s")
+            piece("interval", f"every {state.interval_s:.3g}s")
         if self.ended is not None:
             piece("state", ("ENDED", "bold red"))
-        elif feed.paused:
+        elif state.paused:
             piece("state", ("PAUSED", "bold reverse yellow"))
         piece("sort", f"sort {self.live.sort_name}{self.live.sort_arrow}")
         if not self.live.grouped:
@@ -362,7 +383,8 @@ class PmutopApp(App):
     # -- actions ---------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in REPLAY_ACTIONS and not isinstance(self.feed, ReplayFeed):
+        needs = ACTION_CAPABILITIES.get(action)
+        if needs is not None and not self.feed_state.can(needs):
             return False
         if action in SHARED_KEY_ACTIONS and (self.screen is not self.main_screen or isinstance(self.focused, Input)):
             # False passes the key on: the filter box types a space, the table's home/end move its cursor.
@@ -372,26 +394,27 @@ class PmutopApp(App):
         return True
 
     def action_toggle_pause(self) -> None:
-        self.feed.set_paused(not self.feed.paused)
+        self.feed_state = self.feed.set_paused(not self.feed_state.paused)
         self._update_header()
 
     def _change_interval(self, direction: int) -> None:
-        """+ (direction 1) waits longer between ticks, - shorter; for a replay, + plays slower."""
-        feed = self.feed
-        if isinstance(feed, ReplayFeed):
+        """+ (direction 1) waits longer between ticks, - shorter; for a playback, + plays slower."""
+        state = self.feed_state
+        if state.playback is not None:
+            current_speed = state.playback.speed
             if direction > 0:
-                speed = next((value for value in reversed(SPEEDS) if value < feed.speed * 0.999), SPEEDS[0])
+                speed = next((value for value in reversed(SPEEDS) if value < current_speed * 0.999), SPEEDS[0])
             else:
-                speed = next((value for value in SPEEDS if value > feed.speed * 1.001), SPEEDS[-1])
-            feed.set_speed(speed)
+                speed = next((value for value in SPEEDS if value > current_speed * 1.001), SPEEDS[-1])
+            self.feed_state = self.feed.set_speed(speed)
             self._update_header()
             return
-        current = feed.interval_s
+        current = state.interval_s
         if direction > 0:
             choice = next((value for value in INTERVALS if value > current * 1.001), INTERVALS[-1])
         else:
             choice = next((value for value in reversed(INTERVALS) if value < current * 0.999), INTERVALS[0])
-        self.feed.set_interval(choice)
+        self.feed_state = self.feed.set_interval(choice)
         self._update_header()
 
     def action_slower(self) -> None:
@@ -401,21 +424,22 @@ class PmutopApp(App):
         self._change_interval(-1)
 
     def action_step(self) -> None:
-        if isinstance(self.feed, ReplayFeed):
-            if not self.feed.paused:
-                self.feed.set_paused(True)
+        if self.feed_state.can(FeedCapability.STEP):
+            if not self.feed_state.paused:
+                self.feed_state = self.feed.set_paused(True)
             self.feed.step()
             self._update_header()
 
     def _seek(self, to_start: bool = False, to_end: bool = False, by: int = 0) -> None:
-        feed = self.feed
-        if isinstance(feed, ReplayFeed):
-            if to_start:
-                feed.seek(0)
-            elif to_end:
-                feed.seek(feed.total_ticks)
-            else:
-                feed.seek_by(by)
+        feed, state = self.feed, self.feed_state
+        if not state.can(FeedCapability.SEEK):
+            return
+        if to_start:
+            feed.seek(0)
+        elif to_end and state.playback is not None:
+            feed.seek(state.playback.total)
+        else:
+            feed.seek_by(by)
 
     def action_seek_back(self) -> None:
         self._seek(by=-SEEK_TICKS)
@@ -539,14 +563,17 @@ class PmutopApp(App):
         for command in super().get_system_commands(screen):
             if command.title not in ("Keys", "Screenshot"):
                 yield command
-        replay = isinstance(self.feed, ReplayFeed)
-        yield SystemCommand("Pause or resume", "Pause sampling, or resume it (space)", self.action_toggle_pause)
-        if replay:
+        state = self.feed_state
+        if state.can(FeedCapability.PAUSE):
+            yield SystemCommand("Pause or resume", "Pause sampling, or resume it (space)", self.action_toggle_pause)
+        if state.can(FeedCapability.STEP):
             yield SystemCommand("Step", "Advance the paused replay one tick (.)", self.action_step)
+        if state.can(FeedCapability.SEEK):
             yield SystemCommand("Seek back", f"Go back {SEEK_TICKS} ticks (←)", self.action_seek_back)
             yield SystemCommand("Seek forward", f"Go forward {SEEK_TICKS} ticks (→)", self.action_seek_forward)
             yield SystemCommand("Restart", "Play the recording from its start (home)", self.action_seek_start)
             yield SystemCommand("Go to the end", "The last tick of the recording (end)", self.action_seek_end)
+        if state.playback is not None:
             yield SystemCommand("Slower", "Play the recording slower (+)", self.action_slower)
             yield SystemCommand("Faster", "Play the recording faster (-)", self.action_faster)
         else:
@@ -580,7 +607,9 @@ def apply_config(app: PmutopApp, config: TuiConfig) -> None:
 
 
 def current_config(app: PmutopApp) -> TuiConfig:
-    live_interval = None if isinstance(app.feed, ReplayFeed) else round(app.feed.interval_s * 1000)
+    # A recording's interval is the recording's, not a choice to keep.
+    state = app.feed_state
+    live_interval = round(state.interval_s * 1000) if state.source is FeedSource.LIVE else None
     previous = app.config or TuiConfig()
     return TuiConfig(
         interval_ms=live_interval if live_interval is not None else previous.interval_ms,

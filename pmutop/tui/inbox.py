@@ -3,7 +3,8 @@
 `deliver` runs on the feed thread. It keeps the newest snapshot and posts at most one message at
 a time: when the UI falls behind, older snapshots are replaced instead of queued. History for the
 sparklines and the migration log is appended here, on the feed thread, for every snapshot, so
-it does not depend on how many snapshots the UI got round to drawing.
+it does not depend on how many snapshots the UI got round to drawing. The feed's state (paused, speed,
+position) is handed over the same way, newest wins, by `deliver_state`.
 """
 
 import threading
@@ -13,6 +14,7 @@ from itertools import chain
 
 from textual.message import Message
 
+from pmutop.live.feed import FeedState
 from pmutop.model.snapshot import CpuRow, MigrationEntry, PmuRow, Snapshot
 
 HISTORY_LENGTH = 120
@@ -23,6 +25,10 @@ HISTORY_METRICS = ("ipc", "ghz", "util_pct")
 
 class SnapshotReady(Message):
     """A new snapshot is waiting in the inbox (the message itself carries nothing stale)."""
+
+
+class FeedStateChanged(Message):
+    """A new feed state is waiting in the inbox."""
 
 
 class FeedEnded(Message):
@@ -37,6 +43,8 @@ class SnapshotInbox:
         self._lock = threading.Lock()
         self._latest: Snapshot | None = None
         self._pending = False
+        self._state: FeedState | None = None
+        self._state_pending = False
         self._history: dict[tuple[str, str], deque[float]] = {}
         self._migrations: deque[MigrationEntry] = deque(maxlen=MIGRATION_LOG_LENGTH)
         self.lost_migrations = 0
@@ -66,8 +74,23 @@ class SnapshotInbox:
             self._pending = True
         self._post(SnapshotReady())
 
+    def deliver_state(self, state: FeedState) -> None:
+        """From whichever thread changed the feed's state (the feed's own, or the UI's request)."""
+        with self._lock:
+            self._state = state
+            if self._state_pending:
+                return
+            self._state_pending = True
+        self._post(FeedStateChanged())
+
     def end(self, reason: str | None) -> None:
         self._post(FeedEnded(reason))
+
+    def take_state(self) -> FeedState | None:
+        """The newest state the feed handed on (None: none yet); the next one posts a new message."""
+        with self._lock:
+            self._state_pending = False
+            return self._state
 
     def take(self) -> Snapshot | None:
         """The newest snapshot; the next delivery posts a new message."""

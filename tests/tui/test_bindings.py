@@ -45,11 +45,11 @@ async def test_space_pauses_and_resumes(alder_lake):
     app = PmutopApp(feed)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
-        assert feed.paused
+        assert feed.state().paused
         await pilot.press("space")
-        assert not feed.paused
+        assert not feed.state().paused
         await pilot.press("space")
-        assert feed.paused
+        assert feed.state().paused
 
 
 async def test_plus_and_minus_change_the_replay_speed(alder_lake):
@@ -57,14 +57,14 @@ async def test_plus_and_minus_change_the_replay_speed(alder_lake):
     app = PmutopApp(feed)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
-        assert feed.speed == pytest.approx(1.0)
+        assert feed.state().playback.speed == pytest.approx(1.0)
         await pilot.press("plus")
         # Plain speeds, and the header's interval is the recording's, not the playback's.
-        assert feed.speed == 0.5
+        assert feed.state().playback.speed == 0.5
         header = str(app.header.content)
         assert "×0.5 " in header and "recorded every 1s" in header
         await pilot.press("minus", "minus")
-        assert feed.speed == 2.0
+        assert feed.state().playback.speed == 2.0
         assert "×2 " in str(app.header.content)
 
 
@@ -76,7 +76,7 @@ async def test_plus_and_minus_change_a_live_interval(alder_lake):
         assert ("set_interval", 2.0) in feed.calls
         assert "every 2s" in str(app.header.content)
         await pilot.press("minus", "minus")
-        assert feed.interval_s == 0.5
+        assert feed.state().interval_s == 0.5
 
 
 async def test_full_stop_steps_a_paused_replay(alder_lake):
@@ -87,7 +87,7 @@ async def test_full_stop_steps_a_paused_replay(alder_lake):
         await pilot.press("full_stop")
         await wait_for_tick(pilot, app, SHOWN_TICK + 1)
         assert app.snapshot.index == SHOWN_TICK + 1
-        assert feed.paused
+        assert feed.state().paused
 
 
 @pytest.mark.parametrize("key", ["question_mark", "f1"])

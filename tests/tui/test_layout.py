@@ -94,7 +94,7 @@ async def test_space_pauses_with_the_tree_focused(alder_lake):
         app.query_one(TopologyTree).focus()
         await pilot.pause()
         await pilot.press("space")
-        assert not feed.paused
+        assert not feed.state().paused
         assert "Pause" in [key.description for key in app.query_one(FittingFooter).query("FooterKey")]
 
 
@@ -108,7 +108,7 @@ async def test_slash_prefills_the_filter_and_space_types_there(alder_lake):
         box = app.query_one("#filter", Input)
         assert box.value == "16-19" and box.has_focus
         await pilot.press("space")
-        assert feed.paused, "a space typed in the filter does not resume the replay"
+        assert feed.state().paused, "a space typed in the filter does not resume the replay"
         assert box.value == "16-19 "
 
 
@@ -146,22 +146,22 @@ async def test_replay_seeks_with_arrows_home_and_end(alder_lake):
 
         async def settle(position: int) -> None:
             for _ in range(500):
-                if feed.position == position and app.snapshot.index == position - 1:
+                if app.feed_state.playback.position == position and app.snapshot.index == position - 1:
                     break
                 await pilot.pause(0.01)
             await pilot.pause()
-            assert feed.position == position
+            assert app.feed_state.playback.position == position
 
         await pilot.press("right")
         await settle(SHOWN_TICK + 11)
         await pilot.press("left", "left")
         await settle(SHOWN_TICK - 9)
         await pilot.press("end")
-        await settle(feed.total_ticks)
-        assert feed.at_end and "END" in app.header.content.plain
+        await settle(len(alder_lake.ticks))
+        assert app.feed_state.playback.at_end and "END" in app.header.content.plain
         await pilot.press("home")
         await settle(2)
-        assert "END" not in app.header.content.plain and feed.paused
+        assert "END" not in app.header.content.plain and feed.state().paused
         # The history starts again with the replay.
         assert len(app.inbox.history("pmu:cpu_core", "ipc")) == 1
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from sysfs_trees import build_alder_lake, build_this_vm
 
 from pmutop.kernel.sysfs import read_sysfs
-from pmutop.live.feed import EndCallback, SnapshotCallback
+from pmutop.live.feed import EndCallback, FeedCapability, FeedSource, FeedState, SnapshotCallback, StateCallback
 from pmutop.live.topology_loader import topology_of
 from pmutop.model.processes import ProcessInfo
 from pmutop.model.rates import RateModel
@@ -132,15 +132,10 @@ class ScriptedFeed:
         self.calls: list[tuple] = []
         self._thread: threading.Thread | None = None
 
-    @property
-    def interval_s(self) -> float:
-        return self._interval
+    def state(self) -> FeedState:
+        return FeedState(FeedSource.LIVE, frozenset({FeedCapability.PAUSE}), self._paused, self._interval)
 
-    @property
-    def paused(self) -> bool:
-        return self._paused
-
-    def start(self, on_snapshot: SnapshotCallback, on_end: EndCallback) -> None:
+    def start(self, on_snapshot: SnapshotCallback, on_end: EndCallback, on_state: StateCallback) -> None:
         def deliver() -> None:
             for snapshot in self.snapshots:
                 on_snapshot(snapshot)
@@ -151,13 +146,15 @@ class ScriptedFeed:
     def stop(self) -> None:
         self.calls.append(("stop",))
 
-    def set_interval(self, seconds: float) -> None:
+    def set_interval(self, seconds: float) -> FeedState:
         self._interval = seconds
         self.calls.append(("set_interval", seconds))
+        return self.state()
 
-    def set_paused(self, paused: bool) -> None:
+    def set_paused(self, paused: bool) -> FeedState:
         self._paused = paused
         self.calls.append(("set_paused", paused))
+        return self.state()
 
     def follow(self, pids: tuple[int, ...], comm: str | None = None) -> None:
         self.calls.append(("follow", pids, comm))
