@@ -12,6 +12,7 @@ from sysfs_trees import build_alder_lake, build_this_vm
 from terminal import run_in_terminal
 
 from pmutop.kernel.sysfs import read_sysfs
+from pmutop.live.feed import FeedCapability, FeedSource
 from pmutop.live.topology_loader import topology_of
 from pmutop.model.cpulist import parse_cpulist
 from pmutop.model.rates import RateModel
@@ -286,3 +287,30 @@ def test_the_version_1_fixture_still_replays_with_its_residency_method():
     assert {tick.tasks.method for tick in loaded.ticks if tick.tasks} == {ResidencyMethod.CORE_PMU_CYCLES}
     followed = [task for snapshot in snapshots(loaded) for task in snapshot["tasks"]]
     assert followed and {task["residency_method"] for task in followed} == {"cycles per core PMU"}
+
+
+def test_replay_feed_hands_on_its_state_before_each_snapshot(alder_lake):
+    feed = ReplayFeed(alder_lake, speed=1000.0)
+    states: list = []
+    positions_at_snapshot: list[tuple[int, int]] = []
+    done = threading.Event()
+
+    def on_snapshot(snapshot):
+        positions_at_snapshot.append((snapshot.index, states[-1].playback.position))
+
+    def on_end(reason):
+        done.set()
+
+    assert feed.state().playback.position == 0
+    feed.start(on_snapshot, on_end, states.append)
+    assert done.wait(10)
+    # The first tick makes no snapshot; each one after it comes after the state of its position.
+    assert positions_at_snapshot == [(index, index + 1) for index in range(1, TICKS)]
+    last = states[-1]
+    assert last.source is FeedSource.RECORDING and last.playback.at_end and last.playback.total == TICKS
+    assert last.capabilities == {FeedCapability.PAUSE, FeedCapability.STEP, FeedCapability.SEEK}
+    paused = feed.set_paused(True)
+    assert paused.paused and states[-1] == paused
+    faster = feed.set_speed(2000.0)
+    assert faster.playback.speed == 2000.0 and faster.interval_s == pytest.approx(paused.interval_s / 2)
+    feed.stop()

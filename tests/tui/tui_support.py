@@ -121,7 +121,13 @@ MIGRATIONS = (
 class ScriptedFeed:
     """A SnapshotFeed that delivers a fixed list of snapshots at start and records what the UI asks."""
 
-    def __init__(self, topology: Topology, snapshots: list[Snapshot], processes=PICKER_PROCESSES) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        snapshots: list[Snapshot],
+        processes=PICKER_PROCESSES,
+        capabilities: frozenset[FeedCapability] = frozenset({FeedCapability.PAUSE}),
+    ) -> None:
         self.topology = topology
         self.cpus = tuple(cpu.cpu for cpu in topology.cpus)
         self.description = {"host": "testhost", "kernel": "6.18.0-test", "privileges": "paranoid 2"}
@@ -129,11 +135,12 @@ class ScriptedFeed:
         self._processes = list(processes)
         self._interval = 1.0
         self._paused = False
+        self.capabilities = capabilities
         self.calls: list[tuple] = []
         self._thread: threading.Thread | None = None
 
     def state(self) -> FeedState:
-        return FeedState(FeedSource.LIVE, frozenset({FeedCapability.PAUSE}), self._paused, self._interval)
+        return FeedState(FeedSource.LIVE, self.capabilities, self._paused, self._interval)
 
     def start(self, on_snapshot: SnapshotCallback, on_end: EndCallback, on_state: StateCallback) -> None:
         def deliver() -> None:
@@ -155,6 +162,19 @@ class ScriptedFeed:
         self._paused = paused
         self.calls.append(("set_paused", paused))
         return self.state()
+
+    def set_speed(self, speed: float) -> FeedState:
+        self.calls.append(("set_speed", speed))
+        return self.state()
+
+    def step(self) -> None:
+        self.calls.append(("step",))
+
+    def seek(self, position: int) -> None:
+        self.calls.append(("seek", position))
+
+    def seek_by(self, ticks: int) -> None:
+        self.calls.append(("seek_by", ticks))
 
     def follow(self, pids: tuple[int, ...], comm: str | None = None) -> None:
         self.calls.append(("follow", pids, comm))
