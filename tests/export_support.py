@@ -1,7 +1,7 @@
 """Helpers for the exporter tests: run `pmutop export` and real Prometheus/node_exporter on loopback, and poll them.
 
-Waiting is on events: a child's "serving" line, or an HTTP answer that says the thing is there, polled a
-bounded number of times.
+Waiting is on events: a child's "serving" line, or an HTTP answer that says the thing is there, polled
+until it does (waiting.wait_until: its limit is a hang guard, not a speed target).
 """
 
 import json
@@ -10,17 +10,16 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from waiting import HANG_S
+from waiting import wait_until as poll
+
 REPO = Path(__file__).resolve().parent.parent
 PMUTOP = [sys.executable, "-m", "pmutop"]
-POLL_ATTEMPTS = 900
-POLL_PAUSE_S = 0.1
 OPENMETRICS = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75"
 
 
@@ -30,20 +29,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def poll(check: Callable[[], object], what: str, attempts: int = POLL_ATTEMPTS):
-    """Call `check` until it returns something truthy; fail naming `what` after `attempts` tries."""
-    for _ in range(attempts):
-        result = check()
-        if result:
-            return result
-        time.sleep(POLL_PAUSE_S)
-    raise AssertionError(f"gave up waiting for {what}")
-
-
 def http_get(url: str, accept: str | None = None) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=HANG_S) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
@@ -62,13 +51,13 @@ class Exporter:
     def interrupt(self) -> int:
         """Ctrl-C, as a user would; returns the exit status."""
         self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=30)
+        return self.process.wait(timeout=HANG_S)
 
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(timeout=30)
+                self.process.wait(timeout=HANG_S)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -130,7 +119,7 @@ class Prometheus:
     def stop(self) -> None:
         self.process.terminate()
         try:
-            self.process.wait(timeout=30)
+            self.process.wait(timeout=HANG_S)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

@@ -3,12 +3,13 @@
 import json
 import os
 import pwd
+import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from waiting import HANG_S, hang_guard, wait_until
 
 from pmutop.live.stat_session import StatSession
 from pmutop.live.topology_loader import load_topology
@@ -18,15 +19,26 @@ TWO_CPUS = len(os.sched_getaffinity(0)) >= 2
 pytestmark = [pytest.mark.needs_root, pytest.mark.skipif(not TWO_CPUS, reason="needs two CPUs")]
 
 SPINNER = "print('spinning', flush=True)\nwhile True:\n    pass\n"
+# Three threads started when the test says so (a line on stdin), once it follows the process. Each spins
+# 0.2 s of its own CPU time (not of the clock, which a loaded machine stretches), says so, and stays alive
+# until a second line: the test sees them by waiting for them, not by guessing how long they live.
 THREADS_LATER = """
 import sys, threading, time
+spun = threading.Barrier(4)
+end = threading.Event()
 def spin():
-    end = time.monotonic() + 1.5
-    while time.monotonic() < end:
+    until = time.thread_time() + 0.2
+    while time.thread_time() < until:
         pass
-time.sleep(0.6)
+    spun.wait()
+    end.wait()
+sys.stdin.readline()
 workers = [threading.Thread(target=spin) for _ in range(3)]
 for w in workers: w.start()
+spun.wait()
+print("spun", flush=True)
+sys.stdin.readline()
+end.set()
 for w in workers: w.join()
 """
 
@@ -45,6 +57,9 @@ def spinning_child():
 
 
 def tick_after(session: StatSession, seconds: float):
+    """A tick `seconds` after now. The sleep sets how long an interval is, it orders nothing: a move made
+    by sched_setaffinity is done when the call returns (the kernel moves a running task through its CPU's
+    stopper first), and residency is a share of the task's own time, the same on a loaded machine."""
     time.sleep(seconds)
     return session.tick()
 
@@ -103,29 +118,30 @@ def test_cross_core_type_flagging_on_a_two_pmu_topology(spinning_child, tmp_path
 
 
 def test_threads_started_later_are_followed_and_exit_is_reported():
-    child = subprocess.Popen([sys.executable, "-c", THREADS_LATER])
+    child = subprocess.Popen(
+        [sys.executable, "-c", THREADS_LATER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     session = StatSession.create(pids=(child.pid,))
     assert not isinstance(session, str), session
-    seen_threads = []
     try:
         session.start()
-        deadline = time.monotonic() + 6
-        while time.monotonic() < deadline:
-            snapshot = tick_after(session, 0.2)
-            task = snapshot.tasks[0]
-            seen_threads.append(task.threads)
-            if child.poll() is not None:
-                snapshot = tick_after(session, 0.05)
-                break
+        child.stdin.write("start threads\n")
+        child.stdin.flush()
+        with hang_guard(child):
+            assert child.stdout.readline() == "spun\n"
+        # The three are alive until told otherwise: however many ticks it takes, they are shown.
+        wait_until(lambda: session.tick().tasks[0].threads >= 4, "the three late threads to be followed")
+        child.stdin.write("end threads\n")
+        child.stdin.flush()
+        assert child.wait(timeout=HANG_S) == 0
+        snapshot = wait_until(lambda: (tick := session.tick()) and not tick.tasks[0].alive and tick, "the exit")
     finally:
         session.finish()
+        child.kill()
         child.wait()
-    assert max(seen_threads) >= 4, seen_threads
-    task = snapshot.tasks[0]
-    assert not task.alive
-    # The late threads' running time was counted: three spinners taking turns on the GIL for ~1.5 s
-    # of wall time (less on a loaded machine); the main thread only sleeps, so this is their time.
-    assert task.running_s > 0.3
+    # The late threads' running time was counted: 0.2 s of CPU time each, by their own clocks (task-clock
+    # and thread_time count the same time; the margin is for the read-outs' rounding, not for load).
+    assert snapshot.tasks[0].running_s > 0.95 * 3 * 0.2
 
 
 def test_stat_command_follows_and_returns_exit_code(pmutop_command):
@@ -141,20 +157,46 @@ def test_stat_command_follows_and_returns_exit_code(pmutop_command):
     assert sum(task["residency"].values()) == pytest.approx(1.0, abs=0.01)
 
 
-def test_acceptance_pinned_phases_under_stat_command(pmutop_command):
-    code = (
-        "import os, time\n"
-        "def spin(s):\n    end = time.monotonic() + s\n    while time.monotonic() < end: pass\n"
-        "os.sched_setaffinity(0, {0}); spin(0.6)\nos.sched_setaffinity(0, {1}); spin(0.6)\n"
-    )
-    result = subprocess.run(
-        [*pmutop_command, "stat", "-I", "200", "--json", "--", sys.executable, "-c", code],
-        capture_output=True,
+# Pinned to CPU 0, then to CPU 1, spinning in each phase until a byte arrives on the fifo argv[1]: the test
+# ends a phase once stat has shown the task there, so each phase spans as many intervals as that takes.
+PINNED_PHASES = """
+import os, select, sys
+gate = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+for cpu in (0, 1):
+    os.sched_setaffinity(0, {cpu})
+    while not select.select([gate], [], [], 0)[0]:
+        pass
+    os.read(gate, 1)
+"""
+
+
+def test_acceptance_pinned_phases_under_stat_command(pmutop_command, tmp_path):
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    gate_fd = os.open(gate, os.O_RDWR)  # never blocks; closed, it ends the workload's phases (EOF is readable)
+    run = subprocess.Popen(
+        [*pmutop_command, "stat", "-I", "200", "--json", "--", sys.executable, "-c", PINNED_PHASES, str(gate)],
+        stdout=subprocess.PIPE,
         text=True,
-        timeout=60,
     )
-    assert result.returncode == 0, result.stderr
-    records = [json.loads(line) for line in result.stdout.splitlines()]
+    records = []
+    try:
+        with hang_guard(run):
+            for cpu in (0, 1):
+                for line in run.stdout:
+                    records.append(json.loads(line))
+                    task = records[-1]["tasks"][0]
+                    if not records[-1].get("summary") and task["alive"] and task["cpu"] == cpu:
+                        break
+                os.write(gate_fd, b"x")
+            out, _ = run.communicate()
+    finally:
+        os.close(gate_fd)
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 0
+    records += [json.loads(line) for line in out.splitlines()]
     cpus_seen = [r["tasks"][0]["cpu"] for r in records if not r.get("summary") and r["tasks"][0]["alive"]]
     assert 0 in cpus_seen and 1 in cpus_seen and cpus_seen.index(0) < len(cpus_seen) - cpus_seen[::-1].index(1)
     moves = [m for r in records for m in r.get("migrations", []) if (m["from_cpu"], m["to_cpu"]) == (0, 1)]
@@ -164,18 +206,16 @@ def test_acceptance_pinned_phases_under_stat_command(pmutop_command):
 
 def test_hostile_task_names_are_printed_literally(pmutop_command):
     name = "[bold]x\x1b[31m"
-    code = f"open('/proc/self/comm', 'w').write({name!r})\nimport time\ntime.sleep(5)\n"
-    child = subprocess.Popen([sys.executable, "-c", code])
+    # Renamed, then alive until killed below: it is there however long stat takes to start.
+    code = f"import sys\nopen('/proc/self/comm', 'w').write({name!r})\nprint('named', flush=True)\nsys.stdin.read()\n"
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        for _ in range(50):
-            if Path(f"/proc/{child.pid}/comm").read_text().startswith("[bold]"):
-                break
-            time.sleep(0.02)
+        assert child.stdout.readline() == "named\n"
         result = subprocess.run(
             [*pmutop_command, "stat", "-I", "100", "-n", "1", "-p", str(child.pid)],
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=HANG_S,
         )
     finally:
         child.kill()
@@ -197,32 +237,48 @@ def test_comm_that_matches_nothing_yet_is_followed_when_it_starts(pmutop_command
     """The "not yet" notice is on the first line, while nothing of that name runs; the process is followed
     once it starts, and the notice, no longer true, is not printed again."""
     run = subprocess.Popen(
-        [*pmutop_command, "stat", "--json", "-I", "200", "-n", "6", "--comm", "pmutop-late"],
-        stdout=subprocess.PIPE,
-        text=True,
+        [*pmutop_command, "stat", "--json", "-I", "200", "--comm", "pmutop-late"], stdout=subprocess.PIPE, text=True
     )
-    first = json.loads(run.stdout.readline())
-    late = subprocess.Popen(
-        [sys.executable, "-c", "open('/proc/self/comm','w').write('pmutop-late')\nimport time\ntime.sleep(3)"]
-    )
+    late = None
     try:
-        out, _ = run.communicate(timeout=30)
+        with hang_guard(run):
+            records = [json.loads(run.stdout.readline())]
+            # Renamed, then alive until killed below; stat runs on until it has shown it, then is stopped.
+            late = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys\nopen('/proc/self/comm','w').write('pmutop-late')\nsys.stdin.read()",
+                ],
+                stdin=subprocess.PIPE,
+            )
+            for line in run.stdout:
+                records.append(json.loads(line))
+                if any(task["pid"] == late.pid for task in records[-1].get("tasks", [])):
+                    break
+            run.send_signal(signal.SIGINT)
+            out, _ = run.communicate()
     finally:
-        late.kill()
-        late.wait()
-    records = [first, *(json.loads(line) for line in out.splitlines())]
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        if late is not None:
+            late.kill()
+            late.wait()
+    first = records[0]
+    records += [json.loads(line) for line in out.splitlines()]
     assert any("no process named" in n for n in first["notices"])
     assert any(t["pid"] == late.pid for r in records for t in r.get("tasks", []))
     assert not any("no process named" in n for r in records[1:] if not r.get("summary") for n in r["notices"])
 
 
 MANY_THREADS = """
-import threading, time
+import threading
 stop = threading.Event()
 threads = [threading.Thread(target=stop.wait) for _ in range(200)]
 for t in threads: t.start()
 print("ready", flush=True)
-time.sleep(30)
+stop.wait()
 """
 
 
@@ -284,13 +340,14 @@ def test_process_samples_give_user_command_line_kernel_threads_and_cpu():
     try:
         lister = ProcessLister()
         lister.list()
-        # Two samples a little apart, as the picker takes them; the spinner's ticks grow, the sleeper's do not.
-        deadline = time.monotonic() + 30
-        while True:
+
+        # Samples a little apart, as the picker takes them; the spinner's ticks grow, the sleeper's do not.
+        def spinner_busier():
             rows = {row.pid: row for row in lister.list()}
-            if rows[spinner.pid].cpu_pct and rows[spinner.pid].cpu_pct > rows[sleeper.pid].cpu_pct:
-                break
-            assert time.monotonic() < deadline, "the spinner never showed more CPU than the sleeper"
+            spinning = rows[spinner.pid].cpu_pct
+            return rows if spinning and spinning > rows[sleeper.pid].cpu_pct else None
+
+        rows = wait_until(spinner_busier, "the spinner to show more CPU than the sleeper")
     finally:
         spinner.kill()
         sleeper.kill()
