@@ -1,18 +1,7 @@
-import asyncio
-import inspect
-
 import pytest
 from tui_support import alder_lake_recording, this_vm_recording
 
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem):
-    """Run `async def` tests (Textual's pilot is async) on a fresh event loop, without a plugin."""
-    if not inspect.iscoroutinefunction(pyfuncitem.obj):
-        return None
-    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-    asyncio.run(pyfuncitem.obj(**arguments))
-    return True
+# `async def` tests (Textual's pilot is async) run under pytest-asyncio (asyncio_mode = "auto" in pyproject.toml).
 
 
 @pytest.fixture(scope="session")
