@@ -2,21 +2,30 @@
 
 import os
 import pty
+import signal
 import sys
+import threading
 from collections.abc import Callable
+
+from waiting import HANG_S
 
 
 def run_in_terminal(
     argv: list[str], keys: bytes = b"", ready: bytes = b"Quit", then: Callable[[int], None] | None = None
 ) -> tuple[int, str]:
     """Start `python argv...` on a new pty; once its output shows `ready`, type `keys` (or call `then`
-    with its pid); return its exit code and everything it wrote (escape sequences included) once it has ended."""
+    with its pid); return its exit code and everything it wrote (escape sequences included) once it has ended.
+    A child still running after HANG_S is killed (a hang guard, not a speed target): the read then ends."""
     pid, master = pty.fork()
     if pid == 0:
         os.environ.update(TERM="xterm-256color", COLUMNS="120", LINES="40")
         os.execv(sys.executable, [sys.executable, *argv])
     seen = b""
     typed = False
+    # Cancelled before the child is reaped, so the pid it kills is never another process's.
+    guard = threading.Timer(HANG_S, os.kill, (pid, signal.SIGKILL))
+    guard.daemon = True
+    guard.start()
     try:
         while True:
             try:
@@ -33,6 +42,7 @@ def run_in_terminal(
                     os.write(master, keys)
                 typed = True
     finally:
+        guard.cancel()
         _, status = os.waitpid(pid, 0)
         os.close(master)
     return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")

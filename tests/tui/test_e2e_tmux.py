@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from waiting import HANG_S, wait_until
 
 pytestmark = [
     pytest.mark.tmux_e2e,
@@ -35,7 +36,7 @@ class Tmux:
 
     def run(self, *args: str) -> str:
         return subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True, timeout=10
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True, timeout=HANG_S
         ).stdout
 
     def start(self, pmutop_args: list[str]) -> None:
@@ -49,31 +50,33 @@ class Tmux:
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", "e2e")
 
-    def wait_for(self, predicate, timeout: float, what: str) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if predicate(screen):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what} not shown within {timeout} s; screen:\n{screen}")
-            time.sleep(0.05)
+    def wait_for(self, predicate, what: str) -> str:
+        """The screen once `predicate` holds for it. How soon it does is a benchmark's question
+        (benchmarks/), not this test's: the limit only keeps a broken run from hanging."""
+        screens = [""]
+
+        def shown() -> bool:
+            screens[0] = self.screen()
+            return predicate(screens[0])
+
+        try:
+            wait_until(shown, what)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; screen:\n{screens[0]}") from None
+        return screens[0]
 
     def quit_and_check_restored(self) -> None:
         self.run("send-keys", "-t", "e2e", "q")
-        deadline = time.monotonic() + 10
-        while not self.exit_file.exists() or not self.exit_file.read_text().strip():
-            assert time.monotonic() < deadline, f"pmutop did not quit on q; screen:\n{self.screen()}"
-            time.sleep(0.05)
+        self.wait_for(lambda _: self.exit_file.exists() and self.exit_file.read_text().strip(), "pmutop to quit on q")
         assert self.exit_file.read_text().strip() == "EXIT=0"
-        screen = self.wait_for(lambda s: "AFTER-PMUTOP" in s, 5, "the shell after pmutop")
+        screen = self.wait_for(lambda s: "AFTER-PMUTOP" in s, "the shell after pmutop")
         # The TUI ran on the alternate screen and gave it back: the shell's own lines are there, the TUI's are not.
         assert "BEFORE-PMUTOP" in screen
         assert "pmutop " not in screen and "cs/s" not in screen
         assert self.run("display-message", "-p", "-t", "e2e", "#{alternate_on}").strip() == "0"
 
     def kill(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=HANG_S)
 
 
 @pytest.fixture
@@ -101,10 +104,8 @@ def live_software_metrics(screen: str) -> bool:
 
 def test_starts_shows_live_software_metrics_and_quits_cleanly(tmux):
     tmux.start([])
-    tmux.wait_for(lambda s: "pmutop " in s and "cs/s" in s, 20, "the first frame")
-    # How soon the figures come is a benchmark's question (benchmarks/), not this test's: on a loaded
-    # machine the first interval ends late. The limit only keeps a broken run from hanging.
-    screen = tmux.wait_for(live_software_metrics, 20, "a cs/s figure on every CPU row")
+    tmux.wait_for(lambda s: "pmutop " in s and "cs/s" in s, "the first frame")
+    screen = tmux.wait_for(live_software_metrics, "a cs/s figure on every CPU row")
     online = sorted(os.sched_getaffinity(0))
     assert set(online) <= set(cpu_rows(screen))
     tmux.quit_and_check_restored()
@@ -116,12 +117,12 @@ def test_follows_a_task_to_the_cpu_it_is_moved_to(tmux):
     try:
         os.sched_setaffinity(busy.pid, {cpus[0]})
         tmux.start(["-p", str(busy.pid)])
-        shown = tmux.wait_for(lambda s: f"{busy.pid} python" in s and f"on cpu{cpus[0]}" in s, 20, "the task on cpu")
+        shown = tmux.wait_for(lambda s: f"{busy.pid} python" in s and f"on cpu{cpus[0]}" in s, "the task on cpu")
         assert f"▶ cpu{cpus[0]}" in shown
         if len(cpus) > 1:
             os.sched_setaffinity(busy.pid, {cpus[-1]})
             moved = tmux.wait_for(
-                lambda s: f"on cpu{cpus[-1]}" in s and f"▶ cpu{cpus[-1]}" in s, 20, "the task on its new CPU"
+                lambda s: f"on cpu{cpus[-1]}" in s and f"▶ cpu{cpus[-1]}" in s, "the task on its new CPU"
             )
             assert f"▶ cpu{cpus[0]} " not in moved
         tmux.quit_and_check_restored()
@@ -133,11 +134,9 @@ def test_follows_a_task_to_the_cpu_it_is_moved_to(tmux):
 def test_machine_rows_keep_updating_after_the_followed_command_ends(tmux):
     """`pmutop -- CMD`: once CMD exits its task is shown as final, and the CPU rows go on changing."""
     tmux.start(["-I", "200", "--", sys.executable, "-c", "pass"])
-    tmux.wait_for(lambda s: "final figures" in s, 20, "the exited command's final figures")
-    ended = tmux.wait_for(live_software_metrics, 5, "CPU rows after the command ended")
+    tmux.wait_for(lambda s: "final figures" in s, "the exited command's final figures")
+    ended = tmux.wait_for(live_software_metrics, "CPU rows after the command ended")
     # The rows keep changing: new figures, not the ones frozen at the command's end (the header and a
     # notification change either way, so only the rows are compared).
-    tmux.wait_for(
-        lambda s: live_software_metrics(s) and cpu_rows(s) != cpu_rows(ended), 10, "CPU rows with new figures"
-    )
+    tmux.wait_for(lambda s: live_software_metrics(s) and cpu_rows(s) != cpu_rows(ended), "CPU rows with new figures")
     tmux.quit_and_check_restored()

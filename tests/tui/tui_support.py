@@ -2,9 +2,11 @@
 
 import dataclasses
 import threading
+import time
 from pathlib import Path
 
 from sysfs_trees import build_alder_lake, build_this_vm
+from waiting import HANG_S
 
 from pmutop.kernel.sysfs import read_sysfs
 from pmutop.live.feed import EndCallback, FeedCapability, FeedSource, FeedState, SnapshotCallback, StateCallback
@@ -55,8 +57,10 @@ def paused_replay(recording: Recording) -> ReplayFeed:
 
 
 async def wait_for_tick(pilot, app: PmutopApp, index: int = SHOWN_TICK) -> None:
-    """Let the feed thread deliver up to `index` and the app draw it (bounded, no sleeps on success)."""
-    for _ in range(500):
+    """Let the feed thread deliver up to `index` and the app draw it (no sleeps on success; the limit is a
+    hang guard, not a speed target)."""
+    deadline = time.monotonic() + HANG_S
+    while time.monotonic() < deadline:
         if app.snapshot is not None and app.snapshot.index >= index:
             break
         await pilot.pause(0.01)
