@@ -237,13 +237,17 @@ def test_textfile_is_replaced_whole_and_node_exporter_serves_it(tmp_path):
         assert "writing" in exporter.stdout.readline()
         prom = tmp_path / "pmutop.prom"
         seen, inodes = set(), set()
+
         # Read while it is rewritten every 50 ms: every read is a whole exposition, never a torn one, and each
         # tick's file is a new one renamed over the old (a file written in place would keep its inode).
-        while len(seen) < 10:
+        def ten_ticks_read():
             inodes.add(prom.stat().st_ino)
             text = prom.read_text()
             assert text.startswith("# HELP ") and text.endswith("\n") and "\npmutop_tick_duration_seconds " in text
             seen.add(sample_value(parse_exposition(text), "pmutop_ticks_total"))
+            return len(seen) >= 10
+
+        poll(ten_ticks_read, "ten ticks' files", pause_s=0.001)
         assert len(inodes) > 1
         assert not [p for p in tmp_path.iterdir() if p.suffix == ".prom" and p != prom]
         assert listening_addresses(exporter.pid) == set()

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from waiting import HANG_S
 
 from pmutop.kernel.sysfs import read_sysfs_any
 from pmutop.live.stat_session import StatSession
@@ -84,6 +85,6 @@ def test_live_summary_equals_the_replayed_one(pmutop_command, tmp_path):
     feed = ReplayFeed.from_file(str(path), start_at=len(read_recording(path).ticks))
     delivered, ended = [], threading.Event()
     feed.start(delivered.append, lambda reason: ended.set(), lambda state: None)
-    ended.wait()
+    assert ended.wait(HANG_S), "the replay never ended"
     feed.stop()
     assert delivered[-1].tasks[0].migrations == live_record["tasks"][0]["migrations"]

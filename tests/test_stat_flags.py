@@ -128,7 +128,7 @@ def test_repeat_prints_mean_and_stddev(pmutop_command):
 
 @pytest.mark.needs_root
 def test_tid_follows_the_threads_process(pmutop_command):
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     try:
         records = [
             json.loads(line)

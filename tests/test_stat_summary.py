@@ -9,12 +9,14 @@ import sys
 import pytest
 
 PAGES = 50000
-# Touches PAGES fresh pages (a page fault each), sleeps a little (context switches), then spins a bit.
+# Touches PAGES fresh pages (a page fault each), sleeps a little (context switches), then spins 0.2 s of its
+# own CPU time: the same work whatever the load, so two runs of it (pmutop's and perf's) have about the same
+# task-clock, and its elapsed time is at least 0.2 s.
 WORKLOAD = [
     sys.executable,
     "-c",
     f"import mmap, time\narea = mmap.mmap(-1, {PAGES} * 4096)\nfor p in range({PAGES}): area[p * 4096] = 1\n"
-    "for _ in range(20): time.sleep(0.001)\nend = time.monotonic() + 0.2\nwhile time.monotonic() < end: pass\n",
+    "for _ in range(20): time.sleep(0.001)\nend = time.thread_time() + 0.2\nwhile time.thread_time() < end: pass\n",
 ]
 
 
