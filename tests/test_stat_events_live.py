@@ -11,7 +11,10 @@ from pmutop.recording.format import FORMAT_VERSION
 
 # A workload that dwarfs the background: pipe ping-pong between two processes (each round trip is
 # two context switches and two sched_switch events) and fresh pages touched one by one (a page fault each).
-ROUND_TRIPS = 20000
+# The counts are of the whole machine: what other work does in the gap between pmutop's window and
+# perf's (perf's start and stop) is inside the 5% below. 100000 round trips keep a busy machine's few
+# thousand switches a second there, however long perf takes to start on it.
+ROUND_TRIPS = 100000
 PAGES = 200000
 WORKLOAD = f"""
 import mmap, os
