@@ -2,12 +2,11 @@
 
 import os
 import pty
-import signal
 import sys
 import threading
 from collections.abc import Callable
 
-from waiting import HANG_S
+from waiting import HANG_S, kill_tree
 
 
 def run_in_terminal(
@@ -23,7 +22,7 @@ def run_in_terminal(
     seen = b""
     typed = False
     # Cancelled before the child is reaped, so the pid it kills is never another process's.
-    guard = threading.Timer(HANG_S, os.kill, (pid, signal.SIGKILL))
+    guard = threading.Timer(HANG_S, kill_tree, (pid,))
     guard.daemon = True
     guard.start()
     try:
