@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 from rich.cells import cell_len
 from textual.widgets import Input
-from tui_support import SHOWN_TICK, following_feed, paused_replay, snapshots_of, wait_for_tick
+from tui_support import SHOWN_TICK, following_feed, paused_replay, run_until, snapshots_of, wait_for_tick
 
 from pmutop.model.snapshot import event_metric
 from pmutop.tui.app import TOPOLOGY_MIN_WIDTH, PmutopApp
@@ -145,12 +145,12 @@ async def test_replay_seeks_with_arrows_home_and_end(alder_lake):
         await wait_for_tick(pilot, app)
 
         async def settle(position: int) -> None:
-            for _ in range(500):
-                if app.feed_state.playback.position == position and app.snapshot.index == position - 1:
-                    break
-                await pilot.pause(0.01)
+            await run_until(
+                pilot,
+                lambda: app.feed_state.playback.position == position and app.snapshot.index == position - 1,
+                "the seek",
+            )
             await pilot.pause()
-            assert app.feed_state.playback.position == position
 
         await pilot.press("right")
         await settle(SHOWN_TICK + 11)

@@ -5,7 +5,7 @@ import pytest
 from rich.control import Control
 from rich.segment import ControlType
 from textual.geometry import Region
-from tui_support import SHOWN_TICK, paused_replay, snapshots_of, wait_for_tick
+from tui_support import SHOWN_TICK, paused_replay, run_until, settle, snapshots_of, wait_for_tick
 
 from pmutop.tui.app import PmutopApp
 from pmutop.tui.inbox import SnapshotReady
@@ -174,10 +174,12 @@ async def compare_with_textuals_partial_update(app: PmutopApp) -> None:
 async def test_lines_update_writes_what_the_compositor_would(this_vm, alder_lake):
     for recording, size in ((this_vm, (80, 24)), (alder_lake, (80, 24)), (alder_lake, (160, 48))):
         app = PmutopApp(paused_replay(recording))
-        async with app.run_test(size=size) as pilot:
+        # run_test leaves notifications out unless asked: this test is about one in front of the table.
+        async with app.run_test(size=size, notifications=True) as pilot:
             await wait_for_tick(pilot, app)
             await compare_with_textuals_partial_update(app)
             # A notification in front of the table and the history line cuts their lines.
             app.notify("a notification wide enough to cover the end of several lines " * 2, timeout=60)
-            await pilot.pause(0.6)
+            await run_until(pilot, lambda app=app: app.screen.query("Toast"), "the notification to show")
+            await settle(pilot, app)
             await compare_with_textuals_partial_update(app)

@@ -3,6 +3,7 @@
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sysfs_trees import build_alder_lake, build_this_vm
@@ -56,15 +57,18 @@ def paused_replay(recording: Recording) -> ReplayFeed:
     return ReplayFeed(recording, paused=True, start_at=SHOWN_TICK, name="test.jsonl")
 
 
-async def wait_for_tick(pilot, app: PmutopApp, index: int = SHOWN_TICK) -> None:
-    """Let the feed thread deliver up to `index` and the app draw it (no sleeps on success; the limit is a
-    hang guard, not a speed target)."""
+async def run_until(pilot, condition: Callable[[], object], what: str) -> None:
+    """Let the app (and its feed thread) run until `condition()` holds: no sleeps on success, and the
+    limit is a hang guard, not a speed target."""
     deadline = time.monotonic() + HANG_S
-    while time.monotonic() < deadline:
-        if app.snapshot is not None and app.snapshot.index >= index:
-            break
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what} (a {HANG_S} s hang guard)"
         await pilot.pause(0.01)
-    assert app.snapshot is not None and app.snapshot.index >= index, "the feed never delivered"
+
+
+async def wait_for_tick(pilot, app: PmutopApp, index: int = SHOWN_TICK) -> None:
+    """Let the feed thread deliver up to `index` and the app draw it."""
+    await run_until(pilot, lambda: app.snapshot is not None and app.snapshot.index >= index, "the feed to deliver")
     await settle(pilot, app)
 
 
