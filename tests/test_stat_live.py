@@ -110,6 +110,8 @@ def test_busy_loop_on_cpu1_shows_on_cpu1(pmutop_command):
         idle_before = cpu_idle_ticks(1)
         records = stat_json(pmutop_command, "-I", "500", "-n", "3", "-p", str(busy.pid))
         idle_during = cpu_idle_ticks(1) - idle_before
+        # An offline CPU 1 (another run's hotplug test, on a shared machine) makes the kernel unpin the spinner.
+        assert os.sched_getaffinity(busy.pid) == {1}, "CPU 1 went offline meanwhile: the spinner was unpinned"
     finally:
         busy.kill()
         busy.wait()
