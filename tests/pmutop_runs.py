@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from sysfs_trees import build_this_vm
+from waiting import HANG_S
 
 from pmutop.kernel.sysfs import read_sysfs
 from pmutop.recording.format import Recording, RecordingWriter
@@ -13,10 +14,6 @@ from pmutop.recording.synthetic import synthetic_recording
 
 # The bound for any hostile case: memory above this is a failure.
 MEMORY_BOUND_KB = 200 * 1024
-
-
-# Not a speed target: a safety net, so that a regression to a hang fails instead of stalling the suite.
-HANG_S = 120
 
 
 def run_pmutop(*args: str) -> subprocess.CompletedProcess:

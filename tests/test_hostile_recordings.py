@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pmutop_runs import MEMORY_BOUND_KB, peak_kb, run_pmutop, this_vm_recording_file
 from terminal import run_in_terminal
+from waiting import HANG_S
 
 from pmutop.recording import format as recording_format
 from pmutop.recording.format import RecordingError, RecordingWriter, read_recording
@@ -213,6 +214,6 @@ def test_a_model_error_during_replay_ends_the_feed_with_a_reason(lines, tmp_path
     ended = []
     done = threading.Event()
     feed.start(lambda snapshot: None, lambda reason: (ended.append(reason), done.set()), lambda state: None)
-    assert done.wait(30), "the replay thread died without ending the feed"
+    assert done.wait(HANG_S), "the replay thread died without ending the feed"
     feed.stop()
     assert ended[0].startswith("replay stopped: ")

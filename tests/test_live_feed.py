@@ -4,6 +4,7 @@ import sys
 import threading
 
 import pytest
+from waiting import HANG_S
 
 from pmutop.live.feed import FeedCapability, FeedSource
 from pmutop.live.live_feed import LiveFeed
@@ -30,7 +31,7 @@ def test_a_live_feed_hands_on_its_state_and_can_only_pause():
     assert before.playback is None and not before.paused and before.interval_s == 0.1
     states, first = started(feed, lambda snapshot: True)
     try:
-        assert first.wait(30)
+        assert first.wait(HANG_S)
         paused = feed.set_paused(True)
         assert paused.paused and states[-1] == paused
         longer = feed.set_interval(2.0)
@@ -57,7 +58,7 @@ def test_the_exit_code_is_the_commands_when_it_ended_by_itself(code, ready, inte
     assert not isinstance(feed, str), feed
     _, reached = started(feed, lambda snapshot: any(ready(task) for task in snapshot.tasks))
     try:
-        assert reached.wait(30)
+        assert reached.wait(HANG_S)
     finally:
         feed.stop()
     assert feed.command_interrupted == interrupted and feed.exit_code() == exit_code

@@ -309,7 +309,7 @@ def test_replay_feed_hands_on_its_state_before_each_snapshot(alder_lake):
 
     assert feed.state().playback.position == 0
     feed.start(on_snapshot, on_end, states.append)
-    assert done.wait(10)
+    assert done.wait(HANG_S)
     # The first tick makes no snapshot; each one after it comes after the state of its position.
     assert positions_at_snapshot == [(index, index + 1) for index in range(1, TICKS)]
     last = states[-1]

@@ -11,8 +11,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from pmutop_runs import HANG_S, this_vm_recording_file
+from pmutop_runs import this_vm_recording_file
 from terminal import run_in_terminal
+from waiting import HANG_S
 
 from pmutop.recording.format import read_recording
 

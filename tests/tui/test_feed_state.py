@@ -4,7 +4,7 @@ whatever the feed's class, and never from the feed's own attributes."""
 import dataclasses
 import threading
 
-from tui_support import SHOWN_TICK, ScriptedFeed, snapshots_of, wait_for_tick
+from tui_support import SHOWN_TICK, ScriptedFeed, run_until, snapshots_of, wait_for_tick
 
 from pmutop.live.feed import FeedCapability
 from pmutop.live.topology_loader import topology_of
@@ -56,9 +56,6 @@ async def test_the_header_shows_the_state_handed_on_not_the_feeds_attributes(ald
         handing = threading.Thread(target=app.inbox.deliver_state, args=(paused,))
         handing.start()
         handing.join()
-        for _ in range(500):
-            if app.feed_state == paused:
-                break
-            await pilot.pause(0.01)
+        await run_until(pilot, lambda: app.feed_state == paused, "the paused state to reach the app")
         plain = app.header.content.plain
         assert "PAUSED" in plain and "every 2s" in plain
