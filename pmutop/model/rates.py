@@ -21,9 +21,9 @@ import numpy as np
 
 from pmutop.model.samples import CounterFailure, CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.model.snapshot import (
-    Column,
     CpuRow,
     EventTotal,
+    Figures,
     Metric,
     MetricColumns,
     PmuRow,
@@ -77,6 +77,13 @@ _MEMBER = {member: row for row, member in enumerate(MEMBER_FIGURES)}
 # The rates per second, consecutive derived figures, and the members they count.
 _PER_SECOND = ("instructions_per_s", "context_switches_per_s", "migrations_per_s", "tsc_ghz")
 _PER_SECOND_MEMBERS = np.array([_MEMBER[DERIVED_FIGURES[metric][0]] for metric in _PER_SECOND])
+# A core PMU row's figures by their row of its figures array (the -e labels follow).
+_PMU_FIGURE = {
+    name: row
+    for row, name in enumerate(
+        ("cycles", "instructions", "ghz", "ipc", "instructions_per_s", "util_pct", *SOFTWARE_COUNTER_METRICS)
+    )
+}
 NAN = float("nan")
 UINT64_MAX = 2**64 - 1
 INT64_MAX = 2**63 - 1
@@ -102,22 +109,21 @@ class ReadArrays:
     (what a CPU row without a group of some role reads from); absent reads: present False."""
 
     present: np.ndarray  # bool
-    times: np.ndarray  # int64, groups × (enabled, running)
-    generation: np.ndarray  # int64
-    # Member values, padded with zeros to the widest layout; `widths` says how many each read had.
+    # Per group: enabled, running, generation, and how many member values the read had.
+    meta: np.ndarray  # int64, groups × 4
+    # Member values, padded with zeros to the widest layout.
     values: np.ndarray  # uint64, groups × widest
-    widths: np.ndarray  # int64
 
 
 # What stands for a read that is absent (and for the absent row): told apart by identity, not value.
 _ABSENT = GroupRead(0, 0, ())
 _values_of = operator.attrgetter("values")
-_times_of = operator.attrgetter("enabled", "running")
-_generation_of = operator.attrgetter("generation")
+_times_of = operator.attrgetter("enabled", "running", "generation")
 
 
 def read_arrays(keys: tuple[str, ...], widest: int, reads: dict[str, GroupRead]) -> ReadArrays:
-    # map() over the reads rather than a Python loop: at 448 CPUs a tick has over a thousand groups.
+    # map() over the reads rather than a Python loop: at 448 CPUs a tick has over a thousand groups;
+    # at 2 CPUs each numpy call is most of the cost, so there are three.
     got = [*map(reads.get, keys, repeat(_ABSENT)), _ABSENT]
     try:
         return _read_arrays(got, widest)
@@ -129,22 +135,19 @@ def read_arrays(keys: tuple[str, ...], widest: int, reads: dict[str, GroupRead])
 def _read_arrays(got: list[GroupRead], widest: int) -> ReadArrays:
     size = len(got)
     member_values = list(map(_values_of, got))
-    widths = np.fromiter(map(len, member_values), np.int64, size)
-    kept = widths
-    if int(widths.max()) > widest:
+    widths = list(map(len, member_values))
+    pads = list(map(operator.sub, repeat(widest), widths))
+    if min(pads) < 0:
         member_values = [values[:widest] for values in member_values]
-        kept = np.minimum(widths, widest)
-    values = np.zeros((size, widest), np.uint64)
-    # A boolean mask fills in row-major order: each read's values, then the next read's.
-    values[np.arange(widest) < kept[:, None]] = np.fromiter(
-        chain.from_iterable(member_values), np.uint64, int(kept.sum())
-    )
+        pads = [max(pad, 0) for pad in pads]
+    padding = [(0,) * pad for pad in range(widest + 1)]
+    values = chain.from_iterable(map(operator.add, member_values, map(padding.__getitem__, pads)))
+    # (enabled, running, generation) + (width,) per read.
+    meta = chain.from_iterable(map(operator.add, map(_times_of, got), zip(widths)))
     return ReadArrays(
         present=np.fromiter(map(operator.is_not, got, repeat(_ABSENT)), bool, size),
-        times=np.fromiter(chain.from_iterable(map(_times_of, got)), np.int64, 2 * size).reshape(size, 2),
-        generation=np.fromiter(map(_generation_of, got), np.int64, size),
-        values=values,
-        widths=widths,
+        meta=np.fromiter(meta, np.int64, 4 * size).reshape(size, 4),
+        values=np.fromiter(values, np.uint64, widest * size).reshape(size, widest),
     )
 
 
@@ -173,23 +176,17 @@ def deltas(previous: ReadArrays, current: ReadArrays, layout_widths: np.ndarray,
     """The deltas of the `usable` groups. Scaling follows perf_counts_values__scale: value × enabled /
     running when the group was multiplexed off the PMU part of the time; running == 0 means nothing was
     counted at all."""
-    times = current.times - previous.times
-    enabled, running = times[:, 0], times[:, 1]
+    change = current.meta - previous.meta
+    enabled, running = change[:, 0], change[:, 1]
     widest = current.values.shape[1]
-    zipped = np.minimum(current.widths, layout_widths)
+    zipped = np.minimum(current.meta[:, 3], layout_widths)
     in_zip = np.arange(widest) < zipped[:, None]
     # Counts are 64-bit and cumulative: a decrease is a reset or a reopen, never real, and is dropped
     # rather than shown as a 2^64 spike.
     backwards = np.logical_or.reduce((current.values < previous.values) & in_zip, axis=1)
-    valid = (
-        previous.present
-        & current.present
-        & (previous.generation == current.generation)
-        & (previous.widths == current.widths)
-        & (np.minimum(enabled, running) >= 0)
-        & ~backwards
-        & usable
-    )
+    # The same generation and width (no change), and times that did not go backwards.
+    steady = np.logical_and.reduce((change[:, 2:] == 0) & (change[:, :2] >= 0), axis=1)
+    valid = previous.present & current.present & steady & ~backwards & usable
     raw = current.values - previous.values
     counting = valid & (running > 0)
     counted = in_zip & counting[:, None]
@@ -270,8 +267,7 @@ class PmuGroups:
 
 
 _NO_TIMES = CpuTimes(0, 0)
-_busy_of = operator.attrgetter("busy")
-_total_of = operator.attrgetter("total")
+_busy_total_of = operator.attrgetter("busy", "total")
 
 
 class RateModel:
@@ -292,7 +288,7 @@ class RateModel:
         self._failures: tuple[CounterFailure, ...] = ()
         self._previous: RawTick | None = None
         self._previous_reads: ReadArrays | None = None
-        self._previous_times: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._previous_times: tuple[np.ndarray, np.ndarray] | None = None
         self._first_ns: int | None = None
         self.task_model = TaskModel(topology)
         self.set_layouts(layouts)
@@ -317,8 +313,8 @@ class RateModel:
         self._widest = max((len(layout.members) for layout in layouts), default=1) or 1
         self._key_index = {key: index for index, key in enumerate(self._keys)}
         # A core group that never opened gives the same n/a figures every tick, with no delta, unless lost.
-        self._never_opened = np.array(
-            [*(layout.role is GroupRole.CORE and not layout.members for layout in layouts), False], bool
+        self._opened = np.array(
+            [*(layout.role is not GroupRole.CORE or bool(layout.members) for layout in layouts), True], bool
         )
         # The last group of each role on each CPU gives that CPU the role's figures.
         by_role: dict[GroupRole, dict[int, int]] = {role: {} for role in ROLE_MEMBERS}
@@ -413,6 +409,13 @@ class RateModel:
             for source in rows[1:]:
                 first = np.where(first > 0, first, failure[source])
             failure[self._derived_row[metric]] = first
+        # The metrics CPU rows show, by their row.
+        self._column_rows = {
+            "util_pct": self._util_row,
+            **{metric: _MEMBER[member] for metric, member in MEMBER_METRICS.items()},
+            **self._derived_row,
+            **{event_metric(label): row for label, row in self._event_row.items()},
+        }
         self._sources = FigureSources(
             groups,
             failure,
@@ -451,17 +454,20 @@ class RateModel:
         interval_s = (tick.monotonic_ns - previous.monotonic_ns) / 1e9
         online = np.fromiter(map(tick.online.__contains__, self._cpu_numbers), bool, len(self._cpu_numbers))
         busy_s, util_pct = _busy(previous_times, current_times, online)
-        # A failure code per group, and none for the absent row past the last.
-        lost = np.zeros(len(self._keys) + 1, np.int64)
+        # A failure code per group, and none for the absent row past the last (None: nothing lost).
+        lost = None
+        usable = self._opened
         if tick.lost:
+            lost = np.zeros(len(self._keys) + 1, np.int64)
             for key, cause in tick.lost.items():
                 index = self._key_index.get(key)
                 if index is not None:
                     lost[index] = self._failure_code(cause)
-        group = deltas(previous_reads, current_reads, self._layout_widths, ~(self._never_opened & (lost == 0)))
-        columns = self._cpu_columns(group, lost, busy_s, util_pct, interval_s)
+            usable = self._opened | (lost > 0)
+        group = deltas(previous_reads, current_reads, self._layout_widths, usable)
+        figures = self._cpu_figures(group, lost, busy_s, util_pct, interval_s)
         totals = self._event_totals(group, lost)
-        cpu_columns = MetricColumns(columns, self._failures, NOTES)
+        cpu_columns = MetricColumns(figures, self._column_rows, self._failures, NOTES)
         # map() rather than a generator: at 448 CPUs these rows are a good part of the tick.
         cpus = tuple(
             map(
@@ -479,7 +485,7 @@ class RateModel:
             interval_s=interval_s,
             wall_time=tick.wall_time,
             cpus=cpus,
-            pmus=self._pmu_rows(group, columns, online, busy_s, util_pct, interval_s, totals),
+            pmus=self._pmu_rows(group, figures, online, busy_s, util_pct, interval_s, totals),
             notices=self.notices,
             events=tuple(total for total, _ in totals),
         )
@@ -494,21 +500,23 @@ class RateModel:
             )
         return snapshot
 
-    def _cpu_times(self, times: dict[int, CpuTimes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _cpu_times(self, times: dict[int, CpuTimes]) -> tuple[np.ndarray, np.ndarray]:
+        """Which CPUs /proc/stat listed, and their (busy, total) ticks."""
         got = list(map(times.get, self._cpu_numbers, repeat(_NO_TIMES)))
         present = np.fromiter(map(operator.is_not, got, repeat(_NO_TIMES)), bool, len(got))
-        busy = np.fromiter(map(_busy_of, got), np.float64, len(got))
-        total = np.fromiter(map(_total_of, got), np.float64, len(got))
-        return present, busy, total
+        ticks = np.fromiter(chain.from_iterable(map(_busy_total_of, got)), np.float64, 2 * len(got))
+        return present, ticks.reshape(len(got), 2)
 
-    def _cpu_columns(
-        self, group: Deltas, lost: np.ndarray, busy_s: np.ndarray, util_pct: np.ndarray, interval_s: float
-    ) -> dict[str, Column]:
+    def _cpu_figures(
+        self, group: Deltas, lost: np.ndarray | None, busy_s: np.ndarray, util_pct: np.ndarray, interval_s: float
+    ) -> Figures:
         """Every figure of every CPU row, as one figures × CPU rows array each of values, coverage,
-        extrapolation and reasons (a failure code, a note's negative code, 0): a Column per metric is a row."""
+        extrapolation and reasons (a failure code, a note's negative code, 0)."""
         sources = self._sources
-        lost_of = lost[sources.groups]
-        cause = np.where(lost_of > 0, lost_of, sources.failure)
+        cause = sources.failure
+        if lost is not None:
+            lost_of = lost[sources.groups]
+            cause = np.where(lost_of > 0, lost_of, cause)
         members = len(sources.flat)
         value = np.empty(sources.groups.shape)
         counts = value[:members]
@@ -538,21 +546,15 @@ class RateModel:
         # Without cycles, GHz and IPC are n/a for the cycles' reason alone (not too idle, say).
         no_cycles = missing[_MEMBER["cycles"]]
         reason[ghz : ipc + 1, no_cycles] = cause[_MEMBER["cycles"], no_cycles]
-        rows = {
-            "util_pct": self._util_row,
-            **{metric: _MEMBER[member] for metric, member in MEMBER_METRICS.items()},
-            **self._derived_row,
-            **{event_metric(label): row for label, row in self._event_row.items()},
-        }
-        return {name: Column(value[row], coverage[row], extrapolated[row], reason[row]) for name, row in rows.items()}
+        return Figures(value, coverage, extrapolated, reason)
 
-    def _event_totals(self, group: Deltas, lost: np.ndarray) -> list[tuple[EventTotal, int]]:
+    def _event_totals(self, group: Deltas, lost: np.ndarray | None) -> list[tuple[EventTotal, int]]:
         """Each -e event summed per PMU over the CPUs that counted it (coverage: summed running / enabled),
         with the failure code that explains it when none did."""
         totals = []
         for members in self._events:
             groups = members.groups
-            cause = np.where(lost[groups] > 0, lost[groups], members.failure)
+            cause = members.failure if lost is None else np.where(lost[groups] > 0, lost[groups], members.failure)
             safe = np.maximum(members.column, 0)
             has = (members.column >= 0) & group.counted[groups, safe] & (cause == 0)
             counted = int(has.sum())
@@ -574,7 +576,7 @@ class RateModel:
     def _pmu_rows(
         self,
         group: Deltas,
-        columns: dict[str, Column],
+        cpu_figures: Figures,
         online: np.ndarray,
         busy_s: np.ndarray,
         util_pct: np.ndarray,
@@ -616,57 +618,56 @@ class RateModel:
             if len(utils):
                 util[index] = in_order_sum(utils) / len(utils)
             for name in SOFTWARE_COUNTER_METRICS:
-                values = columns[name].value[members]
+                values = cpu_figures.value[self._derived_row[name], members]
                 values = values[~np.isnan(values)]
                 if len(values):
                     software[name][index] = in_order_sum(values)
-        # The aggregate's figures as one array: cycles, instructions, then what is derived from them.
-        value = np.empty((5, count))
+        # The aggregates' figures as one array, a row per figure in _PMU_FIGURES' order (then the -e labels):
+        # cycles, instructions, what is derived from them, and the CPUs' util% and software rates.
+        index_of = {pmu.name: index for index, pmu in enumerate(self._pmus)}
+        figure_of = dict(_PMU_FIGURE)
+        for event_total, _ in event_totals:
+            if event_total.pmu in index_of:
+                figure_of.setdefault(event_metric(event_total.label), len(figure_of))
+        value = np.full((len(figure_of), count), NAN)
         value[0], value[1] = totals["cycles"], totals["instructions"]
         value[2] = _ratio(value[0], busy) * 1e-9
         value[3] = _ratio(value[1], value[0])
         value[4] = _per_second(value[1], interval_s)
-        missing = np.isnan(value)
+        value[5] = util
+        value[6], value[7] = software.values()
+        counters = slice(0, 5)
+        missing = np.isnan(value[counters])
         without = missing[:2]
         # Which figures' counters went without a total: a figure is n/a for their failure, or for none.
         uncounted = np.array([without[0], without[1], without[0], without[0] | without[1], without[1]])
-        figures = (
+        figures = Figures(
             value,
-            np.where(missing, NAN, coverage),
-            extrapolated & ~missing,
-            failure * (missing & uncounted),
+            np.full(value.shape, NAN),
+            np.zeros(value.shape, bool),
+            np.zeros(value.shape, np.int64),
         )
+        figures.coverage[counters] = np.where(missing, NAN, coverage)
+        figures.extrapolated[counters] = extrapolated & ~missing
+        figures.reason[counters] = failure * (missing & uncounted)
         too_idle = _too_idle(busy)
-        figures[0][2, too_idle] = figures[1][2, too_idle] = NAN
-        figures[2][2, too_idle] = False
-        figures[3][2, too_idle] = TOO_IDLE_REASON
-        nothing = np.full(count, NAN)
-        plain = np.zeros(count, bool), np.zeros(count, np.int64)
-        pmu_columns = {
-            name: Column(*(part[row] for part in figures))
-            for row, name in enumerate(("cycles", "instructions", "ghz", "ipc", "instructions_per_s"))
-        }
-        pmu_columns["util_pct"] = Column(util, nothing, *plain)
-        pmu_columns.update((name, Column(values, nothing, *plain)) for name, values in software.items())
+        value[2, too_idle] = figures.coverage[2, too_idle] = NAN
+        figures.extrapolated[2, too_idle] = False
+        figures.reason[2, too_idle] = TOO_IDLE_REASON
         # A core PMU's row carries the -e events counted on its CPUs, summed, like cycles.
-        index_of = {pmu.name: index for index, pmu in enumerate(self._pmus)}
         event_names: list[dict[str, None]] = [dict.fromkeys(PMU_METRICS) for _ in self._pmus]
         for event_total, reason in event_totals:
             pmu_index = index_of.get(event_total.pmu)
             if pmu_index is None:
                 continue
             name = event_metric(event_total.label)
-            event_column = pmu_columns.get(name) or Column(
-                np.full(count, NAN), np.full(count, NAN), np.zeros(count, bool), np.zeros(count, np.int64)
-            )
-            figure = event_total.metric
-            event_column.value[pmu_index] = figure.value if figure.value is not None else NAN
-            event_column.coverage[pmu_index] = figure.coverage if figure.coverage is not None else NAN
-            event_column.extrapolated[pmu_index] = figure.extrapolated
-            event_column.reason[pmu_index] = reason
-            pmu_columns[name] = event_column
+            row, figure = figure_of[name], event_total.metric
+            value[row, pmu_index] = figure.value if figure.value is not None else NAN
+            figures.coverage[row, pmu_index] = figure.coverage if figure.coverage is not None else NAN
+            figures.extrapolated[row, pmu_index] = figure.extrapolated
+            figures.reason[row, pmu_index] = reason
             event_names[pmu_index][name] = None
-        metrics = MetricColumns(pmu_columns, self._failures, NOTES)
+        metrics = MetricColumns(figures, figure_of, self._failures, NOTES)
         return tuple(
             PmuRow(
                 pmu=pmu.name,
@@ -718,19 +719,17 @@ def whole_run_summary(
 
 
 def _busy(
-    previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
-    current: tuple[np.ndarray, np.ndarray, np.ndarray],
-    online: np.ndarray,
+    previous: tuple[np.ndarray, np.ndarray] | None, current: tuple[np.ndarray, np.ndarray], online: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Busy seconds and utilisation per CPU (NaN: unknown) from /proc/stat's cumulative ticks."""
-    present, busy_now, total_now = current
+    present, now = current
     if previous is None:
         return np.full(len(present), NAN), np.full(len(present), NAN)
-    was_present, busy_before, total_before = previous
-    total = total_now - total_before
-    busy = busy_now - busy_before
-    known = online & present & was_present & (total > 0) & (busy >= 0)
-    return (
-        np.where(known, busy / USER_HZ, NAN),
-        np.where(known, 100.0 * busy / np.where(total > 0, total, 1), NAN),
-    )
+    was_present, before = previous
+    change = now - before
+    busy, total = change[:, 0], change[:, 1]
+    unknown = ~(online & present & was_present & (total > 0) & (busy >= 0))
+    busy_s = busy / USER_HZ
+    util_pct = 100.0 * busy / total
+    busy_s[unknown] = util_pct[unknown] = NAN
+    return busy_s, util_pct
