@@ -166,7 +166,7 @@ class Deltas:
     running: np.ndarray  # int64
     # Members counted (zipped with the layout's names, as far as both go), and their scaled counts.
     counted: np.ndarray  # bool, groups × widest
-    scaled: np.ndarray  # float64, groups × widest
+    scaled: np.ndarray  # float64, groups × widest, NaN where not counted
     raw: np.ndarray  # uint64, groups × widest
     coverage: np.ndarray  # float64, NaN where nothing was enabled
     extrapolated: np.ndarray  # bool
@@ -196,6 +196,7 @@ def deltas(previous: ReadArrays, current: ReadArrays, layout_widths: np.ndarray,
         # Exact integers, as perf does: value × enabled / running is rounded once.
         factor_e, factor_r = int(enabled[group]), int(running[group])
         scaled[group] = [value * factor_e / factor_r for value in raw[group].tolist()]
+    scaled[~counted] = NAN
     coverage = running / enabled
     coverage[~valid | (enabled <= 0)] = NAN
     return Deltas(valid, enabled, running, counted, scaled, raw, coverage, extrapolated)
@@ -234,9 +235,9 @@ class FigureSources:
     # The failure code the layout records (0: none); a derived figure's is its members' first.
     failure: np.ndarray  # int64
     # The member figures' place in a groups × widest array, raveled (0 where it is no member), and
-    # whether it is one.
+    # where there is no count whatever the tick (no member there, or one that did not open).
     flat: np.ndarray  # int64, member figures × CPU rows
-    is_member: np.ndarray  # bool, member figures × CPU rows
+    uncounted: np.ndarray  # bool, member figures × CPU rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,7 +421,7 @@ class RateModel:
             groups,
             failure,
             groups[:members] * self._widest + np.maximum(column[:members], 0),
-            column[:members] >= 0,
+            (column[:members] < 0) | (failure[:members] > 0),
         )
 
     @property
@@ -520,8 +521,10 @@ class RateModel:
         members = len(sources.flat)
         value = np.empty(sources.groups.shape)
         counts = value[:members]
-        counts[:] = np.take(group.scaled, sources.flat)
-        counts[~(sources.is_member & np.take(group.counted, sources.flat) & (cause[:members] == 0))] = NAN
+        np.take(group.scaled, sources.flat, out=counts, mode="clip")  # no bounds check: the indexes are ours
+        counts[sources.uncounted] = NAN
+        if lost is not None:
+            counts[lost_of[:members] > 0] = NAN
         cycles, ghz, ipc = counts[_MEMBER["cycles"]], self._derived_row["ghz"], self._derived_row["ipc"]
         rates = self._derived_row[_PER_SECOND[0]]
         value[rates : rates + len(_PER_SECOND)] = _per_second(counts[_PER_SECOND_MEMBERS], interval_s)
