@@ -205,7 +205,7 @@ def deltas(previous: ReadArrays, current: ReadArrays, layout_widths: np.ndarray,
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator, NaN where either is missing or the denominator is zero (called under
     RateModel.update's errstate: a division by zero there is a NaN, not a warning)."""
-    quotient = numerator / denominator
+    quotient: np.ndarray = numerator / denominator
     quotient[denominator == 0] = NAN
     return quotient
 

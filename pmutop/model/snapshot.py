@@ -132,10 +132,10 @@ class MetricColumns:
                 figures.reason.tolist(),
             )
         figure = self.figure_of[name]
-        value, coverage, reason = lists[0][figure][row], lists[1][figure][row], lists[3][figure][row]
+        value, reason = lists[0][figure][row], lists[3][figure][row]
         # NaN is the only value not equal to itself: there, the Metric's field is None.
-        if coverage != coverage:
-            coverage = None
+        covered = lists[1][figure][row]
+        coverage = covered if covered == covered else None
         if value == value:
             return Metric(value, coverage, lists[2][figure][row])
         if reason > 0:
