@@ -18,6 +18,7 @@ with 80 uncore instances (448 CPUs). For each it measures:
 """
 
 import argparse
+import inspect
 import os
 import resource
 import shutil
@@ -105,28 +106,22 @@ def model_update_ms(recording: Recording) -> tuple[float, float]:
     return 1000 * statistics.median(times), 1000 * times[int(0.9 * (len(times) - 1))]
 
 
-# The model update timed as model_update_ms does, in a process running another tree's pmutop.
-_MODEL_IN_TREE = """
-import statistics, sys, time
-from pmutop.live.topology_loader import topology_of
-from pmutop.model.rates import RateModel
-from pmutop.recording.format import read_recording
-recording = read_recording(sys.argv[1])
-model = RateModel(topology_of(recording.header.sysfs), recording.header.layouts, recording.header.notices)
-times = []
-for tick in recording.ticks:
-    start = time.thread_time()
-    model.update(tick)
-    times.append(time.thread_time() - start)
-times = sorted(times[1:])
-print(1000 * statistics.median(times), 1000 * times[int(0.9 * (len(times) - 1))])
-"""
+def _model_in_tree() -> str:
+    """model_update_ms as a program for another tree's pmutop: its own imports, the same function."""
+    return (
+        "import statistics, sys, time\n"
+        "from pmutop.live.topology_loader import topology_of\n"
+        "from pmutop.model.rates import RateModel\n"
+        "from pmutop.recording.format import Recording, read_recording\n"
+        + inspect.getsource(model_update_ms)
+        + "print(*model_update_ms(read_recording(sys.argv[1])))\n"
+    )
 
 
 def model_update_ms_in(tree: Path, recording: Path) -> tuple[float, float]:
     """model_update_ms for the pmutop of source tree `tree` (its directory first on sys.path)."""
     result = subprocess.run(
-        [sys.executable, "-c", _MODEL_IN_TREE, str(recording)], cwd=tree, capture_output=True, text=True, check=True
+        [sys.executable, "-c", _model_in_tree(), str(recording)], cwd=tree, capture_output=True, text=True, check=True
     )
     median, p90 = result.stdout.split()
     return float(median), float(p90)
