@@ -1,6 +1,7 @@
 """pmutop at 2, 224 and 448 CPUs, side by side with its anchors, in one run. Run by hand (root), not in tests:
 
     .venv/bin/python benchmarks/big_machines.py [--seconds 20] [--warmup 5] [--size 200x60] [--skip-tui]
+        [--before TREE]
 
 Recordings are synthetic (pmutop.recording.synthetic) over fixture trees from tests/sysfs_trees.py: this VM
 (2 CPUs), a hybrid-style machine with two core PMUs (224 CPUs: cpu_core and cpu_atom) and a 2-socket server
@@ -8,12 +9,16 @@ with 80 uncore instances (448 CPUs). For each it measures:
 
 - model update: RateModel.update per tick, in this process (median and 90th percentile);
 - `pmutop stat --input`: CPU per tick of the whole command (a short recording's CPU subtracted: start-up);
+- with --before TREE, the model update and `pmutop stat --input` of another pmutop source tree (e.g.
+  `git archive main | tar -x -C TREE`, the built extension copied into TREE/pmutop/kernel) on the same
+  recordings, in the same run;
 - the TUI replaying it at 1 s a tick in a detached tmux of --size: CPU per second of the process and of its
   UI (main) thread, on Textual's stock paint path and on pmutop's fast one, and `htop -d 10` in the same
   tmux size in the same run.
 """
 
 import argparse
+import inspect
 import os
 import resource
 import shutil
@@ -22,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +43,7 @@ from tui_cpu import steady_cpu_in_tmux  # noqa: E402
 from pmutop.kernel.sysfs import read_sysfs  # noqa: E402
 from pmutop.live.topology_loader import topology_of  # noqa: E402
 from pmutop.model.rates import RateModel  # noqa: E402
+from pmutop.model.samples import CpuTimes  # noqa: E402
 from pmutop.recording.format import Recording, RecordingWriter, read_recording  # noqa: E402
 from pmutop.recording.synthetic import synthetic_recording  # noqa: E402
 from tests import sysfs_trees  # noqa: E402
@@ -56,13 +63,31 @@ def write_recording(recording: Recording, path: Path, ticks: int | None = None) 
     return path
 
 
+def _busy_within_total(recording: Recording) -> Recording:
+    """pmutop.recording.synthetic starts CPU N's busy ticks at 5000 + 37 N of 20000, past its total from CPU
+    406 on, which the recording reader rejects: start them at 5000 + 37 (N mod 128) instead (every
+    interval's busy and total ticks stay as they were)."""
+    ticks = [
+        replace(
+            tick,
+            cpu_times={
+                cpu: CpuTimes(times.busy - 37 * (cpu - cpu % 128), times.total) for cpu, times in tick.cpu_times.items()
+            },
+        )
+        for tick in recording.ticks
+    ]
+    return replace(recording, ticks=ticks)
+
+
 def recordings(directory: Path, ticks: int) -> dict[str, tuple[Recording, Path, Path]]:
     """Per machine: the recording, its file, and a 3-tick prefix of it (what start-up costs)."""
     made = {}
     for index, (name, builder) in enumerate(MACHINES.items()):
         root = directory / f"tree{index}"
         builder(root)
-        recording = synthetic_recording(read_sysfs(root), ticks=ticks, host="bench", kernel="6.18.0-bench")
+        recording = _busy_within_total(
+            synthetic_recording(read_sysfs(root), ticks=ticks, host="bench", kernel="6.18.0-bench")
+        )
         whole = write_recording(recording, directory / f"machine{index}.jsonl")
         short = write_recording(recording, directory / f"machine{index}-short.jsonl", ticks=3)
         made[name] = (read_recording(whole), whole, short)
@@ -81,19 +106,41 @@ def model_update_ms(recording: Recording) -> tuple[float, float]:
     return 1000 * statistics.median(times), 1000 * times[int(0.9 * (len(times) - 1))]
 
 
+def _model_in_tree() -> str:
+    """model_update_ms as a program for another tree's pmutop: its own imports, the same function."""
+    return (
+        "import statistics, sys, time\n"
+        "from pmutop.live.topology_loader import topology_of\n"
+        "from pmutop.model.rates import RateModel\n"
+        "from pmutop.recording.format import Recording, read_recording\n"
+        + inspect.getsource(model_update_ms)
+        + "print(*model_update_ms(read_recording(sys.argv[1])))\n"
+    )
+
+
+def model_update_ms_in(tree: Path, recording: Path) -> tuple[float, float]:
+    """model_update_ms for the pmutop of source tree `tree` (its directory first on sys.path)."""
+    result = subprocess.run(
+        [sys.executable, "-c", _model_in_tree(), str(recording)], cwd=tree, capture_output=True, text=True, check=True
+    )
+    median, p90 = result.stdout.split()
+    return float(median), float(p90)
+
+
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
 
-def stat_input_ms_per_tick(whole: Path, short: Path, ticks: int, runs: int = 3) -> float:
-    """The median over `runs` of (CPU of the whole recording - CPU of its 3-tick prefix) / ticks past 3."""
+def stat_input_ms_per_tick(whole: Path, short: Path, ticks: int, runs: int = 3, tree: Path = REPO) -> float:
+    """The median over `runs` of (CPU of the whole recording - CPU of its 3-tick prefix) / ticks past 3,
+    for the pmutop of source tree `tree`."""
     per_tick = []
     for _ in range(runs):
         used = []
         for path in (whole, short):
             before = children_cpu()
-            subprocess.run([*PMUTOP, "stat", "--input", str(path)], check=True, stdout=subprocess.DEVNULL, cwd=REPO)
+            subprocess.run([*PMUTOP, "stat", "--input", str(path)], check=True, stdout=subprocess.DEVNULL, cwd=tree)
             used.append(children_cpu() - before)
         per_tick.append(1000 * (used[0] - used[1]) / (ticks - 3))
     return statistics.median(per_tick)
@@ -157,6 +204,7 @@ def main() -> None:
     parser.add_argument("--skip-tui", action="store_true")
     parser.add_argument("--rss-minutes", type=float, default=0, help="also measure the TUI's RSS after this long")
     parser.add_argument("--modes", default="stock,fast", help="Textual paint paths to measure (stock, fast)")
+    parser.add_argument("--before", type=Path, help="source tree of another pmutop to measure beside this one")
     args = parser.parse_args()
     size = tuple(int(part) for part in args.size.split("x"))
     # Long enough for the replays, and for stat's per-tick cost to stand out of its start-up's.
@@ -171,6 +219,10 @@ def main() -> None:
             median, p90 = model_update_ms(recording)
             stat = stat_input_ms_per_tick(whole, short, ticks)
             print(f"  {name}: model {median:.2f} ms (p90 {p90:.2f}); stat --input {stat:.2f} ms")
+            if args.before:
+                median, p90 = model_update_ms_in(args.before.resolve(), whole)
+                stat = stat_input_ms_per_tick(whole, short, ticks, tree=args.before.resolve())
+                print(f"  {name}, --before: model {median:.2f} ms (p90 {p90:.2f}); stat --input {stat:.2f} ms")
         if args.skip_tui:
             return
         missing = [tool for tool in ("tmux", "htop") if shutil.which(tool) is None]

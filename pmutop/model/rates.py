@@ -2,24 +2,28 @@
 
 Pure arithmetic on RawTick values; the same code runs live and on a replayed recording. It runs on
 every group of a tick at once: a tick's reads become arrays (a row per group, a column per member),
-and each figure is a Column over every CPU (snapshot.MetricColumns), so a 448-CPU tick costs a few
-hundred array operations rather than a Metric object per figure. A member of a group is a column: more
-events in a group are more columns, with no code per event.
+and every figure of every CPU is one cell of a figures × CPUs array (each figure a Column of
+snapshot.MetricColumns), so a tick costs a fixed few dozen array operations, whatever the number of
+CPUs, rather than a Metric object per figure. A member of a group is a column: more events in a group
+are more columns, with no code per event. At 2 CPUs numpy's fixed cost per operation is most of a
+tick, so what can be one operation over every figure is one.
 
 The arithmetic is perf's and gives the same floats as doing it figure by figure: unscaled counts are
 converted exactly, scaled ones (value × enabled / running, only for groups multiplexed this interval)
 are worked out in Python's exact integer arithmetic, and sums over CPUs add in CPU order.
 """
 
+import operator
 from dataclasses import dataclass, replace
+from itertools import chain, repeat
 
 import numpy as np
 
 from pmutop.model.samples import CounterFailure, CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.model.snapshot import (
-    Column,
     CpuRow,
     EventTotal,
+    Figures,
     Metric,
     MetricColumns,
     PmuRow,
@@ -37,9 +41,7 @@ MIN_BUSY_TICKS_FOR_GHZ = 10
 TOO_IDLE = "too little busy time this interval to measure a clock"
 NOTES = (TOO_IDLE,)
 TOO_IDLE_REASON = -1
-CORE_COUNTER_METRICS = ("cycles", "instructions", "ref_cycles", "ipc", "ghz", "instructions_per_s")
 SOFTWARE_COUNTER_METRICS = ("context_switches_per_s", "migrations_per_s")
-MSR_COUNTER_METRICS = ("tsc_ghz", "effective_ghz")
 # The members each role's figures are made of, as the kernel names them.
 ROLE_MEMBERS = {
     GroupRole.CORE: ("cycles", "instructions", "ref-cycles"),
@@ -56,6 +58,32 @@ PMU_METRICS = (
     "util_pct",
     *SOFTWARE_COUNTER_METRICS,
 )
+# The rows of a tick's CPU figures array: first every member a CPU row counts (these, then one per -e
+# label), then the figures derived from them, then util%. Each derived figure inherits the failure,
+# coverage and extrapolation of its members (all in one group: the first failure of theirs, as listed).
+MEMBER_FIGURES = tuple(member for members in ROLE_MEMBERS.values() for member in members)
+DERIVED_FIGURES = {
+    "ghz": ("cycles",),
+    "ipc": ("cycles", "instructions"),
+    "instructions_per_s": ("instructions",),
+    "context_switches_per_s": ("context-switches",),
+    "migrations_per_s": ("cpu-migrations",),
+    "tsc_ghz": ("tsc",),
+    "effective_ghz": ("tsc", "aperf", "mperf"),
+}
+# The metrics CPU rows show straight from a member.
+MEMBER_METRICS = {"cycles": "cycles", "instructions": "instructions", "ref_cycles": "ref-cycles"}
+_MEMBER = {member: row for row, member in enumerate(MEMBER_FIGURES)}
+# The rates per second, consecutive derived figures, and the members they count.
+_PER_SECOND = ("instructions_per_s", "context_switches_per_s", "migrations_per_s", "tsc_ghz")
+_PER_SECOND_MEMBERS = np.array([_MEMBER[DERIVED_FIGURES[metric][0]] for metric in _PER_SECOND])
+# A core PMU row's figures by their row of its figures array (the -e labels follow).
+_PMU_FIGURE = {
+    name: row
+    for row, name in enumerate(
+        ("cycles", "instructions", "ghz", "ipc", "instructions_per_s", "util_pct", *SOFTWARE_COUNTER_METRICS)
+    )
+}
 NAN = float("nan")
 UINT64_MAX = 2**64 - 1
 INT64_MAX = 2**63 - 1
@@ -77,41 +105,49 @@ def role_metric_names(layout: GroupLayout) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class ReadArrays:
-    """A tick's group reads as arrays, a row per group of the layouts (absent reads: present False)."""
+    """A tick's group reads as arrays, a row per group of the layouts and one absent row past the last
+    (what a CPU row without a group of some role reads from); absent reads: present False."""
 
     present: np.ndarray  # bool
-    enabled: np.ndarray  # int64
-    running: np.ndarray  # int64
-    generation: np.ndarray  # int64
-    # Member values, padded with zeros to the widest layout; `widths` says how many each read had.
+    # Per group: enabled, running, generation, and how many member values the read had.
+    meta: np.ndarray  # int64, groups × 4
+    # Member values, padded with zeros to the widest layout.
     values: np.ndarray  # uint64, groups × widest
-    widths: np.ndarray  # int64
+
+
+# What stands for a read that is absent (and for the absent row): told apart by identity, not value.
+_ABSENT = GroupRead(0, 0, ())
+_values_of = operator.attrgetter("values")
+_times_of = operator.attrgetter("enabled", "running", "generation")
 
 
 def read_arrays(keys: tuple[str, ...], widest: int, reads: dict[str, GroupRead]) -> ReadArrays:
-    got = [reads.get(key) for key in keys]
+    # map() over the reads rather than a Python loop: at 448 CPUs a tick has over a thousand groups;
+    # at 2 CPUs each numpy call is most of the cost, so there are three.
+    got = [*map(reads.get, keys, repeat(_ABSENT)), _ABSENT]
     try:
         return _read_arrays(got, widest)
     except OverflowError:
         # A read no kernel gives (a count past 64 bits, times past 63) is no read: there is no honest delta.
-        return _read_arrays([None if read is None or _out_of_range(read) else read for read in got], widest)
+        return _read_arrays([_ABSENT if _out_of_range(read) else read for read in got], widest)
 
 
-def _read_arrays(got: list[GroupRead | None], widest: int) -> ReadArrays:
-    empty = GroupRead(0, 0, ())
-    rows = [read if read is not None else empty for read in got]
-    size = len(rows)
+def _read_arrays(got: list[GroupRead], widest: int) -> ReadArrays:
+    size = len(got)
+    member_values = list(map(_values_of, got))
+    widths = list(map(len, member_values))
+    pads = list(map(operator.sub, repeat(widest), widths))
+    if min(pads) < 0:
+        member_values = [values[:widest] for values in member_values]
+        pads = [max(pad, 0) for pad in pads]
     padding = [(0,) * pad for pad in range(widest + 1)]
-    values = np.array(
-        [read.values[:widest] + padding[max(0, widest - len(read.values))] for read in rows], dtype=np.uint64
-    ).reshape(size, widest)
+    values = chain.from_iterable(map(operator.add, member_values, map(padding.__getitem__, pads)))
+    # (enabled, running, generation) + (width,) per read.
+    meta = chain.from_iterable(map(operator.add, map(_times_of, got), zip(widths)))
     return ReadArrays(
-        present=np.fromiter((read is not None for read in got), bool, size),
-        enabled=np.fromiter((read.enabled for read in rows), np.int64, size),
-        running=np.fromiter((read.running for read in rows), np.int64, size),
-        generation=np.fromiter((read.generation for read in rows), np.int64, size),
-        values=values,
-        widths=np.fromiter((len(read.values) for read in rows), np.int64, size),
+        present=np.fromiter(map(operator.is_not, got, repeat(_ABSENT)), bool, size),
+        meta=np.fromiter(meta, np.int64, 4 * size).reshape(size, 4),
+        values=np.fromiter(values, np.uint64, widest * size).reshape(size, widest),
     )
 
 
@@ -130,7 +166,7 @@ class Deltas:
     running: np.ndarray  # int64
     # Members counted (zipped with the layout's names, as far as both go), and their scaled counts.
     counted: np.ndarray  # bool, groups × widest
-    scaled: np.ndarray  # float64, groups × widest
+    scaled: np.ndarray  # float64, groups × widest, NaN where not counted
     raw: np.ndarray  # uint64, groups × widest
     coverage: np.ndarray  # float64, NaN where nothing was enabled
     extrapolated: np.ndarray  # bool
@@ -140,92 +176,48 @@ def deltas(previous: ReadArrays, current: ReadArrays, layout_widths: np.ndarray,
     """The deltas of the `usable` groups. Scaling follows perf_counts_values__scale: value × enabled /
     running when the group was multiplexed off the PMU part of the time; running == 0 means nothing was
     counted at all."""
-    enabled = current.enabled - previous.enabled
-    running = current.running - previous.running
+    change = current.meta - previous.meta
+    enabled, running = change[:, 0], change[:, 1]
     widest = current.values.shape[1]
-    zipped = np.minimum(current.widths, layout_widths)
-    in_zip = np.arange(widest)[None, :] < zipped[:, None]
+    zipped = np.minimum(current.meta[:, 3], layout_widths)
+    in_zip = np.arange(widest) < zipped[:, None]
     # Counts are 64-bit and cumulative: a decrease is a reset or a reopen, never real, and is dropped
     # rather than shown as a 2^64 spike.
-    backwards = ((current.values < previous.values) & in_zip).any(axis=1)
-    valid = (
-        previous.present
-        & current.present
-        & (previous.generation == current.generation)
-        & (previous.widths == current.widths)
-        & (enabled >= 0)
-        & (running >= 0)
-        & ~backwards
-        & usable
-    )
+    backwards = np.logical_or.reduce((current.values < previous.values) & in_zip, axis=1)
+    # The same generation and width (no change), and times that did not go backwards.
+    steady = np.logical_and.reduce((change[:, 2:] == 0) & (change[:, :2] >= 0), axis=1)
+    valid = previous.present & current.present & steady & ~backwards & usable
     raw = current.values - previous.values
-    counted = in_zip & (valid & (running > 0))[:, None]
+    counting = valid & (running > 0)
+    counted = in_zip & counting[:, None]
     scaled = raw.astype(np.float64)
-    multiplexed = np.flatnonzero(counted.any(axis=1) & (running < enabled))
-    for group in multiplexed.tolist():
+    extrapolated = counting & (running < enabled)
+    for group in (extrapolated & (zipped > 0)).nonzero()[0].tolist():
         # Exact integers, as perf does: value × enabled / running is rounded once.
         factor_e, factor_r = int(enabled[group]), int(running[group])
         scaled[group] = [value * factor_e / factor_r for value in raw[group].tolist()]
-    coverage = np.where(valid & (enabled > 0), running / np.where(enabled > 0, enabled, 1), NAN)
-    extrapolated = valid & (running > 0) & (running < enabled)
+    scaled[~counted] = NAN
+    coverage = running / enabled
+    coverage[~valid | (enabled <= 0)] = NAN
     return Deltas(valid, enabled, running, counted, scaled, raw, coverage, extrapolated)
 
 
-def _ratio(numerator: np.ndarray, denominator: np.ndarray | float) -> np.ndarray:
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator, NaN where either is missing or the denominator is zero (called under
     RateModel.update's errstate: a division by zero there is a NaN, not a warning)."""
-    return np.where(denominator == 0, NAN, numerator / denominator)
+    quotient: np.ndarray = numerator / denominator
+    quotient[denominator == 0] = NAN
+    return quotient
 
 
-def _derived(value: np.ndarray, *sources: Column, scale: float = 1.0) -> Column:
-    """A figure computed from counters inherits their first failure, worst coverage and any extrapolation."""
-    first, *rest = sources
-    failure = np.maximum(first.reason, 0)
-    coverage = first.coverage
-    extrapolated = first.extrapolated
-    for source in rest:
-        failure = np.where((failure == 0) & (source.reason > 0), source.reason, failure)
-        coverage = np.fmin(coverage, source.coverage)
-        extrapolated = extrapolated | source.extrapolated
-    missing = np.isnan(value)
-    return Column(
-        value=value * scale if scale != 1.0 else value,
-        coverage=np.where(missing, NAN, coverage),
-        extrapolated=extrapolated & ~missing,
-        reason=np.where(missing, failure, 0),
-    )
+def _per_second(counts: np.ndarray, interval_s: float) -> np.ndarray:
+    """Counts over the interval as rates (NaN for an interval of no time)."""
+    return counts / interval_s if interval_s else np.full(counts.shape, NAN)
 
 
-def _unavailable_like(source: Column) -> Column:
-    """n/a because `source` is: its failure, if it has one, and nothing else."""
-    size = len(source.value)
-    return Column(np.full(size, NAN), np.full(size, NAN), np.zeros(size, bool), np.maximum(source.reason, 0))
-
-
-def _ghz(cycles: Column, busy_s: np.ndarray) -> Column:
-    clock = _derived(_ratio(cycles.value, busy_s), cycles, scale=1e-9)
-    too_idle = ~np.isnan(busy_s) & (busy_s * USER_HZ < MIN_BUSY_TICKS_FOR_GHZ)
-    return Column(
-        value=np.where(too_idle, NAN, clock.value),
-        coverage=np.where(too_idle, NAN, clock.coverage),
-        extrapolated=clock.extrapolated & ~too_idle,
-        reason=np.where(too_idle, TOO_IDLE_REASON, clock.reason),
-    )
-
-
-def _pick(available: np.ndarray, when: Column, otherwise: Column) -> Column:
-    return Column(
-        np.where(available, when.value, otherwise.value),
-        np.where(available, when.coverage, otherwise.coverage),
-        np.where(available, when.extrapolated, otherwise.extrapolated),
-        np.where(available, when.reason, otherwise.reason),
-    )
-
-
-def _count(value: np.ndarray, coverage: np.ndarray, extrapolated: np.ndarray, failure: np.ndarray) -> Column:
-    """Counts, or n/a with the failure (and still the coverage) where there is no value."""
-    missing = np.isnan(value)
-    return Column(value, coverage, extrapolated & ~missing, np.where(missing, failure, 0))
+def _too_idle(busy_s: np.ndarray) -> np.ndarray:
+    """Where a clock is n/a with a note: too little busy time to measure one (NaN busy: unknown, not idle)."""
+    return busy_s * USER_HZ < MIN_BUSY_TICKS_FOR_GHZ  # False for NaN
 
 
 def in_order_sum(values: np.ndarray) -> float:
@@ -234,15 +226,18 @@ def in_order_sum(values: np.ndarray) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class RoleGroups:
-    """The groups of one role that give CPU rows their figures: `groups[i]` for the row `rows[i]`."""
+class FigureSources:
+    """Where each figure of each CPU row comes from (a row per figure, a column per CPU row, as the
+    tick's figures array): the group (the absent row past the last where the CPU has no group of the
+    figure's role) and, for members, their place in that group."""
 
-    rows: np.ndarray
-    groups: np.ndarray
-    # Per member name of the role: its column in each group (-1: not a member), and the failure code
-    # the layout records for it (0: none).
-    member_index: dict[str, np.ndarray]
-    member_failure: dict[str, np.ndarray]
+    groups: np.ndarray  # int64
+    # The failure code the layout records (0: none); a derived figure's is its members' first.
+    failure: np.ndarray  # int64
+    # The member figures' place in a groups × widest array, raveled (0 where it is no member), and
+    # where there is no count whatever the tick (no member there, or one that did not open).
+    flat: np.ndarray  # int64, member figures × CPU rows
+    uncounted: np.ndarray  # bool, member figures × CPU rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +247,6 @@ class EventMembers:
 
     label: str
     pmu: str
-    rows: np.ndarray
     groups: np.ndarray
     column: np.ndarray
     failure: np.ndarray
@@ -273,6 +267,10 @@ class PmuGroups:
     cycles_failure: int
 
 
+_NO_TIMES = CpuTimes(0, 0)
+_busy_total_of = operator.attrgetter("busy", "total")
+
+
 class RateModel:
     """Turns successive RawTicks into Snapshots. Holds only the previous tick's raw reads."""
 
@@ -284,12 +282,14 @@ class RateModel:
         self._cpus = tuple(cpu for cpu in topology.cpus if cpu.cpu in counted or not counted)
         self._row_of = {cpu.cpu: row for row, cpu in enumerate(self._cpus)}
         self._cpu_numbers = tuple(self._row_of)
+        self._cpu_pmus = tuple(cpu.core_pmu for cpu in self._cpus)
+        self._cpu_core_types = tuple(cpu.core_type.label if cpu.core_type else None for cpu in self._cpus)
         # Failures by code (code k is _failures[k - 1]); each snapshot gets them as a tuple.
         self._failure_codes: dict[CounterFailure, int] = {}
         self._failures: tuple[CounterFailure, ...] = ()
         self._previous: RawTick | None = None
         self._previous_reads: ReadArrays | None = None
-        self._previous_times: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._previous_times: tuple[np.ndarray, np.ndarray] | None = None
         self._first_ns: int | None = None
         self.task_model = TaskModel(topology)
         self.set_layouts(layouts)
@@ -301,16 +301,21 @@ class RateModel:
             self._failures = (*self._failures, failure)
         return code
 
+    def _cause(self, layout: GroupLayout, member: str) -> int:
+        """The failure code the layout records for a member that did not open (0: none)."""
+        return next((self._failure_code(cause) for name, cause in layout.failures if name == member), 0)
+
     def set_layouts(self, layouts: tuple[GroupLayout, ...]) -> None:
         self._layout_list = layouts
         self._keys = tuple(layout.key for layout in layouts)
-        self._layout_widths = np.array([len(layout.members) for layout in layouts], np.int64)
+        # A value per group and one for the absent row past the last (read_arrays).
+        self._layout_widths = np.array([*(len(layout.members) for layout in layouts), 0], np.int64)
         # At least one column, so that every group has a (never counted) member to index.
         self._widest = max((len(layout.members) for layout in layouts), default=1) or 1
         self._key_index = {key: index for index, key in enumerate(self._keys)}
         # A core group that never opened gives the same n/a figures every tick, with no delta, unless lost.
-        self._never_opened = np.array(
-            [layout.role is GroupRole.CORE and not layout.members for layout in layouts], bool
+        self._opened = np.array(
+            [*(layout.role is not GroupRole.CORE or bool(layout.members) for layout in layouts), True], bool
         )
         # The last group of each role on each CPU gives that CPU the role's figures.
         by_role: dict[GroupRole, dict[int, int]] = {role: {} for role in ROLE_MEMBERS}
@@ -322,8 +327,7 @@ class RateModel:
                 # Each -e event is a member: a column, with no code per event.
                 for name in (*layout.members, *(name for name, _ in layout.failures)):
                     column = layout.members.index(name) if name in layout.members else -1
-                    cause = next((self._failure_code(c) for member, c in layout.failures if member == name), 0)
-                    events.setdefault((layout.pmu, name), []).append((row, index, column, cause))
+                    events.setdefault((layout.pmu, name), []).append((row, index, column, self._cause(layout, name)))
                     names_of_row[row][event_metric(name)] = None
                 continue
             if row is None or layout.role not in by_role:
@@ -333,8 +337,11 @@ class RateModel:
         # Rows with the same names share one dict.
         shared: dict[tuple[str, ...], dict[str, None]] = {}
         self._row_names = [shared.setdefault(tuple(names), names) for names in names_of_row]
-        self._roles = {role: self._role_groups(role, chosen, layouts) for role, chosen in by_role.items()}
-        self._events, self._event_roles = _event_members(events)
+        self._events = [
+            EventMembers(label, pmu, *(np.array(part, np.int64) for part in list(zip(*entries, strict=True))[1:]))
+            for (pmu, label), entries in events.items()
+        ]
+        self._set_figure_sources(layouts, by_role, events)
         self._pmus = []
         for core_type, pmu in zip(self.topology.core_types, self.topology.core_pmus, strict=True):
             indexes = [
@@ -365,23 +372,57 @@ class RateModel:
             )
         self._previous_reads = None
 
-    def _role_groups(self, role: GroupRole, chosen: dict[int, int], layouts: tuple[GroupLayout, ...]) -> RoleGroups:
-        rows = np.array(sorted(chosen), np.int64)
-        groups = np.array([chosen[row] for row in sorted(chosen)], np.int64)
-        member_index, member_failure = {}, {}
-        for member in ROLE_MEMBERS[role]:
-            member_index[member] = np.array(
-                [layouts[g].members.index(member) if member in layouts[g].members else -1 for g in groups.tolist()],
-                np.int64,
-            )
-            member_failure[member] = np.array(
-                [
-                    next((self._failure_code(cause) for name, cause in layouts[g].failures if name == member), 0)
-                    for g in groups.tolist()
-                ],
-                np.int64,
-            )
-        return RoleGroups(rows, groups, member_index, member_failure)
+    def _set_figure_sources(
+        self,
+        layouts: tuple[GroupLayout, ...],
+        by_role: dict[GroupRole, dict[int, int]],
+        events: dict[tuple[str, str], list[tuple[int, int, int, int]]],
+    ) -> None:
+        """The rows of the tick's CPU figures array (MEMBER_FIGURES, the -e labels, DERIVED_FIGURES,
+        util%), and where each comes from on each CPU row."""
+        labels = dict.fromkeys(label for _, label in events)
+        members = len(MEMBER_FIGURES) + len(labels)
+        self._event_row = {label: len(MEMBER_FIGURES) + n for n, label in enumerate(labels)}
+        self._derived_row = {metric: members + n for n, metric in enumerate(DERIVED_FIGURES)}
+        self._util_row = members + len(DERIVED_FIGURES)
+        shape = (self._util_row + 1, len(self._cpus))
+        groups = np.full(shape, len(layouts), np.int64)
+        column = np.full(shape, -1, np.int64)
+        failure = np.zeros(shape, np.int64)
+        for role, chosen in by_role.items():
+            for row, index in chosen.items():
+                for member in ROLE_MEMBERS[role]:
+                    in_group = layouts[index].members
+                    figure = _MEMBER[member]
+                    groups[figure, row] = index
+                    column[figure, row] = in_group.index(member) if member in in_group else -1
+                    failure[figure, row] = self._cause(layouts[index], member)
+        for (_, label), entries in events.items():
+            # Where a CPU has a label on two PMUs, the last one listed gives its row the figure.
+            for row, index, member_column, cause in entries:
+                figure = self._event_row[label]
+                groups[figure, row], column[figure, row], failure[figure, row] = index, member_column, cause
+        for metric, sources in DERIVED_FIGURES.items():
+            rows = [_MEMBER[member] for member in sources]
+            groups[self._derived_row[metric]] = groups[rows[0]]
+            # The first failure of its members: a lost group's code is every member's, so this holds then too.
+            first = failure[rows[0]].copy()
+            for source in rows[1:]:
+                first = np.where(first > 0, first, failure[source])
+            failure[self._derived_row[metric]] = first
+        # The metrics CPU rows show, by their row.
+        self._column_rows = {
+            "util_pct": self._util_row,
+            **{metric: _MEMBER[member] for metric, member in MEMBER_METRICS.items()},
+            **self._derived_row,
+            **{event_metric(label): row for label, row in self._event_row.items()},
+        }
+        self._sources = FigureSources(
+            groups,
+            failure,
+            groups[:members] * self._widest + np.maximum(column[:members], 0),
+            (column[:members] < 0) | (failure[:members] > 0),
+        )
 
     @property
     def layouts(self) -> tuple[GroupLayout, ...]:
@@ -412,30 +453,31 @@ class RateModel:
             # The layouts changed with this tick: the previous reads, by the new layouts.
             previous_reads = read_arrays(self._keys, self._widest, previous.reads)
         interval_s = (tick.monotonic_ns - previous.monotonic_ns) / 1e9
-        online = np.fromiter((cpu in tick.online for cpu in self._cpu_numbers), bool, len(self._cpu_numbers))
+        online = np.fromiter(map(tick.online.__contains__, self._cpu_numbers), bool, len(self._cpu_numbers))
         busy_s, util_pct = _busy(previous_times, current_times, online)
-        lost = np.zeros(len(self._keys), np.int64)
+        # A failure code per group, and none for the absent row past the last (None: nothing lost).
+        lost = None
+        usable = self._opened
         if tick.lost:
+            lost = np.zeros(len(self._keys) + 1, np.int64)
             for key, cause in tick.lost.items():
                 index = self._key_index.get(key)
                 if index is not None:
                     lost[index] = self._failure_code(cause)
-        group = deltas(previous_reads, current_reads, self._layout_widths, ~(self._never_opened & (lost == 0)))
-        columns = self._cpu_columns(group, lost, busy_s, util_pct, interval_s)
-        for label, role in self._event_roles.items():
-            columns[event_metric(label)] = self._member(role, label, group, lost)
+            usable = self._opened | (lost > 0)
+        group = deltas(previous_reads, current_reads, self._layout_widths, usable)
+        figures = self._cpu_figures(group, lost, busy_s, util_pct, interval_s)
         totals = self._event_totals(group, lost)
-        cpu_columns = MetricColumns(columns, self._failures, NOTES)
+        cpu_columns = MetricColumns(figures, self._column_rows, self._failures, NOTES)
+        # map() rather than a generator: at 448 CPUs these rows are a good part of the tick.
         cpus = tuple(
-            CpuRow(
-                cpu=cpu.cpu,
-                pmu=cpu.core_pmu,
-                core_type=cpu.core_type.label if cpu.core_type else None,
-                online=is_online,
-                metrics=RowMetrics(cpu_columns, row, names),
-            )
-            for row, (cpu, is_online, names) in enumerate(
-                zip(self._cpus, online.tolist(), self._row_names, strict=True)
+            map(
+                CpuRow,
+                self._cpu_numbers,
+                self._cpu_pmus,
+                self._cpu_core_types,
+                online.tolist(),
+                map(RowMetrics, repeat(cpu_columns), range(len(self._cpus)), self._row_names),
             )
         )
         snapshot = Snapshot(
@@ -444,7 +486,7 @@ class RateModel:
             interval_s=interval_s,
             wall_time=tick.wall_time,
             cpus=cpus,
-            pmus=self._pmu_rows(group, columns, online, busy_s, util_pct, interval_s, totals),
+            pmus=self._pmu_rows(group, figures, online, busy_s, util_pct, interval_s, totals),
             notices=self.notices,
             events=tuple(total for total, _ in totals),
         )
@@ -459,66 +501,63 @@ class RateModel:
             )
         return snapshot
 
-    def _cpu_times(self, times: dict[int, CpuTimes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        got = [times.get(cpu) for cpu in self._cpu_numbers]
-        present = np.fromiter((t is not None for t in got), bool, len(got))
-        busy = np.fromiter((t.busy if t is not None else 0 for t in got), np.float64, len(got))
-        total = np.fromiter((t.total if t is not None else 0 for t in got), np.float64, len(got))
-        return present, busy, total
+    def _cpu_times(self, times: dict[int, CpuTimes]) -> tuple[np.ndarray, np.ndarray]:
+        """Which CPUs /proc/stat listed, and their (busy, total) ticks."""
+        got = list(map(times.get, self._cpu_numbers, repeat(_NO_TIMES)))
+        present = np.fromiter(map(operator.is_not, got, repeat(_NO_TIMES)), bool, len(got))
+        ticks = np.fromiter(chain.from_iterable(map(_busy_total_of, got)), np.float64, 2 * len(got))
+        return present, ticks.reshape(len(got), 2)
 
-    def _member(self, role: RoleGroups, member: str, group: Deltas, lost: np.ndarray) -> Column:
-        """A member's count on each CPU (a row per CPU; NaN on CPUs without the role's group)."""
-        size = len(self._cpus)
-        value, coverage = np.full(size, NAN), np.full(size, NAN)
-        extrapolated, reason = np.zeros(size, bool), np.zeros(size, np.int64)
-        groups = role.groups
-        if len(groups):
-            column = role.member_index[member]
-            cause = np.where(lost[groups] > 0, lost[groups], role.member_failure[member])
-            safe = np.maximum(column, 0)
-            has = (column >= 0) & group.counted[groups, safe] & (cause == 0)
-            value[role.rows] = np.where(has, group.scaled[groups, safe], NAN)
-            coverage[role.rows] = group.coverage[groups]
-            extrapolated[role.rows] = has & group.extrapolated[groups]
-            reason[role.rows] = cause
-        return _count(value, coverage, extrapolated, reason)
-
-    def _cpu_columns(
-        self, group: Deltas, lost: np.ndarray, busy_s: np.ndarray, util_pct: np.ndarray, interval_s: float
-    ) -> dict[str, Column]:
-        core, software, msr = (self._roles[role] for role in (GroupRole.CORE, GroupRole.SOFTWARE, GroupRole.MSR))
-        size = len(self._cpus)
-        columns = {"util_pct": _count(util_pct, np.full(size, NAN), np.zeros(size, bool), np.zeros(size, np.int64))}
-        cycles = self._member(core, "cycles", group, lost)
-        instructions = self._member(core, "instructions", group, lost)
-        available = ~np.isnan(cycles.value)
-        failed = _unavailable_like(cycles)
-        columns["cycles"] = cycles
-        columns["instructions"] = instructions
-        columns["ref_cycles"] = self._member(core, "ref-cycles", group, lost)
-        columns["ghz"] = _pick(available, _ghz(cycles, busy_s), failed)
-        columns["ipc"] = _pick(
-            available, _derived(_ratio(instructions.value, cycles.value), cycles, instructions), failed
-        )
-        columns["instructions_per_s"] = _derived(_ratio(instructions.value, interval_s), instructions)
-        for member, name in zip(ROLE_MEMBERS[GroupRole.SOFTWARE], SOFTWARE_COUNTER_METRICS, strict=True):
-            count = self._member(software, member, group, lost)
-            columns[name] = _derived(_ratio(count.value, interval_s), count)
-        tsc = self._member(msr, "tsc", group, lost)
-        tsc_ghz = columns["tsc_ghz"] = _derived(_ratio(tsc.value, interval_s), tsc, scale=1e-9)
-        aperf = self._member(msr, "aperf", group, lost)
-        mperf = self._member(msr, "mperf", group, lost)
+    def _cpu_figures(
+        self, group: Deltas, lost: np.ndarray | None, busy_s: np.ndarray, util_pct: np.ndarray, interval_s: float
+    ) -> Figures:
+        """Every figure of every CPU row, as one figures × CPU rows array each of values, coverage,
+        extrapolation and reasons (a failure code, a note's negative code, 0)."""
+        sources = self._sources
+        cause = sources.failure
+        if lost is not None:
+            lost_of = lost[sources.groups]
+            cause = np.where(lost_of > 0, lost_of, cause)
+        members = len(sources.flat)
+        value = np.empty(sources.groups.shape)
+        counts = value[:members]
+        np.take(group.scaled, sources.flat, out=counts, mode="clip")  # no bounds check: the indexes are ours
+        counts[sources.uncounted] = NAN
+        if lost is not None:
+            counts[lost_of[:members] > 0] = NAN
+        cycles, ghz, ipc = counts[_MEMBER["cycles"]], self._derived_row["ghz"], self._derived_row["ipc"]
+        rates = self._derived_row[_PER_SECOND[0]]
+        value[rates : rates + len(_PER_SECOND)] = _per_second(counts[_PER_SECOND_MEMBERS], interval_s)
+        tsc_ghz = value[self._derived_row["tsc_ghz"]]
+        tsc_ghz *= 1e-9
+        value[ghz] = _ratio(cycles, busy_s) * 1e-9
+        value[ipc] = _ratio(counts[_MEMBER["instructions"]], cycles)
         # turbostat's Bzy_MHz: TSC rate × APERF/MPERF, the average frequency while not idle.
-        columns["effective_ghz"] = _derived(tsc_ghz.value * _ratio(aperf.value, mperf.value), tsc_ghz, aperf, mperf)
-        return columns
+        value[self._derived_row["effective_ghz"]] = tsc_ghz * _ratio(counts[_MEMBER["aperf"]], counts[_MEMBER["mperf"]])
+        value[self._util_row] = util_pct
+        missing = np.isnan(value)
+        coverage = group.coverage[sources.groups]
+        # A member's coverage stands without a value (what was enabled was still counted for that long);
+        # a derived figure's only with its value.
+        coverage[members:][missing[members:]] = NAN
+        extrapolated = group.extrapolated[sources.groups] & ~missing
+        reason = cause * missing
+        too_idle = _too_idle(busy_s)
+        value[ghz, too_idle] = coverage[ghz, too_idle] = NAN
+        extrapolated[ghz, too_idle] = False
+        reason[ghz, too_idle] = TOO_IDLE_REASON
+        # Without cycles, GHz and IPC are n/a for the cycles' reason alone (not too idle, say).
+        no_cycles = missing[_MEMBER["cycles"]]
+        reason[ghz : ipc + 1, no_cycles] = cause[_MEMBER["cycles"], no_cycles]
+        return Figures(value, coverage, extrapolated, reason)
 
-    def _event_totals(self, group: Deltas, lost: np.ndarray) -> list[tuple[EventTotal, int]]:
+    def _event_totals(self, group: Deltas, lost: np.ndarray | None) -> list[tuple[EventTotal, int]]:
         """Each -e event summed per PMU over the CPUs that counted it (coverage: summed running / enabled),
         with the failure code that explains it when none did."""
         totals = []
         for members in self._events:
             groups = members.groups
-            cause = np.where(lost[groups] > 0, lost[groups], members.failure)
+            cause = members.failure if lost is None else np.where(lost[groups] > 0, lost[groups], members.failure)
             safe = np.maximum(members.column, 0)
             has = (members.column >= 0) & group.counted[groups, safe] & (cause == 0)
             counted = int(has.sum())
@@ -540,7 +579,7 @@ class RateModel:
     def _pmu_rows(
         self,
         group: Deltas,
-        columns: dict[str, Column],
+        cpu_figures: Figures,
         online: np.ndarray,
         busy_s: np.ndarray,
         util_pct: np.ndarray,
@@ -549,6 +588,8 @@ class RateModel:
     ) -> tuple[PmuRow, ...]:
         """Sum what was counted on each core PMU's CPUs; say how much of it is extrapolated."""
         count = len(self._pmus)
+        if not count:
+            return ()
         totals = {member: np.full(count, NAN) for member in ("cycles", "instructions")}
         coverage, extrapolated = np.full(count, NAN), np.zeros(count, bool)
         failure = np.array([pmu.cycles_failure for pmu in self._pmus], np.int64)
@@ -580,44 +621,56 @@ class RateModel:
             if len(utils):
                 util[index] = in_order_sum(utils) / len(utils)
             for name in SOFTWARE_COUNTER_METRICS:
-                values = columns[name].value[members]
+                values = cpu_figures.value[self._derived_row[name], members]
                 values = values[~np.isnan(values)]
                 if len(values):
                     software[name][index] = in_order_sum(values)
-        cycles = _count(totals["cycles"], np.where(np.isnan(totals["cycles"]), NAN, coverage), extrapolated, failure)
-        instructions = _count(
-            totals["instructions"], np.where(np.isnan(totals["instructions"]), NAN, coverage), extrapolated, failure
-        )
-        nothing = np.full(count, NAN)
-        plain = np.zeros(count, bool), np.zeros(count, np.int64)
-        pmu_columns = {
-            "cycles": cycles,
-            "instructions": instructions,
-            "ghz": _ghz(cycles, busy),
-            "ipc": _derived(_ratio(instructions.value, cycles.value), cycles, instructions),
-            "instructions_per_s": _derived(_ratio(instructions.value, interval_s), instructions),
-            "util_pct": Column(util, nothing, *plain),
-            **{name: Column(values, nothing, *plain) for name, values in software.items()},
-        }
-        # A core PMU's row carries the -e events counted on its CPUs, summed, like cycles.
+        # The aggregates' figures as one array, a row per figure in _PMU_FIGURES' order (then the -e labels):
+        # cycles, instructions, what is derived from them, and the CPUs' util% and software rates.
         index_of = {pmu.name: index for index, pmu in enumerate(self._pmus)}
+        figure_of = dict(_PMU_FIGURE)
+        for event_total, _ in event_totals:
+            if event_total.pmu in index_of:
+                figure_of.setdefault(event_metric(event_total.label), len(figure_of))
+        value = np.full((len(figure_of), count), NAN)
+        value[0], value[1] = totals["cycles"], totals["instructions"]
+        value[2] = _ratio(value[0], busy) * 1e-9
+        value[3] = _ratio(value[1], value[0])
+        value[4] = _per_second(value[1], interval_s)
+        value[5] = util
+        value[6], value[7] = software.values()
+        counters = slice(0, 5)
+        missing = np.isnan(value[counters])
+        without = missing[:2]
+        # Which figures' counters went without a total: a figure is n/a for their failure, or for none.
+        uncounted = np.array([without[0], without[1], without[0], without[0] | without[1], without[1]])
+        figures = Figures(
+            value,
+            np.full(value.shape, NAN),
+            np.zeros(value.shape, bool),
+            np.zeros(value.shape, np.int64),
+        )
+        figures.coverage[counters] = np.where(missing, NAN, coverage)
+        figures.extrapolated[counters] = extrapolated & ~missing
+        figures.reason[counters] = failure * (missing & uncounted)
+        too_idle = _too_idle(busy)
+        value[2, too_idle] = figures.coverage[2, too_idle] = NAN
+        figures.extrapolated[2, too_idle] = False
+        figures.reason[2, too_idle] = TOO_IDLE_REASON
+        # A core PMU's row carries the -e events counted on its CPUs, summed, like cycles.
         event_names: list[dict[str, None]] = [dict.fromkeys(PMU_METRICS) for _ in self._pmus]
         for event_total, reason in event_totals:
             pmu_index = index_of.get(event_total.pmu)
             if pmu_index is None:
                 continue
             name = event_metric(event_total.label)
-            event_column = pmu_columns.get(name) or Column(
-                np.full(count, NAN), np.full(count, NAN), np.zeros(count, bool), np.zeros(count, np.int64)
-            )
-            figure = event_total.metric
-            event_column.value[pmu_index] = figure.value if figure.value is not None else NAN
-            event_column.coverage[pmu_index] = figure.coverage if figure.coverage is not None else NAN
-            event_column.extrapolated[pmu_index] = figure.extrapolated
-            event_column.reason[pmu_index] = reason
-            pmu_columns[name] = event_column
+            row, figure = figure_of[name], event_total.metric
+            value[row, pmu_index] = figure.value if figure.value is not None else NAN
+            figures.coverage[row, pmu_index] = figure.coverage if figure.coverage is not None else NAN
+            figures.extrapolated[row, pmu_index] = figure.extrapolated
+            figures.reason[row, pmu_index] = reason
             event_names[pmu_index][name] = None
-        metrics = MetricColumns(pmu_columns, self._failures, NOTES)
+        metrics = MetricColumns(figures, figure_of, self._failures, NOTES)
         return tuple(
             PmuRow(
                 pmu=pmu.name,
@@ -630,31 +683,6 @@ class RateModel:
             )
             for index, pmu in enumerate(self._pmus)
         )
-
-
-def _event_members(
-    events: dict[tuple[str, str], list[tuple[int, int, int, int]]],
-) -> tuple[list[EventMembers], dict[str, RoleGroups]]:
-    """(pmu, label) → [(CPU row, group, member column, failure code)] as arrays: per event and PMU (for
-    the totals), and per label over every CPU as one role (for the CPU rows: a label's PMUs cover
-    different CPUs)."""
-    members = [
-        EventMembers(label, pmu, *(np.array(part, np.int64) for part in zip(*entries, strict=True)))
-        for (pmu, label), entries in events.items()
-    ]
-    by_label: dict[str, list[EventMembers]] = {}
-    for event in members:
-        by_label.setdefault(event.label, []).append(event)
-    roles = {
-        label: RoleGroups(
-            np.concatenate([e.rows for e in parts]),
-            np.concatenate([e.groups for e in parts]),
-            {label: np.concatenate([e.column for e in parts])},
-            {label: np.concatenate([e.failure for e in parts])},
-        )
-        for label, parts in by_label.items()
-    }
-    return members, roles
 
 
 def whole_run_summary(
@@ -694,19 +722,17 @@ def whole_run_summary(
 
 
 def _busy(
-    previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
-    current: tuple[np.ndarray, np.ndarray, np.ndarray],
-    online: np.ndarray,
+    previous: tuple[np.ndarray, np.ndarray] | None, current: tuple[np.ndarray, np.ndarray], online: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Busy seconds and utilisation per CPU (NaN: unknown) from /proc/stat's cumulative ticks."""
-    present, busy_now, total_now = current
+    present, now = current
     if previous is None:
         return np.full(len(present), NAN), np.full(len(present), NAN)
-    was_present, busy_before, total_before = previous
-    total = total_now - total_before
-    busy = busy_now - busy_before
-    known = online & present & was_present & (total > 0) & (busy >= 0)
-    return (
-        np.where(known, busy / USER_HZ, NAN),
-        np.where(known, 100.0 * busy / np.where(total > 0, total, 1), NAN),
-    )
+    was_present, before = previous
+    change = now - before
+    busy, total = change[:, 0], change[:, 1]
+    unknown = ~(online & present & was_present & (total > 0) & (busy >= 0))
+    busy_s = busy / USER_HZ
+    util_pct = 100.0 * busy / total
+    busy_s[unknown] = util_pct[unknown] = NAN
+    return busy_s, util_pct

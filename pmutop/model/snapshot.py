@@ -83,8 +83,9 @@ _T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
-class Column:
-    """One figure for many rows at once: what a Metric per row would hold, as arrays (one entry a row).
+class Figures:
+    """Many figures for many rows at once: what a Metric per figure and row would hold, as arrays of
+    figures × rows.
 
     `value` and `coverage` are NaN where the Metric's are None. `reason` says why a value is missing:
     k > 0 is the failure `failures[k - 1]` of the MetricColumns, k < 0 the note `notes[-k - 1]`, 0 none.
@@ -97,36 +98,46 @@ class Column:
 
 
 class MetricColumns:
-    """A tick's figures for a set of rows (every CPU, or every core PMU), a Column per metric name.
+    """A tick's figures for a set of rows (every CPU, or every core PMU): `figure_of` names the metric
+    each figure row of `figures` is.
 
     Widgets that show many rows read the arrays; `metric()` builds one row's Metric when asked.
     """
 
-    __slots__ = ("_lists", "columns", "failures", "notes")
+    __slots__ = ("_lists", "failures", "figure_of", "figures", "notes")
 
-    def __init__(self, columns: Mapping[str, Column], failures: tuple[CounterFailure, ...], notes: tuple[str, ...]):
-        self.columns = columns
+    def __init__(
+        self,
+        figures: Figures,
+        figure_of: Mapping[str, int],
+        failures: tuple[CounterFailure, ...],
+        notes: tuple[str, ...],
+    ):
+        self.figures = figures
+        self.figure_of = figure_of
         self.failures = failures
         self.notes = notes
-        # Per metric: the column as Python lists, made on first use (indexing a list beats indexing an array).
-        self._lists: dict[str, tuple[list[float], list[float], list[bool], list[int]]] = {}
+        # The figures as Python lists, made on first use (indexing a list beats indexing an array), all
+        # at once: four conversions, whatever the number of metrics looked up.
+        self._lists: tuple[list[list[float]], list[list[float]], list[list[bool]], list[list[int]]] | None = None
 
     def metric(self, name: str, row: int) -> Metric:
-        lists = self._lists.get(name)
+        lists = self._lists
         if lists is None:
-            column = self.columns[name]
-            lists = self._lists[name] = (
-                column.value.tolist(),
-                column.coverage.tolist(),
-                column.extrapolated.tolist(),
-                column.reason.tolist(),
+            figures = self.figures
+            lists = self._lists = (
+                figures.value.tolist(),
+                figures.coverage.tolist(),
+                figures.extrapolated.tolist(),
+                figures.reason.tolist(),
             )
-        values, coverages, extrapolated, reasons = lists
-        value, reason = values[row], reasons[row]
+        figure = self.figure_of[name]
+        value, reason = lists[0][figure][row], lists[3][figure][row]
         # NaN is the only value not equal to itself: there, the Metric's field is None.
-        coverage = coverages[row] if coverages[row] == coverages[row] else None
+        covered = lists[1][figure][row]
+        coverage = covered if covered == covered else None
         if value == value:
-            return Metric(value, coverage, extrapolated[row])
+            return Metric(value, coverage, lists[2][figure][row])
         if reason > 0:
             return Metric(None, coverage, failure=self.failures[reason - 1])
         if reason < 0:
