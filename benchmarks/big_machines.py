@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/big_machines.py [--seconds 20] [--warmup 5] [--size 200x60] [--skip-tui]
         [--before TREE]
 
-Recordings are synthetic (pmutop.recording.synthetic) over fixture trees from tests/sysfs_trees.py: this VM
-(2 CPUs), a hybrid-style machine with two core PMUs (224 CPUs: cpu_core and cpu_atom) and a 2-socket server
-with 80 uncore instances (448 CPUs). For each it measures:
+Recordings are synthetic (tests/synthetic_recordings.py: the real Sampler over a scripted kernel) over
+fixture trees from tests/sysfs_trees.py: this VM (2 CPUs), a hybrid-style machine with two core PMUs
+(224 CPUs: cpu_core and cpu_atom) and a 2-socket server with 80 uncore instances (448 CPUs).
+For each it measures:
 
 - model update: RateModel.update per tick, in this process (median and 90th percentile);
 - `pmutop stat --input`: CPU per tick of the whole command (a short recording's CPU subtracted: start-up);
@@ -38,6 +39,7 @@ sys.path.insert(0, str(BENCHMARKS))
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 from startup_and_stat import process_cpu  # noqa: E402  (sibling scripts, not a package)
+from synthetic_recordings import synthetic_recording  # noqa: E402
 from tui_cpu import steady_cpu_in_tmux  # noqa: E402
 
 from pmutop.kernel.sysfs import read_sysfs  # noqa: E402
@@ -45,7 +47,6 @@ from pmutop.live.topology_loader import topology_of  # noqa: E402
 from pmutop.model.rates import RateModel  # noqa: E402
 from pmutop.model.samples import CpuTimes  # noqa: E402
 from pmutop.recording.format import Recording, RecordingWriter, read_recording  # noqa: E402
-from pmutop.recording.synthetic import synthetic_recording  # noqa: E402
 from tests import sysfs_trees  # noqa: E402
 
 MACHINES = {

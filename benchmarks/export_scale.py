@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from synthetic_recordings import synthetic_recording
 from sysfs_trees import (
     BREAKPOINT,
     INTEL_CORE_EVENTS,
@@ -40,7 +41,6 @@ from pmutop.export.totals import ExportTotals
 from pmutop.kernel.sysfs import read_sysfs
 from pmutop.live.topology_loader import topology_of
 from pmutop.model.rates import RateModel
-from pmutop.recording.synthetic import synthetic_recording
 
 ACCEPT = {
     "text": "text/plain;version=0.0.4",

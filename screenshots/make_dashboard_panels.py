@@ -26,11 +26,11 @@ import matplotlib  # noqa: E402 (needs the backend chosen before pyplot)
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from export_support import poll, start_exporter, start_prometheus  # noqa: E402
+from synthetic_recordings import synthetic_recording  # noqa: E402
 from sysfs_trees import build_alder_lake  # noqa: E402
 
 from pmutop.kernel.sysfs import read_sysfs  # noqa: E402
 from pmutop.recording.format import RecordingWriter  # noqa: E402
-from pmutop.recording.synthetic import synthetic_recording  # noqa: E402
 
 DASHBOARD = REPO / "deploy/grafana/pmutop-dashboard.json"
 RULES = (REPO / "deploy/prometheus/pmutop-rules.yml", REPO / "deploy/prometheus/pmutop-alerts.yml")

@@ -24,12 +24,12 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests"))
 
+from synthetic_recordings import synthetic_recording  # noqa: E402
 from sysfs_trees import build_alder_lake  # noqa: E402  (test fixtures, not a package)
 
 from pmutop.kernel.sysfs import read_sysfs  # noqa: E402
 from pmutop.recording.format import Recording, read_recording  # noqa: E402
 from pmutop.recording.replay import ReplayFeed  # noqa: E402
-from pmutop.recording.synthetic import synthetic_recording  # noqa: E402
 from pmutop.tui.app import PmutopApp  # noqa: E402
 
 SIZE = (120, 36)

@@ -5,12 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from synthetic_recordings import synthetic_recording
 from sysfs_trees import build_this_vm
 from waiting import HANG_S
 
 from pmutop.kernel.sysfs import read_sysfs
 from pmutop.recording.format import Recording, RecordingWriter
-from pmutop.recording.synthetic import synthetic_recording
 
 # The bound for any hostile case: memory above this is a failure.
 MEMORY_BOUND_KB = 200 * 1024

@@ -26,6 +26,7 @@ from export_support import (
     sample_value,
     start_exporter,
 )
+from synthetic_recordings import synthetic_recording
 from sysfs_trees import build_alder_lake, build_this_vm
 
 from pmutop.export.server import is_loopback, parse_listen
@@ -35,7 +36,6 @@ from pmutop.live.topology_loader import topology_of
 from pmutop.model.failures import OpenContext, Privileges, failure
 from pmutop.model.samples import CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.recording.format import RecordingWriter
-from pmutop.recording.synthetic import synthetic_recording
 
 SOFTWARE = GroupLayout("cpu1/software/software", 1, GroupRole.SOFTWARE, "software", Encoding.PMU_TYPE,
                        ("context-switches", "cpu-migrations"))  # fmt: skip

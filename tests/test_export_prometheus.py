@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 from export_support import PMUTOP, REPO, poll, start_exporter, start_prometheus
+from synthetic_recordings import synthetic_recording
 from sysfs_trees import build_alder_lake
 
 from pmutop.kernel.sysfs import read_sysfs
 from pmutop.recording.format import RecordingWriter
-from pmutop.recording.synthetic import synthetic_recording
 
 pytestmark = [
     pytest.mark.needs_root,

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pmutop_runs import write_recording
+from synthetic_recordings import synthetic_recording
 from sysfs_trees import build_this_vm
 
 from pmutop.kernel.sysfs import SnapshotError, read_snapshot, read_sysfs
@@ -22,7 +23,6 @@ from pmutop.model.encoding import FormatField, encode_alias, parse_format
 from pmutop.model.rates import RateModel
 from pmutop.model.topology import build_topology
 from pmutop.recording.format import RecordingError, read_recording
-from pmutop.recording.synthetic import synthetic_recording
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 PER_EXAMPLE_BYTES = 64 * 2**20

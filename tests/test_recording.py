@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from synthetic_recordings import synthetic_recording
 from sysfs_trees import build_alder_lake, build_this_vm
 from terminal import run_in_terminal
 from waiting import HANG_S
@@ -21,7 +22,6 @@ from pmutop.model.rates import RateModel
 from pmutop.model.residency import ResidencyMethod
 from pmutop.recording.format import FORMAT_VERSION, RecordingError, RecordingWriter, read_recording
 from pmutop.recording.replay import ReplayFeed
-from pmutop.recording.synthetic import synthetic_recording
 
 TICKS = 12
 

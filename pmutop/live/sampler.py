@@ -8,12 +8,12 @@ and reopened when they come back, without disturbing the other CPUs' history.
 
 import errno
 import os
-import resource
 import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from pmutop.kernel import perf, procfs
+from pmutop.live.kernel_port import LIVE_KERNEL, CounterKernel, CpuTimesSource, GroupReader, HangupWatch, Unmappable
 from pmutop.model.failures import OpenContext, Privileges, failure, hidden_in_kernel, malformed_read
 from pmutop.model.perf_abi import GROUP_READ_FORMAT, EventAttr, MalformedRead, group_read_words, parse_group_read
 from pmutop.model.plan import (
@@ -45,19 +45,6 @@ def current_privileges() -> Privileges:
     )
 
 
-def raise_fd_limit() -> int:
-    """Raise the soft RLIMIT_NOFILE to the hard limit (what perf does); returns the new soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError):
-            pass
-    return soft
-
-
 def group_attr(spec: CounterSpec) -> EventAttr:
     """The attr of a group member, read as a whole group in one read (parse_group_read decodes it)."""
     return replace(spec.attr, read_format=GROUP_READ_FORMAT)
@@ -67,15 +54,16 @@ def group_attr(spec: CounterSpec) -> EventAttr:
 class OpenGroup:
     plan: GroupPlan
     fds: list[int]
-    hangup_probe: perf.RingBuffer | None
+    hangup_probe: Unmappable | None
     generation: int
+    kernel: CounterKernel
 
     def close(self) -> int:
         """Close the group's fds; returns how many were closed."""
         if self.hangup_probe is not None:
             self.hangup_probe.close()
         for fd in reversed(self.fds):
-            perf.close(fd)
+            self.kernel.close(fd)
         closed, self.fds = len(self.fds), []
         return closed
 
@@ -109,12 +97,14 @@ class Sampler:
     fd_limit: int = 0
     # How many more perf fds may be opened before eating into FD_RESERVE.
     fd_headroom: int = 0
+    # Where every perf_event_open, read, poll and /proc/stat read goes; tests pass a scripted kernel.
+    kernel: CounterKernel = LIVE_KERNEL
     _slots: list[GroupSlot] = field(default_factory=list)
     # Core PMU → the encoding the kernel accepted, or the errno every encoding got.
     _core_choice: dict[str, GroupPlan | int] = field(default_factory=dict)
-    _reader: perf.TickReader | None = None
-    _poller: perf.HangupPoller | None = None
-    _cpu_times: procfs.CpuTimesReader | None = None
+    _reader: GroupReader | None = None
+    _poller: HangupWatch | None = None
+    _cpu_times: CpuTimesSource | None = None
     _reader_groups: list[tuple[GroupSlot, OpenGroup]] = field(default_factory=list)
     _lost: dict[str, CounterFailure] = field(default_factory=dict)
     _tick_index: int = 0
@@ -126,10 +116,9 @@ class Sampler:
         return [c.cpu for c in self.topology.cpus if wanted is None or c.cpu in wanted]
 
     def open(self) -> None:
-        self.fd_limit = raise_fd_limit()
-        already_open = len(os.listdir("/proc/self/fd"))
+        self.fd_limit, already_open = self.kernel.fd_budget()
         self.fd_headroom = self.fd_limit - already_open - FD_RESERVE
-        self._cpu_times = procfs.CpuTimesReader()
+        self._cpu_times = self.kernel.cpu_times()
         online = set(self._cpu_times.read())
         cpus = self.selected_cpus()
         self.scope = self._probe_scope([c for c in cpus if c in online])
@@ -167,10 +156,10 @@ class Sampler:
         if not online_cpus:
             return "cpu"
         probe = software_group().counters[0]
-        result = perf.open_event(group_attr(probe), -1, online_cpus[0])
+        result = self.kernel.open_event(group_attr(probe), -1, online_cpus[0])
         if isinstance(result, perf.OpenFailure):
             return "self" if result.errno in DENIED else "cpu"
-        perf.close(result)
+        self.kernel.close(result)
         return "cpu"
 
     def _failure(self, error: int, event: str, pmu: str | None, cpu: int | None) -> CounterFailure:
@@ -284,24 +273,24 @@ class Sampler:
         if self.fd_headroom < len(plan.counters):
             return self._failure(errno.EMFILE, plan.counters[0].name, plan.pmu or None, plan.cpu)
         leader_spec = plan.counters[0]
-        leader = perf.open_event(group_attr(leader_spec), pid, plan.cpu)
+        leader = self.kernel.open_event(group_attr(leader_spec), pid, plan.cpu)
         refused = isinstance(leader, perf.OpenFailure) and leader.errno == errno.EOPNOTSUPP
         if refused and not leader_spec.attr.exclude_guest:
             plan = plan.with_exclude_guest()
             leader_spec = plan.counters[0]
-            leader = perf.open_event(group_attr(leader_spec), pid, plan.cpu)
+            leader = self.kernel.open_event(group_attr(leader_spec), pid, plan.cpu)
         pmu_label = plan.pmu or None
         if isinstance(leader, perf.OpenFailure):
             return self._failure(leader.errno, leader_spec.name, pmu_label, plan.cpu)
         fds = [leader]
         failures = []
         for spec in plan.counters[1:]:
-            member = perf.open_event(group_attr(spec), pid, plan.cpu, leader)
+            member = self.kernel.open_event(group_attr(spec), pid, plan.cpu, leader)
             if isinstance(member, perf.OpenFailure):
                 cause = self._failure(member.errno, spec.name, pmu_label, plan.cpu)
                 if not spec.optional:
                     for fd in reversed(fds):
-                        perf.close(fd)
+                        self.kernel.close(fd)
                     return cause
                 failures.append((spec.name, cause))
                 plan = plan.without(spec.name)
@@ -309,9 +298,7 @@ class Sampler:
             fds.append(member)
         self.fd_headroom -= len(fds)
         # A truthful POLLHUP needs a mapped ring (perf_poll reports HUP for ring-less events).
-        probe = perf.RingBuffer.map(leader, 0)
-        hangup_probe = probe if isinstance(probe, perf.RingBuffer) else None
-        return OpenGroup(plan, fds, hangup_probe, 0), tuple(failures)
+        return OpenGroup(plan, fds, self.kernel.hangup_probe(leader), 0, self.kernel), tuple(failures)
 
     def _build_notices(self) -> tuple[str, ...]:
         notices = []
@@ -356,8 +343,8 @@ class Sampler:
         self._lost = {slot.layout.key: slot.lost for slot in self._slots if slot.lost is not None}
         fds = [opened.fds[0] for _slot, opened in self._reader_groups]
         widest = max((len(opened.fds) for _slot, opened in self._reader_groups), default=1)
-        self._reader = perf.TickReader(fds, group_read_words(widest)) if fds else None
-        self._poller = perf.HangupPoller(fds) if fds else None
+        self._reader = self.kernel.group_reader(fds, group_read_words(widest)) if fds else None
+        self._poller = self.kernel.hangup_watch(fds) if fds else None
 
     # ----------------------------------------------------------------------------- reading
     def read_tick(self) -> RawTick:

@@ -12,7 +12,7 @@ class GroupRole(StrEnum):
     """Why a counter group exists; each role has a fixed set of possible members."""
 
     CORE = "core"  # cycles-led hardware group on one core PMU
-    SOFTWARE = "software"  # cpu-clock, context-switches, cpu-migrations
+    SOFTWARE = "software"  # context-switches, cpu-migrations
     MSR = "msr"  # tsc, aperf, mperf
     EVENTS = "events"  # events the user named with -e, on one PMU; members are their labels
 

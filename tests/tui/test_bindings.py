@@ -222,7 +222,8 @@ async def test_x_hides_the_banner(this_vm):
         await wait_for_tick(pilot, app)
         banner = app.query_one("#banner")
         assert banner.display
-        assert "No core PMU" in str(banner.content)
+        # The recording's notice is the one the Sampler makes on a machine without a core PMU.
+        assert this_vm.header.notices[0].split(":")[0] in str(banner.content)
         await pilot.press("x")
         assert not banner.display
 

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from synthetic_recordings import synthetic_recording
 from sysfs_trees import build_alder_lake, build_this_vm
 from waiting import HANG_S
 
@@ -19,7 +20,6 @@ from pmutop.model.snapshot import Metric, MigrationEntry, Snapshot, TaskRow
 from pmutop.model.topology import Topology
 from pmutop.recording.format import Recording
 from pmutop.recording.replay import ReplayFeed
-from pmutop.recording.synthetic import synthetic_recording
 from pmutop.tui.app import PmutopApp
 
 # The moment of a recording the screen tests show: enough ticks for a sparkline.

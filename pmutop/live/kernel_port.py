@@ -1,0 +1,106 @@
+"""The Sampler's one seam to the kernel: opening, reading and closing counter groups, and /proc/stat.
+
+The Sampler makes every kernel call through a CounterKernel; LIVE_KERNEL (perf_event_open through
+the C shim, RLIMIT_NOFILE, /proc/stat) is the default and the only one the product uses. Tests drive
+the same Sampler and planner against a scripted kernel that answers from a fixture topology
+(tests/scripted_kernel.py), so a recording made there has exactly the groups, keys and notices the
+product opens and prints on that machine.
+"""
+
+import os
+import resource
+from collections.abc import Sequence
+from typing import Protocol
+
+from pmutop.kernel import perf, procfs
+from pmutop.model.perf_abi import EventAttr
+
+
+class GroupReader(Protocol):
+    """A fixed set of group leaders read in one call per tick, laid out as perf.TickReader.read() says."""
+
+    @property
+    def words_per_fd(self) -> int: ...
+
+    def read(self) -> tuple[list[int], list[int]]: ...
+
+
+class HangupWatch(Protocol):
+    """A fixed set of group leaders; hung() gives the indices the kernel has hung up (CPU offline)."""
+
+    def hung(self) -> list[int]: ...
+
+
+class Unmappable(Protocol):
+    def close(self) -> None: ...
+
+
+class CpuTimesSource(Protocol):
+    """Cumulative (busy, total) USER_HZ ticks per online CPU, as /proc/stat gives them."""
+
+    def read(self) -> dict[int, tuple[int, int]]: ...
+
+    def close(self) -> None: ...
+
+
+class CounterKernel(Protocol):
+    def fd_budget(self) -> tuple[int, int]:
+        """(the RLIMIT_NOFILE soft limit, raised to the hard one where allowed; descriptors open now)."""
+        ...
+
+    def open_event(self, attr: EventAttr, pid: int, cpu: int, group_fd: int = -1) -> int | perf.OpenFailure: ...
+
+    def close(self, fd: int) -> None: ...
+
+    def hangup_probe(self, leader: int) -> Unmappable | None:
+        """What makes POLLHUP truthful for a leader (a mapped ring without data pages); None if refused."""
+        ...
+
+    def group_reader(self, leaders: Sequence[int], words_per_fd: int) -> GroupReader: ...
+
+    def hangup_watch(self, leaders: Sequence[int]) -> HangupWatch: ...
+
+    def cpu_times(self) -> CpuTimesSource: ...
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (what perf does); returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+class LiveKernel:
+    """This machine's kernel."""
+
+    def fd_budget(self) -> tuple[int, int]:
+        limit = raise_fd_limit()
+        return limit, len(os.listdir("/proc/self/fd"))
+
+    def open_event(self, attr: EventAttr, pid: int, cpu: int, group_fd: int = -1) -> int | perf.OpenFailure:
+        return perf.open_event(attr, pid, cpu, group_fd)
+
+    def close(self, fd: int) -> None:
+        perf.close(fd)
+
+    def hangup_probe(self, leader: int) -> perf.RingBuffer | None:
+        probe = perf.RingBuffer.map(leader, 0)
+        return probe if isinstance(probe, perf.RingBuffer) else None
+
+    def group_reader(self, leaders: Sequence[int], words_per_fd: int) -> perf.TickReader:
+        return perf.TickReader(leaders, words_per_fd)
+
+    def hangup_watch(self, leaders: Sequence[int]) -> perf.HangupPoller:
+        return perf.HangupPoller(leaders)
+
+    def cpu_times(self) -> procfs.CpuTimesReader:
+        return procfs.CpuTimesReader()
+
+
+LIVE_KERNEL: CounterKernel = LiveKernel()
