@@ -100,14 +100,16 @@ def synthetic_recording(
     processes: tuple[tuple[int, str], ...] = (),
     follow: tuple[int, str] | None = None,
     events: tuple[str, ...] = (),
+    cpu_wide: bool = True,
 ) -> Recording:
     """A recording of `ticks` ticks (the first is the baseline) on the topology of `read`.
 
     `follow` = (pid, comm) adds a followed task that migrates now and then, across core types too;
-    `events` are `-e` arguments (no tracepoints: a fixture tree has no tracefs).
+    `events` are `-e` arguments (no tracepoints: a fixture tree has no tracefs); `cpu_wide=False` is a
+    kernel that refuses CPU-wide counting (perf_event_paranoid 2 without privileges).
     """
     topology = topology_of(read)
-    scripted = ScriptedKernel(topology, LoadScript(topology, interval_s, seed))
+    scripted = ScriptedKernel(topology, LoadScript(topology, interval_s, seed), cpu_wide=cpu_wide)
     sampler = Sampler(topology, privileges=privileges, events=event_groups(events, topology, {}), kernel=scripted)
     sampler.open()
     header = RecordingHeader(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from tui_support import SHOWN_TICK, alder_lake_recording, following_feed, paused_replay, settle, wait_for_tick
 
+from pmutop.model.failures import Privileges
 from pmutop.recording.format import read_recording
 from pmutop.recording.replay import ReplayFeed
 from pmutop.tui.app import PmutopApp
@@ -17,10 +18,7 @@ from pmutop.tui.app import PmutopApp
 # A real recording from the arm64 QEMU guest with two core PMUs (see tests/fixtures/recordings/README.md).
 ARM64_TWO_PMU = Path(__file__).resolve().parents[1] / "fixtures" / "recordings" / "arm64-two-pmu.jsonl"
 
-PRIVILEGE_NOTICE = (
-    "CPU-wide counting denied (paranoid 2, not root or CAP_PERFMON): counting pmutop's own process tree in user "
-    "space only (exclude_kernel). Fix: run as root, grant CAP_PERFMON, or `sysctl kernel.perf_event_paranoid=0`."
-)
+PARANOID_2 = Privileges(is_root=False, has_cap_perfmon=False, paranoid=2)
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"])
 
 
@@ -69,8 +67,10 @@ def test_help_screen(snap_compare, alder_lake, size):
 
 
 @SIZES
-def test_privilege_limit_banner(snap_compare, alder_lake, size):
-    header = dataclasses.replace(alder_lake.header, privileges="paranoid 2", notices=(PRIVILEGE_NOTICE,))
+def test_privilege_limit_banner(snap_compare, alder_lake, tmp_path, size):
+    """The figures of the root recording under the banner the Sampler makes when CPU-wide counting is refused."""
+    denied = alder_lake_recording(tmp_path, ticks=1, privileges=PARANOID_2, cpu_wide=False)
+    header = dataclasses.replace(alder_lake.header, privileges=denied.header.privileges, notices=denied.header.notices)
     app = PmutopApp(paused_replay(dataclasses.replace(alder_lake, header=header)))
     assert snap_compare(app, terminal_size=size, run_before=at_shown_tick(app))
 

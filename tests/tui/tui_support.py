@@ -42,7 +42,8 @@ PICKER_PROCESSES = (
 
 def recording_for(builder, root: Path, **options) -> Recording:
     builder(root)
-    return synthetic_recording(read_sysfs(root), ticks=40, host="testhost", kernel="6.18.0-test", **options)
+    options = {"ticks": 40, "host": "testhost", "kernel": "6.18.0-test", **options}
+    return synthetic_recording(read_sysfs(root), **options)
 
 
 def alder_lake_recording(root: Path, **options) -> Recording:
