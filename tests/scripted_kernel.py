@@ -282,15 +282,15 @@ class ScriptedKernel:
             if name is None or (name == "ref-cycles" and "ref-cycles" not in pmu.events):
                 return errno.ENOENT
             return name, pmu
-        pmu = next((p for p in self.topology.pmus if p.type == attr.type), None)
-        if pmu is None or (pmu.is_core and cpu not in pmu.cpus):
+        owner = next((p for p in self.topology.pmus if p.type == attr.type), None)
+        if owner is None or (owner.is_core and cpu not in owner.cpus):
             return errno.ENOENT
         words = {"config": attr.config, "config1": attr.config1, "config2": attr.config2, "config3": attr.config3}
-        for alias_name, alias in pmu.events.items():
+        for alias_name, alias in owner.events.items():
             alias_words = alias.config_words()
             if alias_words is not None and all(alias_words.get(k, 0) == v for k, v in words.items()):
-                return _ALIAS_MEANING.get(alias_name, alias_name) if pmu.is_core else alias_name, pmu
-        return "raw", pmu
+                return _ALIAS_MEANING.get(alias_name, alias_name) if owner.is_core else alias_name, owner
+        return "raw", owner
 
     def _core_pmu(self, extended_type: int, cpu: int) -> Pmu | int:
         """The core PMU a hardware event counts on: the one named in config bits 32-63, else the CPU's."""
