@@ -65,7 +65,7 @@ def write_recording(recording: Recording, path: Path, ticks: int | None = None) 
 
 
 def _busy_within_total(recording: Recording) -> Recording:
-    """pmutop.recording.synthetic starts CPU N's busy ticks at 5000 + 37 N of 20000, past its total from CPU
+    """tests/scripted_kernel.py starts CPU N's busy ticks at 5000 + 37 N of 20000, past its total from CPU
     406 on, which the recording reader rejects: start them at 5000 + 37 (N mod 128) instead (every
     interval's busy and total ticks stay as they were)."""
     ticks = [
