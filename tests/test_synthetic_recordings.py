@@ -73,8 +73,6 @@ def test_like_the_arm64_guests_recording():
 
 def test_same_call_same_recording(tmp_path):
     real = read_recording(ARM64_TWO_PMU)
-    first, again = (
-        synthetic_recording(real.header.sysfs, ticks=5, follow=(7, "spin"), seed=3) for _ in range(2)
-    )
+    first, again = (synthetic_recording(real.header.sysfs, ticks=5, follow=(7, "spin"), seed=3) for _ in range(2))
     assert first == again
     assert first.ticks[-1].reads != first.ticks[1].reads
