@@ -37,3 +37,27 @@ def test_types_check():
         text=True,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr
+
+
+def test_a_metric_named_by_a_string_is_a_type_error(tmp_path):
+    """A face that looks a figure up by a string (misspelt or not) fails the type check, where a
+    lookup would otherwise quietly give "not counted"."""
+    face = tmp_path / "face.py"
+    face.write_text(
+        "from pmutop.model.metrics import MetricKey\n"
+        "from pmutop.model.snapshot import CpuRow\n"
+        "def shown(row: CpuRow) -> object:\n"
+        "    return row.metric(MetricKey.IPC), row.metric('ipx')\n"
+        "def untyped(row):\n"
+        "    return MetricKey.IPX\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", "/dev/null", str(face)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    errors = [line for line in result.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 2, result.stdout
+    assert 'face.py:4: error: Argument 1 to "metric" of "CpuRow" has incompatible type "str"' in errors[0]
+    assert 'face.py:6: error: "type[MetricKey]" has no attribute "IPX"' in errors[1]

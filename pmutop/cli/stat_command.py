@@ -15,6 +15,7 @@ from pmutop.kernel import procfs
 from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
 from pmutop.model.aggregate import Aggregation, aggregate, cpu_groups
 from pmutop.model.cpulist import parse_cpulist
+from pmutop.model.metrics import MetricKey
 from pmutop.model.snapshot import Snapshot
 from pmutop.model.task_summary import TaskSummary
 from pmutop.model.topology import Topology
@@ -230,10 +231,10 @@ def repeat_lines(summaries: list[tuple[Snapshot, TaskSummary | None]], json: boo
             if total.metric.value is not None:
                 series.setdefault(total.name, []).append(total.metric.value)
         for row in snapshot.pmus:
-            for name in ("cycles", "instructions"):
-                value = row.metric(name).value
+            for key in (MetricKey.CYCLES, MetricKey.INSTRUCTIONS):
+                value = row.metric(key).value
                 if value is not None:
-                    series.setdefault(f"{row.pmu}/{name}/", []).append(value)
+                    series.setdefault(f"{row.pmu}/{key}/", []).append(value)
         series.setdefault("seconds time elapsed", []).append(snapshot.time_s)
     stats = {
         name: (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0)

@@ -8,49 +8,60 @@ from collections.abc import Callable
 
 from pmutop.model.aggregate import AggregateRow
 from pmutop.model.coverage import row_coverage
-from pmutop.model.snapshot import NOT_COUNTED, CpuRow, EventTotal, Metric, PmuRow, Snapshot, TaskRow, event_metric
+from pmutop.model.metrics import MetricKey, whole
+from pmutop.model.snapshot import (
+    NOT_COUNTED,
+    CpuRow,
+    EventTotal,
+    Metric,
+    MetricName,
+    PmuRow,
+    Snapshot,
+    TaskRow,
+    event_metric,
+)
 from pmutop.model.task_summary import TaskSummary
 from pmutop.model.text import printable
 
-# Columns of the text table: metric name, header, width, number format. With the label columns the
-# widest row is 119 characters (PMU names past 15 end in …): the table fits a 120-column terminal.
+# Columns of the text table: metric and width (its heading and number format are the metric's). With the
+# label columns the widest row is 119 characters (PMU names past 15 end in …): it fits a 120-column terminal.
 TEXT_COLUMNS = (
-    ("cycles", "cycles", 16, "{:,.0f}"),
-    ("instructions", "instructions", 16, "{:,.0f}"),
-    ("ipc", "IPC", 6, "{:.2f}"),
-    ("ghz", "GHz", 6, "{:.2f}"),
-    ("util_pct", "util%", 5, "{:.1f}"),
-    ("context_switches_per_s", "cs/s", 8, "{:,.0f}"),
-    ("migrations_per_s", "migr/s", 6, "{:,.0f}"),
-    ("effective_ghz", "effGHz", 6, "{:.2f}"),
+    (MetricKey.CYCLES, 16),
+    (MetricKey.INSTRUCTIONS, 16),
+    (MetricKey.IPC, 6),
+    (MetricKey.GHZ, 6),
+    (MetricKey.UTIL_PCT, 5),
+    (MetricKey.CONTEXT_SWITCHES_PER_S, 8),
+    (MetricKey.MIGRATIONS_PER_S, 6),
+    (MetricKey.EFFECTIVE_GHZ, 6),
 )
 LABEL_WIDTH = 9
 PMU_WIDTH = 15
 EVENT_NAME_WIDTH = 50
-CSV_METRICS = (
-    "cycles",
-    "instructions",
-    "ipc",
-    "ghz",
-    "instructions_per_s",
-    "util_pct",
-    "context_switches_per_s",
-    "migrations_per_s",
-    "tsc_ghz",
-    "effective_ghz",
+CSV_METRICS: tuple[MetricName, ...] = (
+    MetricKey.CYCLES,
+    MetricKey.INSTRUCTIONS,
+    MetricKey.IPC,
+    MetricKey.GHZ,
+    MetricKey.INSTRUCTIONS_PER_S,
+    MetricKey.UTIL_PCT,
+    MetricKey.CONTEXT_SWITCHES_PER_S,
+    MetricKey.MIGRATIONS_PER_S,
+    MetricKey.TSC_GHZ,
+    MetricKey.EFFECTIVE_GHZ,
 )
 
 
-def cell(metric: Metric, fmt: str, note: str = "") -> str:
-    """A figure as text; n/a carries its note's number (`n/a[1]`) when there is one."""
+def cell(metric: Metric, write: Callable[[float], str], note: str = "") -> str:
+    """A figure as text (`write` makes it); n/a carries its note's number (`n/a[1]`) when there is one."""
     if metric.value is None:
         return f"n/a{note}"
-    text = fmt.format(metric.value)
+    text = write(metric.value)
     # perf marks scaled-up counts with their coverage; pmutop does the same with a trailing ~.
     return text + "~" if metric.extrapolated else text
 
 
-def coverage_text(metric_of: Callable[[str], Metric]) -> str:
+def coverage_text(metric_of: Callable[[MetricKey], Metric]) -> str:
     coverage = row_coverage(metric_of)
     return f"{100 * coverage:.0f}%" if coverage is not None else "-"
 
@@ -111,7 +122,7 @@ class TextRenderer:
         self._since_header: int | None = None
 
     def header(self) -> str:
-        cols = "".join(f" {title:>{width}}" for _, title, width, _ in TEXT_COLUMNS)
+        cols = "".join(f" {name.heading(width):>{width}}" for name, width in TEXT_COLUMNS)
         return f"#{'time':>9} {'CPU':>{LABEL_WIDTH}} {'PMU':<{PMU_WIDTH}}{cols} {'cover':>5}"
 
     @staticmethod
@@ -121,8 +132,8 @@ class TextRenderer:
 
     def _row(self, time_s: float, label: str, pmu: str, metrics_of) -> str:
         cells = "".join(
-            f" {cell(metrics_of(name), fmt, self.notes.ref(metrics_of(name))):>{width}}"
-            for name, _, width, fmt in TEXT_COLUMNS
+            f" {cell(metrics_of(name), name.text, self.notes.ref(metrics_of(name))):>{width}}"
+            for name, width in TEXT_COLUMNS
         )
         cover = coverage_text(metrics_of)
         where = f"{_fit(label, LABEL_WIDTH):>{LABEL_WIDTH}} {_fit(pmu, PMU_WIDTH):<{PMU_WIDTH}}"
@@ -191,7 +202,7 @@ class TextRenderer:
                 )
                 lines.append(
                     f"{snapshot.time_s:10.3f} {_fit(name, LABEL_WIDTH):>{LABEL_WIDTH}} "
-                    f"{cell(metric, '{:,.0f}', self.notes.ref(metric)):>20}  "
+                    f"{cell(metric, whole, self.notes.ref(metric)):>20}  "
                     f"{_fit(printable(label), EVENT_NAME_WIDTH):<{EVENT_NAME_WIDTH}} {cover:>6}"
                 )
         return lines
@@ -200,7 +211,7 @@ class TextRenderer:
         metric = total.metric
         cover = f"{100 * metric.coverage:.0f}%" if metric.coverage is not None and metric.value is not None else "-"
         cpus = f"{total.cpus_counted}/{total.cpus_wanted}"
-        count = cell(metric, "{:,.0f}", self.notes.ref(metric))
+        count = cell(metric, whole, self.notes.ref(metric))
         name = _fit(printable(total.name), EVENT_NAME_WIDTH)
         return f"{time_s:10.3f} {label:>{LABEL_WIDTH}} {count:>20}  {name:<{EVENT_NAME_WIDTH}} {cover:>6} {cpus:>7}"
 
@@ -233,7 +244,7 @@ def migration_losses(snapshot: Snapshot) -> list[str]:
 def task_lines(task: TaskRow) -> list[str]:
     """A followed task in two lines of at most 120 columns: where it is, then where it ran and how fast."""
     residency = " ".join(f"{place}={100 * share:.0f}%" for place, share in task.residency.items()) or "-"
-    ipc = " ".join(f"{place}={cell(metric, '{:.2f}')}" for place, metric in task.ipc.items()) or "-"
+    ipc = " ".join(f"{place}={cell(metric, MetricKey.IPC.text)}" for place, metric in task.ipc.items()) or "-"
     state = "running" if task.alive else f"exited({task.exit_status})" if task.exit_status is not None else "exited"
     where = f"cpu{task.cpu_now}" if task.cpu_now is not None else "-"
     kind = task.core_type_now or task.pmu_now or "-"
@@ -265,7 +276,7 @@ class CsvRenderer:
     def __init__(self) -> None:
         self._header_done = False
         # The -e events' metrics, fixed by the first snapshot: every row has the same columns.
-        self._metrics: tuple[str, ...] = CSV_METRICS
+        self._metrics: tuple[MetricName, ...] = CSV_METRICS
 
     def render(self, snapshot: Snapshot, summary: bool = False) -> str:
         buffer = io.StringIO()
@@ -353,7 +364,7 @@ class PerfCsvRenderer:
                 lines.append([*prefix, count, unit, total.name, str(total.running_ns), pct])
         else:
             labels = dict.fromkeys(total.label for total in snapshot.events)
-            rows: list[tuple[str, str | None, Callable[[str], Metric]]]
+            rows: list[tuple[str, str | None, Callable[[MetricName], Metric]]]
             if aggregates is not None:
                 rows = [(row.label, str(len(row.cpus)), row.metric) for row in aggregates]
             else:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pmutop.model.metrics import MetricKey
 from pmutop.model.residency import ResidencyMethod
 from pmutop.model.samples import CpuTimes, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.model.snapshot import Snapshot, TaskRow
@@ -46,11 +47,24 @@ CORE_LABELS = ("cpu", "pmu", "core_type")
 CPU_LABEL = ("cpu",)
 TASK_LABELS = ("pid", "comm")
 
-CYCLES = Family("pmutop_cycles", "counter", "CPU cycles counted on a core PMU (raw, not scaled)", CORE_LABELS)
-INSTRUCTIONS = Family(
-    "pmutop_instructions", "counter", "Instructions retired counted on a core PMU (raw, not scaled)", CORE_LABELS
+
+def family_name(key: MetricKey, of: str = "") -> str:
+    """The family that exports the counts behind a snapshot's metric: pmutop_cycles, pmutop_task_cycles."""
+    return f"pmutop_{of}{key}"
+
+
+CYCLES = Family(
+    family_name(MetricKey.CYCLES), "counter", "CPU cycles counted on a core PMU (raw, not scaled)", CORE_LABELS
 )
-REF_CYCLES = Family("pmutop_ref_cycles", "counter", "Reference cycles counted on a core PMU (raw)", CORE_LABELS)
+INSTRUCTIONS = Family(
+    family_name(MetricKey.INSTRUCTIONS),
+    "counter",
+    "Instructions retired counted on a core PMU (raw, not scaled)",
+    CORE_LABELS,
+)
+REF_CYCLES = Family(
+    family_name(MetricKey.REF_CYCLES), "counter", "Reference cycles counted on a core PMU (raw)", CORE_LABELS
+)
 CORE_ENABLED = Family(
     "pmutop_core_enabled_seconds",
     "counter",
@@ -123,10 +137,13 @@ TASK_SECONDS = Family(
     (*TASK_LABELS, "core_pmu", "core_type", "cpu"),
 )
 TASK_CYCLES = Family(
-    "pmutop_task_cycles", "counter", "Cycles of a followed process per core PMU", (*TASK_LABELS, "pmu", "core_type")
+    family_name(MetricKey.CYCLES, "task_"),
+    "counter",
+    "Cycles of a followed process per core PMU",
+    (*TASK_LABELS, "pmu", "core_type"),
 )
 TASK_INSTRUCTIONS = Family(
-    "pmutop_task_instructions",
+    family_name(MetricKey.INSTRUCTIONS, "task_"),
     "counter",
     "Instructions of a followed process per core PMU",
     (*TASK_LABELS, "pmu", "core_type"),

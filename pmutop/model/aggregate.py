@@ -9,13 +9,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pmutop.model.snapshot import EVENT_METRIC_PREFIX, NOT_COUNTED, Metric, Snapshot
+from pmutop.model.metrics import MetricKey
+from pmutop.model.snapshot import EVENT_METRIC_PREFIX, NOT_COUNTED, Metric, MetricName, Snapshot
 from pmutop.model.topology import Topology
 
 SUMMED = frozenset(
-    ("cycles", "instructions", "ref_cycles", "instructions_per_s", "context_switches_per_s", "migrations_per_s")
+    (
+        MetricKey.CYCLES,
+        MetricKey.INSTRUCTIONS,
+        MetricKey.REF_CYCLES,
+        MetricKey.INSTRUCTIONS_PER_S,
+        MetricKey.CONTEXT_SWITCHES_PER_S,
+        MetricKey.MIGRATIONS_PER_S,
+    )
 )
-AVERAGED = frozenset(("util_pct", "ghz", "effective_ghz", "tsc_ghz"))
+AVERAGED = frozenset((MetricKey.UTIL_PCT, MetricKey.GHZ, MetricKey.EFFECTIVE_GHZ, MetricKey.TSC_GHZ))
 
 
 class Aggregation(StrEnum):
@@ -32,7 +40,7 @@ class AggregateRow:
     cpus: tuple[int, ...]
     metrics: Mapping[str, Metric]
 
-    def metric(self, name: str) -> Metric:
+    def metric(self, name: MetricName) -> Metric:
         return self.metrics.get(name, NOT_COUNTED)
 
 
@@ -65,11 +73,13 @@ def aggregate(snapshot: Snapshot, groups: Mapping[str, tuple[int, ...]]) -> tupl
         metrics: dict[str, Metric] = {}
         for name in names:
             if name in SUMMED or name.startswith(EVENT_METRIC_PREFIX):
-                metrics[name] = _combine([row.metric(name) for row in rows], average=False)
+                metrics[name] = _combine([row.metrics.get(name, NOT_COUNTED) for row in rows], average=False)
             elif name in AVERAGED:
-                metrics[name] = _combine([row.metric(name) for row in rows], average=True)
-        if "cycles" in names and "instructions" in names:
-            metrics["ipc"] = _ipc(metrics.get("instructions", NOT_COUNTED), metrics.get("cycles", NOT_COUNTED))
+                metrics[name] = _combine([row.metrics.get(name, NOT_COUNTED) for row in rows], average=True)
+        if MetricKey.CYCLES in names and MetricKey.INSTRUCTIONS in names:
+            metrics[MetricKey.IPC] = _ipc(
+                metrics.get(MetricKey.INSTRUCTIONS, NOT_COUNTED), metrics.get(MetricKey.CYCLES, NOT_COUNTED)
+            )
         result.append(AggregateRow(label, tuple(row.cpu for row in rows), metrics))
     return tuple(result)
 

@@ -7,9 +7,10 @@ a hardware PMU still shows 100% where its context switches were counted the whol
 
 from collections.abc import Callable, Iterable
 
+from pmutop.model.metrics import MetricKey
 from pmutop.model.snapshot import Metric
 
-COVERAGE_METRICS = ("cycles", "instructions", "context_switches_per_s")
+COVERAGE_METRICS = (MetricKey.CYCLES, MetricKey.INSTRUCTIONS, MetricKey.CONTEXT_SWITCHES_PER_S)
 
 
 def least_coverage(metrics: Iterable[Metric]) -> float | None:
@@ -18,5 +19,5 @@ def least_coverage(metrics: Iterable[Metric]) -> float | None:
     return min(coverages) if coverages else None
 
 
-def row_coverage(metric_of: Callable[[str], Metric]) -> float | None:
+def row_coverage(metric_of: Callable[[MetricKey], Metric]) -> float | None:
     return least_coverage(metric_of(name) for name in COVERAGE_METRICS)

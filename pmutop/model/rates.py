@@ -411,7 +411,7 @@ class RateModel:
                 first = np.where(first > 0, first, failure[source])
             failure[self._derived_row[metric]] = first
         # The metrics CPU rows show, by their row.
-        self._column_rows = {
+        self._column_rows: dict[str, int] = {
             "util_pct": self._util_row,
             **{metric: _MEMBER[member] for metric, member in MEMBER_METRICS.items()},
             **self._derived_row,

@@ -6,40 +6,13 @@ without locks and a face never needs to reach back into the sampler or the kerne
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, overload
+from typing import Any, NewType, TypeVar, overload
 
 import numpy as np
 
+from pmutop.model.metrics import MetricKey
 from pmutop.model.residency import ResidencyMethod
 from pmutop.model.samples import CounterFailure, Encoding
-
-# The per-CPU and per-PMU figures, in display order. Counts are per interval; rates per second.
-CPU_METRICS = (
-    "ghz",
-    "ipc",
-    "instructions_per_s",
-    "util_pct",
-    "context_switches_per_s",
-    "migrations_per_s",
-    "cycles",
-    "instructions",
-    "ref_cycles",
-    "effective_ghz",
-    "tsc_ghz",
-)
-METRIC_LABELS = {
-    "ghz": "GHz",
-    "ipc": "IPC",
-    "instructions_per_s": "instr/s",
-    "util_pct": "util%",
-    "context_switches_per_s": "cs/s",
-    "migrations_per_s": "migr/s",
-    "cycles": "cycles",
-    "instructions": "instructions",
-    "ref_cycles": "ref-cycles",
-    "effective_ghz": "eff GHz",
-    "tsc_ghz": "TSC GHz",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,11 +158,14 @@ class RowMetrics(Mapping[str, Metric]):
 
 # A `-e` event's figure on a CPU or core PMU row is the metric named EVENT_METRIC_PREFIX + its label.
 EVENT_METRIC_PREFIX = "event:"
+EventKey = NewType("EventKey", str)
+# What a row's figure is looked up by: one of pmutop's own (the table in pmutop.model.metrics) or a -e event's.
+MetricName = MetricKey | EventKey
 
 
-def event_metric(label: str) -> str:
+def event_metric(label: str) -> EventKey:
     """The metric name under which rows carry a `-e` event's count for the interval."""
-    return EVENT_METRIC_PREFIX + label
+    return EventKey(EVENT_METRIC_PREFIX + label)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +202,7 @@ class CpuRow:
     online: bool
     metrics: Mapping[str, Metric]
 
-    def metric(self, name: str) -> Metric:
+    def metric(self, name: MetricName) -> Metric:
         return self.metrics.get(name, NOT_COUNTED)
 
     def to_json(self) -> dict[str, Any]:
@@ -252,7 +228,7 @@ class PmuRow:
     # Share of the aggregate cycles+instructions that came from scaling up partial coverage.
     extrapolated_share: float = 0.0
 
-    def metric(self, name: str) -> Metric:
+    def metric(self, name: MetricName) -> Metric:
         return self.metrics.get(name, NOT_COUNTED)
 
     def to_json(self) -> dict[str, Any]:

@@ -6,8 +6,12 @@ _ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
 
 
 def printable(text: str) -> str:
-    """`text` with control characters (ESC, BEL, newlines, C1 controls) escaped, everything else kept."""
-    return text.translate(_ESCAPES)
+    """`text` with control characters (ESC, BEL, newlines, C1 controls) escaped, everything else kept.
+
+    Every face shows outside strings through this one function (the TUI's `literal` and table cells,
+    `pmutop stat`'s lines, the topology command)."""
+    # Most names are plain: isprintable() is one C pass and false for every string with a control in it.
+    return text if text.isprintable() else text.translate(_ESCAPES)
 
 
 def plural(count: int, noun: str) -> str:

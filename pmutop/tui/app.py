@@ -26,7 +26,7 @@ from pmutop.tui.config import TuiConfig, save_config
 from pmutop.tui.footer import FittingFooter
 from pmutop.tui.heat_map import CpuHeatMap
 from pmutop.tui.history import HistoryBar
-from pmutop.tui.inbox import FeedEnded, FeedStateChanged, SnapshotInbox, SnapshotReady
+from pmutop.tui.inbox import HISTORY_METRICS, FeedEnded, FeedStateChanged, SnapshotInbox, SnapshotReady
 from pmutop.tui.live_pane import LiveTable, RowMarks
 from pmutop.tui.paint import PmutopScreen, driver_class, update_in_place
 from pmutop.tui.screens import FilterInput, HelpScreen, ProcessPicker
@@ -60,7 +60,6 @@ SHARED_KEY_ACTIONS = frozenset({"toggle_pause", "seek_back", "seek_forward", "se
 # Header pieces in the order they leave when the header does not fit one line (the first first); the
 # host, the core PMUs, the replay position and the state (PAUSED, end, filter) always stay.
 HEADER_DROP_ORDER = ("sort", "kernel", "privileges", "cpus", "recording", "interval")
-SPARKLINE_LABELS = {"ipc": "IPC", "ghz": "GHz", "util_pct": "util%"}
 STYLES = resources.files("pmutop.styles").joinpath("pmutop.tcss")
 
 
@@ -366,10 +365,10 @@ class PmutopApp(App):
             return
         kind, _, name = key.partition(":")
         row_name = f"cpu{name}" if kind == "cpu" else name
-        for metric, metric_label in SPARKLINE_LABELS.items():
+        for metric in HISTORY_METRICS:
             series = self.inbox.history(key, metric)
             if series:
-                history.show(f"{row_name} {metric_label} {series[-1]:.2f}", "", series, metric)
+                history.show(f"{row_name} {metric.label} {series[-1]:.2f}", "", series, metric)
                 return
         history.show(f"{row_name}: no history yet", "dim", [], None)
 

@@ -15,10 +15,12 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from pmutop.model.metrics import MetricKey
 from pmutop.model.snapshot import CpuRow, PmuRow, Snapshot
+from pmutop.model.text import printable
 from pmutop.model.topology import Topology
 from pmutop.tui.paint import SteadyStyling, repaint_lines
-from pmutop.tui.text import escape_controls, metric_cell
+from pmutop.tui.text import metric_cell
 
 IPC_GLYPHS = "▁▂▃▄▅▆▇█"
 IPC_CEILING = 4.0
@@ -34,8 +36,8 @@ def cpu_cell(row: CpuRow | None) -> Cell:
     """(glyph, style) of one CPU: colour by utilisation, glyph by IPC."""
     if row is None or not row.online:
         return OFFLINE
-    util = row.metric("util_pct").value
-    ipc = row.metric("ipc").value
+    util = row.metric(MetricKey.UTIL_PCT).value
+    ipc = row.metric(MetricKey.IPC).value
     if util is None and ipc is None:
         return UNKNOWN
     colour = next((colour for top, colour in UTIL_COLOURS if util is not None and util < top), "bright_black")
@@ -47,11 +49,11 @@ def cpu_cell(row: CpuRow | None) -> Cell:
 
 def group_title(name: str, label: str, cpus: int, row: PmuRow | None) -> list[Cell]:
     about = f" {label} ·" if label and label != name else ""
-    pieces: list[Cell] = [(f"Σ {escape_controls(name)}", "bold"), (f"{about} {cpus} CPUs", "")]
+    pieces: list[Cell] = [(f"Σ {printable(name)}", "bold"), (f"{about} {cpus} CPUs", "")]
     if row is not None:
-        for metric, heading in (("util_pct", "util%"), ("ipc", "IPC"), ("ghz", "GHz")):
+        for metric in (MetricKey.UTIL_PCT, MetricKey.IPC, MetricKey.GHZ):
             text, style = metric_cell(metric, row.metric(metric))
-            pieces += [(f" · {heading} ", ""), (text, style or "bold")]
+            pieces += [(f" · {metric.label} ", ""), (text, style or "bold")]
     return pieces
 
 

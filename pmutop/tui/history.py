@@ -12,12 +12,13 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
+from pmutop.model.metrics import MetricKey
+from pmutop.model.text import printable
 from pmutop.tui.paint import SteadyStyling, repaint_lines
-from pmutop.tui.text import escape_controls
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 # Metrics with a natural ceiling; the others scale to their largest recent value.
-CEILINGS = {"util_pct": 100.0}
+CEILINGS = {MetricKey.UTIL_PCT: 100.0}
 LABEL_WIDTH = 22
 BAR_STYLE = Style(color="cyan")
 
@@ -44,9 +45,9 @@ class HistoryBar(SteadyStyling, Widget):
         super().__init__(**kwargs)
         self._shown: tuple[str, str, list[float], float | None] = ("", "", [], None)
 
-    def show(self, label: str, label_style: str, series: list[float], metric: str | None) -> None:
+    def show(self, label: str, label_style: str, series: list[float], metric: MetricKey | None) -> None:
         """`label` is shown with control bytes escaped: it names a row, and PMU names come from sysfs."""
-        shown = (escape_controls(label), label_style, series, CEILINGS.get(metric) if metric else None)
+        shown = (printable(label), label_style, series, CEILINGS.get(metric) if metric else None)
         if shown != self._shown:
             self._shown = shown
             repaint_lines(self)

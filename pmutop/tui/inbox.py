@@ -15,12 +15,13 @@ from itertools import chain
 from textual.message import Message
 
 from pmutop.live.feed import FeedState
+from pmutop.model.metrics import MetricKey
 from pmutop.model.snapshot import CpuRow, MigrationEntry, PmuRow, Snapshot
 
 HISTORY_LENGTH = 120
 MIGRATION_LOG_LENGTH = 200
 # The metrics a sparkline can show, in order of preference for a row.
-HISTORY_METRICS = ("ipc", "ghz", "util_pct")
+HISTORY_METRICS = (MetricKey.IPC, MetricKey.GHZ, MetricKey.UTIL_PCT)
 
 
 class SnapshotReady(Message):
@@ -98,7 +99,7 @@ class SnapshotInbox:
             self._pending = False
             return self._latest
 
-    def history(self, row: str, metric: str) -> list[float]:
+    def history(self, row: str, metric: MetricKey) -> list[float]:
         with self._lock:
             return list(self._history.get((row, metric), ()))
 
@@ -113,7 +114,7 @@ class SnapshotInbox:
         with self._lock:
             return list(self._migrations)
 
-    def _series(self, row: str, metric: str) -> deque[float]:
+    def _series(self, row: str, metric: MetricKey) -> deque[float]:
         series = self._history.get((row, metric))
         if series is None:
             series = self._history[(row, metric)] = deque(maxlen=HISTORY_LENGTH)

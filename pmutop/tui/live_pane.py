@@ -25,25 +25,32 @@ from textual.strip import Strip
 
 from pmutop.model.coverage import row_coverage
 from pmutop.model.cpulist import format_cpulist, parse_cpulist
-from pmutop.model.snapshot import EVENT_METRIC_PREFIX, CpuRow, PmuRow, Snapshot
+from pmutop.model.metrics import MetricKey
+from pmutop.model.snapshot import EVENT_METRIC_PREFIX, NOT_COUNTED, CpuRow, PmuRow, Snapshot
+from pmutop.model.text import printable
 from pmutop.model.topology import Topology
 from pmutop.tui.inbox import cpu_row_key, pmu_row_key
 from pmutop.tui.paint import SteadyStyling, Styling, repaint_lines
-from pmutop.tui.text import coverage_cell, escape_controls, literal, metric_cell
+from pmutop.tui.text import coverage_cell, literal, metric_cell
 
-# (column key, heading, width); metric columns are keyed by the snapshot's metric names.
+
+def metric_column(key: MetricKey, width: int) -> tuple[str, str, int]:
+    return (key, key.heading(width), width)
+
+
+# (column key, heading, width); metric columns are keyed by their MetricKey, headed by its label.
 COLUMNS = (
-    ("ghz", "GHz", 5),
-    ("ipc", "IPC", 5),
-    ("instructions_per_s", "instr/s", 7),
-    ("util_pct", "util%", 5),
-    ("context_switches_per_s", "cs/s", 6),
-    ("migrations_per_s", "migr/s", 6),
+    metric_column(MetricKey.GHZ, 5),
+    metric_column(MetricKey.IPC, 5),
+    metric_column(MetricKey.INSTRUCTIONS_PER_S, 7),
+    metric_column(MetricKey.UTIL_PCT, 5),
+    metric_column(MetricKey.CONTEXT_SWITCHES_PER_S, 6),
+    metric_column(MetricKey.MIGRATIONS_PER_S, 6),
     ("coverage", "cov", 4),
     ("core_type", "core type", 12),
-    ("effective_ghz", "eff GHz", 7),
-    ("cycles", "cycles", 7),
-    ("instructions", "instr", 7),
+    metric_column(MetricKey.EFFECTIVE_GHZ, 7),
+    metric_column(MetricKey.CYCLES, 7),
+    metric_column(MetricKey.INSTRUCTIONS, 7),
 )
 LABEL_COLUMN = "label"
 # Spaces between columns, and on each side of a row.
@@ -55,30 +62,30 @@ HEADING_LINES = 1
 # the rest fit: raw counts, then what the detail line or the Σ rows also say, then the rates. The CPU
 # label and util% always stay. (The README's "Layout by width" lists the same order.)
 DROP_ORDER = (
-    "instructions",
-    "cycles",
-    "effective_ghz",
-    "context_switches_per_s",
-    "migrations_per_s",
+    MetricKey.INSTRUCTIONS,
+    MetricKey.CYCLES,
+    MetricKey.EFFECTIVE_GHZ,
+    MetricKey.CONTEXT_SWITCHES_PER_S,
+    MetricKey.MIGRATIONS_PER_S,
     "core_type",
-    "instructions_per_s",
-    "ghz",
+    MetricKey.INSTRUCTIONS_PER_S,
+    MetricKey.GHZ,
     "coverage",
-    "ipc",
+    MetricKey.IPC,
 )
 # Sort modes cycled by `s`: (name shown, column key or None for CPU number). Figures sort high first
 # and CPU numbers low first; `r` reverses either.
 SORT_ORDER = (
-    "util_pct",
-    "ipc",
-    "ghz",
-    "instructions_per_s",
-    "context_switches_per_s",
-    "migrations_per_s",
+    MetricKey.UTIL_PCT,
+    MetricKey.IPC,
+    MetricKey.GHZ,
+    MetricKey.INSTRUCTIONS_PER_S,
+    MetricKey.CONTEXT_SWITCHES_PER_S,
+    MetricKey.MIGRATIONS_PER_S,
     "coverage",
-    "effective_ghz",
-    "cycles",
-    "instructions",
+    MetricKey.EFFECTIVE_GHZ,
+    MetricKey.CYCLES,
+    MetricKey.INSTRUCTIONS,
 )
 TITLES = {key: title for key, title, _ in COLUMNS}
 
@@ -151,7 +158,7 @@ def fit_columns(columns: tuple[Column, ...], width: int, label_width: int, keep:
 
 def fit_text(value: str, width: int) -> str:
     """A name (from sysfs) in `width` cells, control bytes escaped, ended with an ellipsis when cut."""
-    value = escape_controls(value)
+    value = printable(value)
     return value.ljust(width) if len(value) <= width else value[: width - 1] + "…"
 
 
@@ -462,7 +469,7 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         return line
 
     def _no_match_pieces(self) -> list[Cell]:
-        text = f"no CPU or PMU matches {escape_controls(self.filter_text)!r}: / changes the filter, Esc there clears it"
+        text = f"no CPU or PMU matches {printable(self.filter_text)!r}: / changes the filter, Esc there clears it"
         return [(" " * PAD, ""), (text, "italic yellow")]
 
     def _strip(self, pieces: list[Cell], kind: str, styling: Styling, scroll_x: int, width: int) -> Strip:
@@ -678,7 +685,7 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
                 key,
                 _reasons(row.metrics, self.columns),
                 row.encoding,
-                row.metric("cycles").coverage,
+                row.metric(MetricKey.CYCLES).coverage,
                 row.extrapolated_share,
             )
         else:
@@ -699,7 +706,7 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         if row is not None:
             if row.encoding:
                 text.append(f" · encoding {row.encoding}")
-            cycles = row.metric("cycles")
+            cycles = row.metric(MetricKey.CYCLES)
             if cycles.coverage is not None:
                 text.append(f" · coverage {cycles.coverage * 100:.0f}%")
             if row.extrapolated_share > 0:
@@ -738,12 +745,12 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
 
 def sort_value(row: CpuRow, column: str) -> float | None:
     """What a row is sorted by in a column: its figure, or for cov the coverage the cell shows."""
-    return row_coverage(row.metric) if column == "coverage" else row.metric(column).value
+    return row_coverage(row.metric) if column == "coverage" else row.metrics.get(column, NOT_COUNTED).value
 
 
 # Why a column is n/a when the row has no such figure at all (no counter failed, the model noted nothing).
-ABSENT_WHY = {
-    "effective_ghz": "TSC × APERF/MPERF, per CPU only, where the msr PMU has aperf and mperf (x86)",
+ABSENT_WHY: dict[str, str] = {
+    MetricKey.EFFECTIVE_GHZ: "TSC × APERF/MPERF, per CPU only, where the msr PMU has aperf and mperf (x86)",
 }
 
 

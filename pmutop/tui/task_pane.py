@@ -14,6 +14,7 @@ the figure beside it. Once the task has exited only its final, whole-run figures
 from rich.text import Text
 from textual.widgets import Static
 
+from pmutop.model.metrics import MetricKey
 from pmutop.model.snapshot import MigrationEntry, TaskRow
 from pmutop.model.text import plural
 from pmutop.tui.paint import update_in_place
@@ -76,7 +77,7 @@ def _ipc_line(task: TaskRow, order) -> Text:
     text.append("  IPC" if task.alive else "  IPC overall")
     for place in sorted(ipc, key=order):
         metric = ipc[place]
-        value, style = metric_cell("ipc", metric)
+        value, style = metric_cell(MetricKey.IPC, metric)
         text.append("  ")
         text.append_text(literal(place))
         text.append(f" {value}", style=style)

@@ -5,30 +5,18 @@ goes through `literal`, so `[bold]` is shown as typed and escape bytes are shown
 sent to the terminal. Widgets are only ever given Text, never markup strings.
 """
 
+from collections.abc import Callable
+
 from rich.text import Text
 
-from pmutop.model.snapshot import Metric
-
-_CONTROL_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
-
-
-def escape_controls(value: str) -> str:
-    """C0/C1 control characters and DEL as Python-style escapes (`\\x1b`), the rest unchanged."""
-    if value.isprintable():
-        return value
-    out = []
-    for char in value:
-        code = ord(char)
-        if code < 0x20 or 0x7F <= code < 0xA0:
-            out.append(_CONTROL_ESCAPES.get(char, f"\\x{code:02x}"))
-        else:
-            out.append(char)
-    return "".join(out)
+from pmutop.model.metrics import MetricKey
+from pmutop.model.snapshot import EVENT_METRIC_PREFIX, Metric
+from pmutop.model.text import printable
 
 
 def literal(value: str, style: str = "") -> Text:
     """A kernel or process string shown exactly: no markup, control bytes escaped."""
-    return Text(escape_controls(value), style=style, no_wrap=True)
+    return Text(printable(value), style=style, no_wrap=True)
 
 
 _SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
@@ -44,24 +32,23 @@ def si(value: float) -> str:
     return f"{value:.3g}" if magnitude < 100 else f"{value:.0f}"
 
 
-# How each metric is written in a cell; counts and rates use SI suffixes.
-_FORMATS = {
-    "ghz": "{:.2f}",
-    "effective_ghz": "{:.2f}",
-    "tsc_ghz": "{:.2f}",
-    "ipc": "{:.2f}",
-    "util_pct": "{:.1f}",
-}
-
 NOT_AVAILABLE = ("n/a", "dim")
 
 
 def metric_cell(name: str, metric: Metric) -> tuple[str, str]:
-    """(text, style) for one table cell; extrapolated values are marked so they are not taken as counted."""
+    """(text, style) for one table cell of metric `name` (a MetricKey, or a -e event's event_metric): a
+    ratio or a clock with its decimals, a count or a rate with an SI suffix; extrapolated values are
+    marked so they are not taken as counted. Any other name is a TypeError, never a cell."""
+    write: Callable[[float], str]
+    if isinstance(name, MetricKey):
+        write = si if name.decimals is None else name.text
+    elif name.startswith(EVENT_METRIC_PREFIX):
+        write = si
+    else:
+        raise TypeError(f"{name!r} is neither a MetricKey nor a -e event's metric")
     if metric.value is None:
         return NOT_AVAILABLE
-    pattern = _FORMATS.get(name)
-    text = pattern.format(metric.value) if pattern else si(metric.value)
+    text = write(metric.value)
     return (text + "~", "italic") if metric.extrapolated else (text, "")
 
 

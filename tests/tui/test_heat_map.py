@@ -5,6 +5,7 @@ import pytest
 from sysfs_trees import build_hybrid_many
 from tui_support import SHOWN_TICK, paused_replay, recording_for, wait_for_tick
 
+from pmutop.model.metrics import MetricKey
 from pmutop.model.snapshot import CpuRow, Metric
 from pmutop.tui.app import PmutopApp
 from pmutop.tui.heat_map import IPC_GLYPHS, OFFLINE, UNKNOWN, cpu_cell
@@ -92,4 +93,5 @@ async def test_the_table_of_a_big_machine_formats_only_the_rows_on_screen(hybrid
         await pilot.pause()
         last = app.snapshot.cpus[-1]
         assert live.selected_key == f"cpu:{last.cpu}"
-        assert live.cell(live.selected_key, "util_pct") == metric_cell("util_pct", last.metric("util_pct"))[0]
+        util = MetricKey.UTIL_PCT
+        assert live.cell(live.selected_key, util) == metric_cell(util, last.metric(util))[0]
