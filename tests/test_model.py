@@ -6,6 +6,7 @@ import pytest
 
 from pmutop.live.topology_loader import load_topology
 from pmutop.model.failures import OpenContext, Privileges, explain
+from pmutop.model.notices import NO_CORE_PMU_WHY, VPMU_FIX
 from pmutop.model.plan import core_group_candidates, msr_group, software_group
 from pmutop.model.rates import RateModel
 from pmutop.model.residency import ResidencyMethod
@@ -257,5 +258,6 @@ def test_explanations_name_the_fix():
     assert "900" in emfile and "256" in emfile and "ulimit" in emfile
     assert "watchdog" in explain(errno.EBUSY, OpenContext("cycles"), unprivileged)
     assert "offline" in explain(errno.ENODEV, OpenContext("cycles", cpu=1), unprivileged)
-    assert "no hardware PMU" in explain(errno.ENOENT, OpenContext("cycles"), unprivileged)
+    no_pmu = explain(errno.ENOENT, OpenContext("cycles"), unprivileged)
+    assert no_pmu == f"cycles: no core PMU (ENOENT): {NO_CORE_PMU_WHY}; fix: {VPMU_FIX}"
     assert "exclude_guest" in explain(errno.EOPNOTSUPP, OpenContext("cycles", "apple_firestorm_pmu"), unprivileged)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from pmutop.model.notices import NO_CORE_PMU
+
 DEVICES = Path("/sys/bus/event_source/devices")
 HAS_CORE_PMU = any((p / "cpus").exists() or p.name in ("cpu", "cpum_cf") for p in DEVICES.iterdir())
 TWO_CPUS = len(os.sched_getaffinity(0)) >= 2
@@ -89,9 +91,10 @@ def test_missing_hardware_pmu_is_explained_in_json_and_text(pmutop_command):
         for name in ("cycles", "instructions", "ipc", "ghz"):
             metric = cpu["metrics"][name]
             assert metric["value"] is None and metric["error"] == "ENOENT"
-            assert "no hardware PMU" in metric["reason"]
+            assert "no core PMU (ENOENT)" in metric["reason"]
     text = subprocess.run([*pmutop_command, "stat", "-I", "100", "-n", "1"], capture_output=True, text=True).stdout
-    assert "n/a (ENOENT)" in text and "no hardware PMU" in text and "No hardware PMU" in text
+    assert "n/a (ENOENT)" in text and "no core PMU (ENOENT)" in text and "# No core PMU: this kernel" in text
+    assert record["notices"] == [NO_CORE_PMU]
 
 
 @pytest.mark.needs_root

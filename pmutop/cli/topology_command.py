@@ -11,12 +11,8 @@ from pmutop.cli.errors import UserError, claim_output
 from pmutop.kernel.sysfs import read_sysfs_any, write_snapshot
 from pmutop.live.topology_loader import load_topology
 from pmutop.model.cpulist import format_cpulist
+from pmutop.model.notices import NO_CORE_PMU
 from pmutop.model.topology import Pmu, Topology
-
-NO_CORE_PMU = (
-    "No core PMU: this kernel exposes no hardware CPU counters (typical of a VM without a virtual PMU), "
-    "so cycles and instructions cannot be counted; software, tracepoint and msr events still work."
-)
 
 
 def _cpus_text(cpus: Iterable[int]) -> str:

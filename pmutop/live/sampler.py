@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from pmutop.kernel import perf, procfs
 from pmutop.live.kernel_port import LIVE_KERNEL, CounterKernel, CpuTimesSource, GroupReader, HangupWatch, Unmappable
 from pmutop.model.failures import OpenContext, Privileges, failure, hidden_in_kernel, malformed_read
+from pmutop.model.notices import NO_CORE_PMU, fd_limit, own_tree_only
 from pmutop.model.perf_abi import GROUP_READ_FORMAT, EventAttr, MalformedRead, group_read_words, parse_group_read
 from pmutop.model.plan import (
     CounterSpec,
@@ -303,21 +304,11 @@ class Sampler:
     def _build_notices(self) -> tuple[str, ...]:
         notices = []
         if not self.topology.core_pmus:
-            notices.append(
-                "No hardware PMU: this kernel exposes no CPU counters (typical of a VM without a virtual PMU), "
-                "so cycles, instructions, IPC and GHz are n/a; software and msr counters are live."
-            )
+            notices.append(NO_CORE_PMU)
         if self.scope == "self":
-            notices.append(
-                f"CPU-wide counting denied ({self.privileges.describe()}, not root or CAP_PERFMON): counting "
-                "pmutop's own process tree in user space only (exclude_kernel). Fix: run as root, grant "
-                "CAP_PERFMON, or `sysctl kernel.perf_event_paranoid=0`."
-            )
+            notices.append(own_tree_only(self.privileges.describe()))
         if any(cause.errno == errno.EMFILE for slot in self._slots for _, cause in slot.layout.failures):
-            notices.append(
-                f"pmutop needs {self.fds_needed} file descriptors but RLIMIT_NOFILE is {self.fd_limit}: some "
-                "counters are n/a (EMFILE). Fix: raise the hard limit (ulimit -Hn) or select fewer CPUs (-C)."
-            )
+            notices.append(fd_limit(self.fds_needed, self.fd_limit))
         chosen = [
             f"{pmu} via {plan.encoding}"
             for pmu, plan in self._core_choice.items()

@@ -21,6 +21,7 @@ from pmutop.kernel.uevent import CpuHotplugEvents
 from pmutop.live.sampler import group_attr
 from pmutop.model.cpulist import parse_cpulist
 from pmutop.model.failures import Privileges
+from pmutop.model.notices import FD_LIMIT_FIX
 from pmutop.model.perf_abi import (
     RECORD_MISC_COMM_EXEC,
     EventAttr,
@@ -591,7 +592,7 @@ class TaskFollower:
                 self._budget_hit = True
                 self.notices.append(
                     f"fd budget reached ({self.fds_in_use} of RLIMIT_NOFILE {self.fd_limit}): later threads "
-                    "are shown but not counted; raise `ulimit -n` to count them"
+                    f"are shown but not counted. Fix: {FD_LIMIT_FIX}."
                 )
             return False
         counters = _ThreadCounters(pid, tid)

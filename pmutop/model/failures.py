@@ -7,6 +7,7 @@ what pmutop was opening (which event, which PMU, which CPU) and to the machine's
 import errno as errno_module
 from dataclasses import dataclass
 
+from pmutop.model.notices import FD_LIMIT_FIX, NO_CORE_PMU_WHY, PRIVILEGE_FIX, VPMU_FIX
 from pmutop.model.samples import CounterFailure
 
 # What each perf_event_paranoid level blocks for a process without CAP_PERFMON/CAP_SYS_ADMIN
@@ -55,11 +56,7 @@ class OpenContext:
 def _privilege_text(privileges: Privileges) -> str:
     level = privileges.paranoid
     blocks = PARANOID_BLOCKS.get(level, "some events") if level is not None else "some events"
-    return (
-        f"perf_event_paranoid is {level} (blocks {blocks} for unprivileged users); "
-        "fix: run as root, grant CAP_PERFMON (setcap cap_perfmon+ep on the interpreter), "
-        "or `sysctl kernel.perf_event_paranoid=0` for CPU-wide counting (-1 for everything)"
-    )
+    return f"perf_event_paranoid is {level} (blocks {blocks} for unprivileged users); fix: {PRIVILEGE_FIX}"
 
 
 def _where(context: OpenContext) -> str:
@@ -75,10 +72,7 @@ def explain(error: int, context: OpenContext, privileges: Privileges) -> str:
     where = _where(context)
     if error == errno_module.ENOENT:
         if context.pmu is None:
-            return (
-                f"{where}: no hardware PMU (ENOENT): this kernel has no CPU counters to offer, "
-                "typical of a VM without a virtual PMU; enable the hypervisor's vPMU to count it"
-            )
+            return f"{where}: no core PMU (ENOENT): {NO_CORE_PMU_WHY}; fix: {VPMU_FIX}"
         return f"{where}: not supported (ENOENT): the PMU has no such event or does not cover this CPU"
     if error in (errno_module.EACCES, errno_module.EPERM):
         return f"{where}: permission denied: {_privilege_text(privileges)}"
@@ -92,10 +86,7 @@ def explain(error: int, context: OpenContext, privileges: Privileges) -> str:
     if error in (errno_module.EMFILE, errno_module.ENFILE):
         need = f"pmutop needs {context.fds_needed} descriptors" if context.fds_needed else "pmutop needs more"
         limit = f" but the limit is {context.fd_limit}" if context.fd_limit else ""
-        return (
-            f"{where}: too many open files ({errno_module.errorcode[error]}): {need}{limit}; "
-            "fix: raise the hard limit (`ulimit -Hn`, LimitNOFILE=, /etc/security/limits.conf) or count fewer CPUs (-C)"
-        )
+        return f"{where}: too many open files ({errno_module.errorcode[error]}): {need}{limit}; fix: {FD_LIMIT_FIX}"
     if error == errno_module.EBUSY:
         return (
             f"{where}: counter busy (EBUSY): another user holds it exclusively, often the NMI watchdog; "
