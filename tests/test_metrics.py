@@ -3,11 +3,13 @@ is not is loud, never a cell that quietly says n/a."""
 
 import pytest
 
+from pmutop.cli.stat_output import CsvRenderer, TextRenderer
 from pmutop.live.topology_loader import load_topology
 from pmutop.model.metrics import MetricKey
 from pmutop.model.rates import RateModel
 from pmutop.model.samples import CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.model.snapshot import Metric, event_metric
+from pmutop.tui.live_pane import COLUMNS
 from pmutop.tui.text import metric_cell
 from tests import sysfs_trees
 
@@ -33,7 +35,8 @@ def tick(index, ns, reads, layouts=None):
     )
 
 
-def test_the_model_makes_every_figure_of_the_table_and_no_other(tmp_path):
+def counted_snapshot(tmp_path):
+    """cpu0 of an Alder Lake over one second with every group pmutop opens there read."""
     topology = load_topology(sysfs_trees.build_alder_lake(tmp_path))
     model = RateModel(topology, LAYOUTS)
     model.update(tick(0, 0, {layout.key: GroupRead(0, 0, (0,) * len(layout.members)) for layout in LAYOUTS}, LAYOUTS))
@@ -42,7 +45,11 @@ def test_the_model_makes_every_figure_of_the_table_and_no_other(tmp_path):
         "cpu0/software/software": GroupRead(10**9, 10**9, (100, 3)),
         "cpu0/msr/msr": GroupRead(10**9, 10**9, (3 * 10**9, 2 * 10**9, 10**9)),
     }
-    snapshot = model.update(tick(1, 10**9, after))
+    return model.update(tick(1, 10**9, after))
+
+
+def test_the_model_makes_every_figure_of_the_table_and_no_other(tmp_path):
+    snapshot = counted_snapshot(tmp_path)
     cpu0 = snapshot.cpu(0)
     assert set(cpu0.metrics) == set(MetricKey)
     assert all(cpu0.metric(key).value is not None for key in MetricKey)
@@ -53,6 +60,22 @@ def test_the_model_makes_every_figure_of_the_table_and_no_other(tmp_path):
     assert MetricKey.CYCLES.text(cpu0.metric(MetricKey.CYCLES).value) == "2,000,000,000"
     assert metric_cell(MetricKey.UTIL_PCT, cpu0.metric(MetricKey.UTIL_PCT)) == ("50.0", "")
     assert metric_cell(MetricKey.INSTRUCTIONS, cpu0.metric(MetricKey.INSTRUCTIONS)) == ("3G", "")
+
+
+def test_faces_head_their_columns_as_they_always_have(tmp_path):
+    """The headings come from the table now; what users read did not change (issue 16, acceptance 3)."""
+    assert TextRenderer().header() == (
+        "#     time       CPU PMU                       cycles     instructions    IPC    GHz util%     cs/s migr/s"
+        " effGHz cover"
+    )
+    assert [title for _, title, _ in COLUMNS] == [
+        "GHz", "IPC", "instr/s", "util%", "cs/s", "migr/s", "cov", "core type", "eff GHz", "cycles", "instr",
+    ]  # fmt: skip
+    header = CsvRenderer().render(counted_snapshot(tmp_path)).splitlines()[0]
+    assert header.startswith(
+        "interval,kind,time,scope,cpu,pmu,online,cycles,instructions,ipc,ghz,instructions_per_s,util_pct,"
+        "context_switches_per_s,migrations_per_s,tsc_ghz,effective_ghz,coverage,errors,"
+    )
 
 
 def test_a_misspelt_or_plain_string_metric_is_an_error():
