@@ -13,6 +13,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
+from pmutop.model.metrics import MetricKey
 from pmutop.model.processes import ProcessInfo, busiest_first
 from pmutop.tui.text import literal
 
@@ -48,12 +49,15 @@ KEYS_HELP = (
     ("↑ ↓ PgUp PgDn", "move in the focused pane; Tab switches panes"),
 )
 COLUMNS_HELP = (
-    ("GHz", "cycles / busy time: the clock while not idle"),
-    ("IPC", "instructions / cycles"),
-    ("util%", "busy share from /proc/stat"),
-    ("cs/s, migr/s", "context switches and migrations per second"),
+    (MetricKey.GHZ.label, "cycles / busy time: the clock while not idle"),
+    (MetricKey.IPC.label, "instructions / cycles"),
+    (MetricKey.UTIL_PCT.label, "busy share from /proc/stat"),
+    (
+        f"{MetricKey.CONTEXT_SWITCHES_PER_S.label}, {MetricKey.MIGRATIONS_PER_S.label}",
+        "context switches and migrations per second",
+    ),
     ("cov", "share of the interval the counters were on the PMU; below 100% values are scaled (marked ~)"),
-    ("eff GHz", "cycles / time enabled; n/a where cycles are not counted (select the row for why)"),
+    (MetricKey.EFFECTIVE_GHZ.label, "cycles / time enabled; n/a where cycles are not counted (select the row for why)"),
     ("n/a", "not countable here: select the row to see why and the fix"),
     ("Σ rows", "per core PMU: sums of what was counted on its CPUs"),
 )
