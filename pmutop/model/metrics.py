@@ -7,7 +7,11 @@ and JSON lines, CSV headers and recordings spell, so a row's metrics can be look
 The unit is in the label (GHz, util%, cs/s), as every face shows it; a count is per interval.
 """
 
+from collections.abc import Callable
 from enum import StrEnum
+
+# A count or a rate as `pmutop stat` writes it, a -e event's too: 1,234,567.
+whole: Callable[[float], str] = "{:,.0f}".format
 
 
 class MetricKey(StrEnum):
@@ -21,6 +25,8 @@ class MetricKey(StrEnum):
     label: str
     short: str
     decimals: int | None
+    # A value as `pmutop stat` writes it: 2.41, 99.5, 1,234,567 (a bound str.format: cells are made each tick).
+    text: Callable[[float], str]
 
     def __new__(cls, name: str, label: str, short: str, decimals: int | None) -> "MetricKey":
         member = str.__new__(cls, name)
@@ -28,6 +34,7 @@ class MetricKey(StrEnum):
         member.label = label
         member.short = short
         member.decimals = decimals
+        member.text = whole if decimals is None else f"{{:.{decimals}f}}".format
         return member
 
     # In display order. Counts are per interval, rates per second.
@@ -46,12 +53,3 @@ class MetricKey(StrEnum):
     def heading(self, width: int) -> str:
         """The label if it fits `width` cells, else the short one."""
         return self.label if len(self.label) <= width else self.short
-
-    def text(self, value: float) -> str:
-        """A value as `pmutop stat` writes it: 2.41, 99.5, 1,234,567."""
-        return whole(value) if self.decimals is None else f"{value:.{self.decimals}f}"
-
-
-def whole(value: float) -> str:
-    """A count or a rate as `pmutop stat` writes it (a -e event's too): 1,234,567."""
-    return f"{value:,.0f}"
