@@ -34,7 +34,9 @@ HEADING_LINES = 1
 
 
 class LiveTable(SteadyStyling, ScrollView, can_focus=True):
-    """The CPU table; the app calls `show` with each snapshot and setters for view options."""
+    """The CPU table's widget over its view model (`model`, a LiveModel): the app calls `show` with each
+    snapshot and the setters for view options here (each repaints what it changed), and reads the view's
+    state (sort, grouping, filter, columns) from `model`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "cursor_up", "Cursor up", show=False),
