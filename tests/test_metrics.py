@@ -9,7 +9,7 @@ from pmutop.model.metrics import MetricKey
 from pmutop.model.rates import RateModel
 from pmutop.model.samples import CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.model.snapshot import Metric, event_metric
-from pmutop.tui.live_pane import COLUMNS
+from pmutop.tui.live_model import COLUMNS
 from pmutop.tui.text import metric_cell
 from tests import sysfs_trees
 

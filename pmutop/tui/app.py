@@ -27,7 +27,7 @@ from pmutop.tui.footer import FittingFooter
 from pmutop.tui.heat_map import CpuHeatMap
 from pmutop.tui.history import HistoryBar
 from pmutop.tui.inbox import HISTORY_METRICS, FeedEnded, FeedStateChanged, SnapshotInbox, SnapshotReady
-from pmutop.tui.live_pane import LiveTable, RowMarks
+from pmutop.tui.live_pane import LiveTable
 from pmutop.tui.paint import PmutopScreen, driver_class, update_in_place
 from pmutop.tui.screens import FilterInput, HelpScreen, ProcessPicker
 from pmutop.tui.svg_export import spaces_as_positions
@@ -123,7 +123,6 @@ class PmutopApp(App):
         self.ended: str | None = None
         self.screenshot_dir = Path(screenshot_dir)
         self._hidden_notices: frozenset[str] = frozenset()
-        self._tree_cpus: frozenset[int] = frozenset()
         self._topology_choice: bool | None = None
         self._texts: dict[Static, Text] = {}
         self._header_key: tuple | None = None
@@ -208,7 +207,6 @@ class PmutopApp(App):
         with self.main_screen.painting():
             self.live.show(snapshot)
             self.heat_map.show(snapshot)
-            self._update_marks()
             self._update_tasks()
             self._update_header()
             self._update_banner()
@@ -230,14 +228,6 @@ class PmutopApp(App):
         if message.reason:
             self.notify(message.reason, severity="warning", timeout=10)
         self._update_header()
-
-    def _followed_cpus(self) -> frozenset[int]:
-        if self.snapshot is None:
-            return frozenset()
-        return frozenset(t.cpu_now for t in self.snapshot.tasks if t.alive and t.cpu_now is not None)
-
-    def _update_marks(self) -> None:
-        self.live.set_marks(RowMarks(followed=self._followed_cpus(), highlighted=self._tree_cpus))
 
     @property
     def _following(self) -> bool:
@@ -272,10 +262,10 @@ class PmutopApp(App):
             self.size.width,
             self.feed_state,
             self.ended,
-            live.sort_name,
-            live.sort_arrow,
-            live.grouped,
-            live.filter_text,
+            live.model.sort_name,
+            live.model.sort_arrow,
+            live.model.grouped,
+            live.model.filter_text,
         )
         if key == self._header_key:
             return
@@ -325,11 +315,12 @@ class PmutopApp(App):
             piece("state", ("ENDED", "bold red"))
         elif state.paused:
             piece("state", ("PAUSED", "bold reverse yellow"))
-        piece("sort", f"sort {self.live.sort_name}{self.live.sort_arrow}")
-        if not self.live.grouped:
+        view = self.live.model
+        piece("sort", f"sort {view.sort_name}{view.sort_arrow}")
+        if not view.grouped:
             piece("grouping", "ungrouped")
-        if self.live.filter_text:
-            piece("filter", "filter ", literal(self.live.filter_text, "bold"))
+        if view.filter_text:
+            piece("filter", "filter ", literal(view.filter_text, "bold"))
         return pieces
 
     def _notices(self) -> list[str]:
@@ -358,13 +349,12 @@ class PmutopApp(App):
     def _update_detail(self) -> None:
         live = self.live
         key = live.selected_key
-        self._set_text(self.detail, live.describe(key))
+        self._set_text(self.detail, live.model.describe(key))
         history = self.history
         if key is None:
             history.show("", "", [], None)
             return
-        kind, _, name = key.partition(":")
-        row_name = f"cpu{name}" if kind == "cpu" else name
+        row_name = key.name
         for metric in HISTORY_METRICS:
             series = self.inbox.history(key, metric)
             if series:
@@ -376,8 +366,7 @@ class PmutopApp(App):
         self._update_detail()
 
     def on_topology_tree_cpus_highlighted(self, message: TopologyTree.CpusHighlighted) -> None:
-        self._tree_cpus = message.cpus
-        self._update_marks()
+        self.live.set_highlighted(message.cpus)
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -460,7 +449,7 @@ class PmutopApp(App):
     def action_filter(self) -> None:
         box = self.filter_box
         box.display = True
-        box.value = self.live.filter_text
+        box.value = self.live.model.filter_text
         box.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -511,7 +500,7 @@ class PmutopApp(App):
             self.live.focus()
 
     def action_toggle_grouping(self) -> None:
-        self.live.set_grouped(not self.live.grouped)
+        self.live.set_grouped(not self.live.model.grouped)
         self._update_header()
 
     def action_toggle_heat_map(self) -> None:
@@ -527,7 +516,7 @@ class PmutopApp(App):
             self.live.set_columns(chosen_columns(keys, available_columns(self.snapshot)))
             self._save_config()
 
-        self.push_screen(ColumnChooser(available_columns(self.snapshot), self.live.columns), chosen)
+        self.push_screen(ColumnChooser(available_columns(self.snapshot), self.live.model.columns), chosen)
 
     async def action_quit(self) -> None:
         self._save_config()
@@ -599,10 +588,8 @@ def apply_config(app: PmutopApp, config: TuiConfig) -> None:
     """Last session's sort and theme (the interval is the command line's business: `pmutop -I`)."""
     if config.theme is not None and config.theme in app.available_themes:
         app.theme = config.theme
-    names = [name for name, _ in app.live.sorts]
-    if config.sort in names:
-        app.live.sort_index = names.index(config.sort)
-        app.live.refresh_rows()
+    if config.sort is not None:
+        app.live.sort_by(config.sort)
 
 
 def current_config(app: PmutopApp) -> TuiConfig:
@@ -612,9 +599,9 @@ def current_config(app: PmutopApp) -> TuiConfig:
     previous = app.config or TuiConfig()
     return TuiConfig(
         interval_ms=live_interval if live_interval is not None else previous.interval_ms,
-        sort=app.live.sort_name,
+        sort=app.live.model.sort_name,
         theme=app.theme,
-        columns=tuple(key for key, _, _ in app.live.columns),
+        columns=app.live.model.column_keys,
     )
 
 

@@ -1,6 +1,6 @@
 """The live table's columns: pmutop's own and one per -e event, and the chooser that picks them.
 
-A column is (metric key, heading, width), as in pmutop.tui.live_pane.COLUMNS; an event's metric key is
+A column is (metric key, heading, width), as in pmutop.tui.live_model.COLUMNS; an event's metric key is
 pmutop.model.snapshot.event_metric(label).
 """
 
@@ -14,7 +14,7 @@ from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from pmutop.model.snapshot import EVENT_METRIC_PREFIX, Snapshot
-from pmutop.tui.live_pane import COLUMNS, Column
+from pmutop.tui.live_model import COLUMNS, Column
 
 EVENT_COLUMN_WIDTH = 8
 EVENT_HEADING_WIDTH = 12

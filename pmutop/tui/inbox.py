@@ -17,6 +17,7 @@ from textual.message import Message
 from pmutop.live.feed import FeedState
 from pmutop.model.metrics import MetricKey
 from pmutop.model.snapshot import CpuRow, MigrationEntry, PmuRow, Snapshot
+from pmutop.tui.live_model import RowKey, cpu_key, pmu_key
 
 HISTORY_LENGTH = 120
 MIGRATION_LOG_LENGTH = 200
@@ -46,7 +47,7 @@ class SnapshotInbox:
         self._pending = False
         self._state: FeedState | None = None
         self._state_pending = False
-        self._history: dict[tuple[str, str], deque[float]] = {}
+        self._history: dict[tuple[RowKey, MetricKey], deque[float]] = {}
         self._migrations: deque[MigrationEntry] = deque(maxlen=MIGRATION_LOG_LENGTH)
         self.lost_migrations = 0
         self.threads_seen_late = 0
@@ -99,7 +100,7 @@ class SnapshotInbox:
             self._pending = False
             return self._latest
 
-    def history(self, row: str, metric: MetricKey) -> list[float]:
+    def history(self, row: RowKey, metric: MetricKey) -> list[float]:
         with self._lock:
             return list(self._history.get((row, metric), ()))
 
@@ -114,7 +115,7 @@ class SnapshotInbox:
         with self._lock:
             return list(self._migrations)
 
-    def _series(self, row: str, metric: MetricKey) -> deque[float]:
+    def _series(self, row: RowKey, metric: MetricKey) -> deque[float]:
         series = self._history.get((row, metric))
         if series is None:
             series = self._history[(row, metric)] = deque(maxlen=HISTORY_LENGTH)
@@ -130,20 +131,12 @@ class SnapshotInbox:
         self._cpu_shares = shares
 
     def _record_history(self, snapshot: Snapshot) -> None:
-        rows: Iterable[tuple[str, CpuRow | PmuRow]] = chain(
-            ((cpu_row_key(row.cpu), row) for row in snapshot.cpus),
-            ((pmu_row_key(row.pmu), row) for row in snapshot.pmus),
+        rows: Iterable[tuple[RowKey, CpuRow | PmuRow]] = chain(
+            ((cpu_key(row.cpu), row) for row in snapshot.cpus),
+            ((pmu_key(row.pmu), row) for row in snapshot.pmus),
         )
         for key, row in rows:
             for metric in HISTORY_METRICS:
                 value = row.metric(metric).value
                 if value is not None:
                     self._series(key, metric).append(value)
-
-
-def cpu_row_key(cpu: int) -> str:
-    return f"cpu:{cpu}"
-
-
-def pmu_row_key(pmu: str) -> str:
-    return f"pmu:{pmu}"

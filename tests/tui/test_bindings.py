@@ -19,7 +19,7 @@ from pmutop.live.topology_loader import topology_of
 from pmutop.model.rates import TOO_IDLE
 from pmutop.model.snapshot import Metric
 from pmutop.tui.app import PmutopApp
-from pmutop.tui.live_pane import SORT_ORDER, SORTS, TITLES
+from pmutop.tui.live_model import SORT_ORDER, SORTS, TITLES, CpuKey, cpu_key, pmu_key
 from pmutop.tui.screens import HelpScreen, ProcessPicker
 from pmutop.tui.task_pane import TaskPane
 
@@ -27,7 +27,7 @@ SIZE = (100, 30)
 
 
 def cpu_keys(order: list[str]) -> list[str]:
-    return [key for key in order if key.startswith("cpu:")]
+    return [key for key in order if isinstance(key, CpuKey)]
 
 
 async def test_q_quits(alder_lake):
@@ -111,14 +111,14 @@ async def test_slash_filters_cpus_and_escape_clears(alder_lake):
         await pilot.press("slash")
         assert app.query_one("#filter", Input).has_focus
         await pilot.press(*"16-19")
-        assert app.live.row_order() == ["pmu:cpu_atom", "cpu:16", "cpu:17", "cpu:18", "cpu:19"]
+        assert app.live.model.row_order() == [pmu_key("cpu_atom"), cpu_key(16), cpu_key(17), cpu_key(18), cpu_key(19)]
         await pilot.press("enter")
         assert not app.query_one("#filter").display
-        assert app.live.filter_text == "16-19"
+        assert app.live.model.filter_text == "16-19"
         await pilot.press("slash")
         await pilot.press("escape")
-        assert app.live.filter_text == ""
-        assert len(cpu_keys(app.live.row_order())) == 24
+        assert app.live.model.filter_text == ""
+        assert len(cpu_keys(app.live.model.row_order())) == 24
 
 
 async def test_filter_by_core_type_name(alder_lake):
@@ -126,7 +126,7 @@ async def test_filter_by_core_type_name(alder_lake):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
         await pilot.press("slash", *"efficiency", "enter")
-        assert cpu_keys(app.live.row_order()) == [f"cpu:{n}" for n in range(16, 24)]
+        assert cpu_keys(app.live.model.row_order()) == [cpu_key(n) for n in range(16, 24)]
 
 
 async def test_keys_work_before_the_first_snapshot(alder_lake):
@@ -141,7 +141,7 @@ async def test_keys_work_before_the_first_snapshot(alder_lake):
         await pilot.press("g", "g")
         await pilot.pause()
         assert app.is_running and app.snapshot is None
-        assert app.live.cell("cpu:0", "util_pct") == ""
+        assert app.live.model.cell(cpu_key(0), "util_pct") == ""
 
 
 async def test_s_cycles_the_sort(alder_lake):
@@ -149,18 +149,18 @@ async def test_s_cycles_the_sort(alder_lake):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
         await pilot.press("s")
-        assert app.live.sort_name == "util%"
+        assert app.live.model.sort_name == "util%"
         # Within each core PMU, CPUs by utilisation, busiest first.
-        utils = [app.snapshot.cpu(int(k[4:])).metric("util_pct").value for k in cpu_keys(app.live.row_order())[:16]]
+        utils = [app.snapshot.cpu(k.cpu).metric("util_pct").value for k in cpu_keys(app.live.model.row_order())[:16]]
         assert utils == sorted(utils, reverse=True)
-        assert app.live._order == app.live.row_order()
+        assert app.live._order == app.live.model.row_order()
         # Every figure column is a sort, shown while sorted by even where the width had dropped it, and
         # the cycle comes back to CPU numbers.
         names = []
-        while app.live.sort_name != "CPU":
-            names.append(app.live.sort_name)
-            assert TITLES[SORTS[app.live.sort_index][1]] == app.live.sort_name
-            assert SORTS[app.live.sort_index][1] in app.live.shown_column_keys
+        while app.live.model.sort_name != "CPU":
+            names.append(app.live.model.sort_name)
+            assert TITLES[SORTS[app.live.model.sort_index][1]] == app.live.model.sort_name
+            assert SORTS[app.live.model.sort_index][1] in app.live.shown_column_keys
             await pilot.press("s")
         assert names == [TITLES[key] for key in SORT_ORDER] and "migr/s" in names
 
@@ -181,14 +181,14 @@ async def test_g_toggles_grouping(alder_lake):
     app = PmutopApp(paused_replay(alder_lake))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
-        grouped = app.live.row_order()
-        assert grouped.index("pmu:cpu_atom") == 17
+        grouped = app.live.model.row_order()
+        assert grouped.index(pmu_key("cpu_atom")) == 17
         await pilot.press("g")
-        flat = app.live.row_order()
-        assert flat[:2] == ["pmu:cpu_core", "pmu:cpu_atom"]
-        assert cpu_keys(flat) == [f"cpu:{n}" for n in range(24)]
+        flat = app.live.model.row_order()
+        assert flat[:2] == [pmu_key("cpu_core"), pmu_key("cpu_atom")]
+        assert cpu_keys(flat) == [cpu_key(n) for n in range(24)]
         await pilot.press("g")
-        assert app.live.row_order() == grouped
+        assert app.live.model.row_order() == grouped
 
 
 async def test_cursor_survives_updates(alder_lake):
@@ -198,10 +198,10 @@ async def test_cursor_survives_updates(alder_lake):
         await wait_for_tick(pilot, app)
         app.live.focus()
         await pilot.press("down", "down", "down")
-        assert app.live.selected_key == "cpu:2"
+        assert app.live.selected_key == cpu_key(2)
         await pilot.press("full_stop")
         await wait_for_tick(pilot, app, SHOWN_TICK + 1)
-        assert app.live.selected_key == "cpu:2"
+        assert app.live.selected_key == cpu_key(2)
 
 
 async def test_tree_selection_highlights_cpus(alder_lake):
@@ -212,8 +212,8 @@ async def test_tree_selection_highlights_cpus(alder_lake):
         node = next(n for n in tree._tree_nodes.values() if n.data == ("pmu", "cpu_atom"))
         tree.move_cursor(node)
         await pilot.pause()
-        assert app.live.marks.highlighted == frozenset(range(16, 24))
-        assert app.live.cell("cpu:16", "label").startswith("● ")
+        assert app.live.model.marks.highlighted == frozenset(range(16, 24))
+        assert app.live.model.cell(cpu_key(16), "label").startswith("● ")
 
 
 async def test_x_hides_the_banner(this_vm):
@@ -232,7 +232,7 @@ async def test_n_a_cells_explain_themselves(this_vm):
     app = PmutopApp(paused_replay(this_vm))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
-        assert app.live.cell("cpu:0", "ipc") == "n/a"
+        assert app.live.model.cell(cpu_key(0), "ipc") == "n/a"
         detail = str(app.query_one("#detail").content)
         assert "ENOENT" in detail and "vPMU" in detail
 
@@ -242,7 +242,7 @@ async def test_detail_line_follows_the_selected_row(this_vm, alder_lake):
     app = PmutopApp(paused_replay(this_vm))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
-        app.live.move_cursor(app.live._order.index("cpu:1"))
+        app.live.move_cursor(app.live._order.index(cpu_key(1)))
         await pilot.pause()
         snapshot = snapshots_of(this_vm)[SHOWN_TICK]
         cpus = tuple(dataclasses.replace(row, online=row.cpu != 1) for row in snapshot.cpus)
@@ -255,7 +255,7 @@ async def test_detail_line_follows_the_selected_row(this_vm, alder_lake):
     app = PmutopApp(paused_replay(alder_lake))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
-        app.live.move_cursor(app.live._order.index("pmu:cpu_core"))
+        app.live.move_cursor(app.live._order.index(pmu_key("cpu_core")))
         await pilot.pause()
         share = "12.5% of cycles+instructions extrapolated"
         assert share not in str(app.detail.content)
@@ -273,14 +273,14 @@ async def test_detail_line_says_why_a_clock_is_not_shown(alder_lake):
         await wait_for_tick(pilot, app)
         snapshot = snapshots_of(alder_lake)[SHOWN_TICK]
         busy = next(row.cpu for row in snapshot.cpus if row.metric("ghz").value is not None)
-        app.live.move_cursor(app.live._order.index(f"cpu:{busy}"))
+        app.live.move_cursor(app.live._order.index(cpu_key(busy)))
         await pilot.pause()
         assert TOO_IDLE not in str(app.detail.content)
         idle = Metric(None, note=TOO_IDLE)
         cpus = tuple(dataclasses.replace(row, metrics={**row.metrics, "ghz": idle}) for row in snapshot.cpus)
         app.inbox.deliver(dataclasses.replace(snapshot, cpus=cpus))
         await pilot.pause()
-        assert app.live.cell(f"cpu:{busy}", "ghz") == "n/a"
+        assert app.live.model.cell(cpu_key(busy), "ghz") == "n/a"
         assert f"GHz n/a: {TOO_IDLE}" in str(app.detail.content)
 
 
@@ -392,8 +392,8 @@ async def test_followed_cpu_is_marked_and_cross_type_migrations_stand_out(alder_
     app = PmutopApp(following_feed(alder_lake))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
-        assert app.live.marks.followed == frozenset({17})
-        assert app.live.cell("cpu:17", "label").startswith("▶ ")
+        assert app.live.model.marks.followed == frozenset({17})
+        assert app.live.model.cell(cpu_key(17), "label").startswith("▶ ")
         text = app.query_one(TaskPane).content
         assert "cpu3→cpu17" in text.plain and "3.507 ⇄    4343" in text.plain
         assert "62.0% overall" in text.plain
@@ -455,4 +455,4 @@ async def test_only_the_counted_cpus_get_rows(alder_lake):
     app = PmutopApp(feed)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
-        assert cpu_keys(app.live.row_order()) == ["cpu:2", "cpu:17"]
+        assert cpu_keys(app.live.model.row_order()) == [cpu_key(2), cpu_key(17)]

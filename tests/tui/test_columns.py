@@ -10,6 +10,7 @@ from pmutop.model.snapshot import event_metric
 from pmutop.tui.app import PmutopApp, current_config
 from pmutop.tui.columns import ColumnChooser
 from pmutop.tui.config import TuiConfig, config_path, load_config, save_config
+from pmutop.tui.live_model import cpu_key
 
 SIZE = (140, 40)
 
@@ -29,9 +30,9 @@ async def test_events_are_columns_and_the_chooser_hides_one_and_remembers(events
     app = PmutopApp(paused_replay(events_recording), config=load_config())
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
-        keys = [key for key, _, _ in app.live.columns]
+        keys = [key for key, _, _ in app.live.model.columns]
         assert keys[-2:] == [event_metric("branch-misses"), event_metric("cs")]
-        assert app.live.cell("cpu:0", event_metric("cs")) not in ("", "n/a")
+        assert app.live.model.cell(cpu_key(0), event_metric("cs")) not in ("", "n/a")
         await pilot.press("c")
         await pilot.pause()
         assert isinstance(app.screen, ColumnChooser)
@@ -39,9 +40,9 @@ async def test_events_are_columns_and_the_chooser_hides_one_and_remembers(events
         chooser.deselect("ghz")
         await pilot.press("enter")
         await pilot.pause()
-        assert "ghz" not in [key for key, _, _ in app.live.columns]
+        assert "ghz" not in [key for key, _, _ in app.live.model.columns]
         with pytest.raises(ValueError):
-            app.live.cell("cpu:0", "ghz")
+            app.live.model.cell(cpu_key(0), "ghz")
         await pilot.press("s")
         await pilot.press("q")
     saved = json.loads(config_path().read_text())
@@ -56,9 +57,9 @@ async def test_remembered_sort_theme_and_columns_apply_at_start(events_recording
     app = PmutopApp(paused_replay(events_recording), config=load_config())
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
-        assert app.live.sort_name == "IPC" and app.theme == "textual-light"
+        assert app.live.model.sort_name == "IPC" and app.theme == "textual-light"
         # The -e events were not hidden last time (they were not given then): they show after the chosen columns.
-        assert [key for key, _, _ in app.live.columns] == [
+        assert [key for key, _, _ in app.live.model.columns] == [
             "ipc",
             "util_pct",
             event_metric("branch-misses"),
@@ -120,11 +121,11 @@ async def test_at_80_columns_the_events_leave_first_and_a_sorted_event_stays(eve
         await pilot.pause()
         cs = event_metric("cs")
         shown = app.live.shown_column_keys
-        assert cs in [key for key, _, _ in app.live.columns] and cs not in shown
+        assert cs in [key for key, _, _ in app.live.model.columns] and cs not in shown
         assert event_metric("branch-misses") not in shown and "util_pct" in shown
         # The sorts run over the chosen columns, events last: sorted by cs, its column comes into sight.
-        assert app.live.sorts[-1] == ("cs", cs)
-        while app.live.sort_key != cs:
+        assert app.live.model.sorts[-1] == ("cs", cs)
+        while app.live.model.sort_key != cs:
             await pilot.press("s")
         await pilot.pause()
         assert cs in app.live.shown_column_keys
@@ -137,12 +138,12 @@ async def test_hiding_the_sorted_column_sorts_by_cpu_and_drops_it_from_the_sorts
         await wait_for_tick(pilot, app)
         await pilot.press("s", "s")
         await pilot.pause()
-        assert app.live.sort_key == "ipc"
-        keys = tuple(key for key, _, _ in app.live.columns if key != "ipc")
+        assert app.live.model.sort_key == "ipc"
+        keys = tuple(key for key, _, _ in app.live.model.columns if key != "ipc")
         await pilot.press("c")
         await pilot.pause()
         app.screen.query_one(SelectionList).deselect("ipc")
         await pilot.press("enter")
         await pilot.pause()
-        assert tuple(key for key, _, _ in app.live.columns) == keys
-        assert app.live.sort_key is None and "ipc" not in [key for _, key in app.live.sorts]
+        assert tuple(key for key, _, _ in app.live.model.columns) == keys
+        assert app.live.model.sort_key is None and "ipc" not in [key for _, key in app.live.model.sorts]

@@ -9,6 +9,7 @@ from pmutop.model.metrics import MetricKey
 from pmutop.model.snapshot import CpuRow, Metric
 from pmutop.tui.app import PmutopApp
 from pmutop.tui.heat_map import IPC_GLYPHS, OFFLINE, UNKNOWN, cpu_cell
+from pmutop.tui.live_model import cpu_key, pmu_key
 from pmutop.tui.text import metric_cell
 
 CPUS = 128
@@ -53,7 +54,7 @@ async def test_every_cpu_of_a_big_machine_is_on_screen(hybrid_128, size):
         assert cells == CPUS
         await pilot.press("m")
         assert app.live.display and not app.heat_map.display
-        assert app.live.row_order()[0] == "pmu:cpu_core" and len(app.live.row_order()) == CPUS + 2
+        assert app.live.model.row_order()[0] == pmu_key("cpu_core") and len(app.live.model.row_order()) == CPUS + 2
 
 
 async def test_a_tick_repaints_the_lines_that_changed_and_nothing_else(hybrid_128):
@@ -92,6 +93,6 @@ async def test_the_table_of_a_big_machine_formats_only_the_rows_on_screen(hybrid
         await pilot.press("ctrl+end")  # in a replay, end seeks to its last tick
         await pilot.pause()
         last = app.snapshot.cpus[-1]
-        assert live.selected_key == f"cpu:{last.cpu}"
+        assert live.selected_key == cpu_key(last.cpu)
         util = MetricKey.UTIL_PCT
-        assert live.cell(live.selected_key, util) == metric_cell(util, last.metric(util))[0]
+        assert live.model.cell(live.selected_key, util) == metric_cell(util, last.metric(util))[0]

@@ -10,7 +10,7 @@ from tui_support import SHOWN_TICK, following_feed, paused_replay, run_until, sn
 from pmutop.model.snapshot import event_metric
 from pmutop.tui.app import TOPOLOGY_MIN_WIDTH, PmutopApp
 from pmutop.tui.footer import FittingFooter
-from pmutop.tui.live_pane import COLUMNS, DROP_ORDER, fit_columns
+from pmutop.tui.live_model import COLUMNS, DROP_ORDER, fit_columns, pmu_key
 from pmutop.tui.task_pane import TaskPane
 from pmutop.tui.topology_pane import TopologyTree
 
@@ -117,7 +117,7 @@ async def test_a_filter_matching_nothing_says_so(alder_lake):
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for_tick(pilot, app)
         await pilot.press("slash", *"nothing", "enter")
-        assert app.live.row_order() == []
+        assert app.live.model.row_order() == []
         line = app.live.render_line(1).text
         assert "no CPU or PMU matches 'nothing'" in line
 
@@ -130,10 +130,10 @@ async def test_r_reverses_the_sort_and_the_heading_shows_it(alder_lake):
         await pilot.press("s")
         heading = app.live.render_line(0).text
         assert "▼util%" in heading and "CPU▲" not in heading
-        order = app.live.row_order()
+        order = app.live.model.row_order()
         await pilot.press("r")
         assert "▲util%" in app.live.render_line(0).text
-        reversed_order = app.live.row_order()
+        reversed_order = app.live.model.row_order()
         assert reversed_order != order and set(reversed_order) == set(order)
         assert "sort util%▲" in app.header.content.plain
 
@@ -163,7 +163,7 @@ async def test_replay_seeks_with_arrows_home_and_end(alder_lake):
         await settle(2)
         assert "END" not in app.header.content.plain and feed.state().paused
         # The history starts again with the replay.
-        assert len(app.inbox.history("pmu:cpu_core", "ipc")) == 1
+        assert len(app.inbox.history(pmu_key("cpu_core"), "ipc")) == 1
 
 
 async def test_an_exited_task_shows_final_figures_only(alder_lake):
@@ -230,4 +230,4 @@ async def test_ctrl_p_opens_the_palette_and_runs_an_action(alder_lake):
         await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
-        assert app.live.sort_reversed
+        assert app.live.model.sort_reversed

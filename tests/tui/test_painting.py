@@ -9,7 +9,8 @@ from tui_support import SHOWN_TICK, paused_replay, run_until, settle, snapshots_
 
 from pmutop.tui.app import PmutopApp
 from pmutop.tui.inbox import SnapshotReady
-from pmutop.tui.live_pane import HEADING_LINES, line_pieces
+from pmutop.tui.live_model import cpu_key, line_pieces
+from pmutop.tui.live_pane import HEADING_LINES
 from pmutop.tui.paint import STOCK_REASON, paint_fast
 
 # What the fast paint path does, compared with Textual's own rendering; the stock path is Textual's.
@@ -118,7 +119,7 @@ async def test_live_table_lines_crop_as_textual_does(this_vm):
         await wait_for_tick(pilot, app)
         live = app.live
         styling = live.styling
-        pieces = line_pieces(live._cells_of("cpu:0"), live._label_width, live.columns, live.shown)
+        pieces = line_pieces(live._cells_of(cpu_key(0)), live.model.label_width, live.model.columns, live.shown)
         whole = live._strip(pieces, "", styling, 0, live._row_width)
         assert whole.cell_length == live._row_width
         for width in (1, 7, 40, live._row_width, live._row_width + 9):
