@@ -16,7 +16,7 @@ Decisions follow perf (tools/perf/util/parse-events.c, pmus.c):
 import difflib
 import fnmatch
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 from pmutop.model.encoding import CONFIG_WORDS, PMU_TYPE_SHIFT
 from pmutop.model.event_syntax import (
@@ -220,14 +220,8 @@ def _flags(modifiers: Modifiers, text: str) -> _Flags:
 
 
 def _spec(label: str, type_: int, words: Mapping[str, int], flags: _Flags) -> CounterSpec:
-    return CounterSpec(label, config_attr(type_, words)).with_flags(
-        exclude_kernel=flags.exclude_kernel,
-        exclude_hv=flags.exclude_hv,
-        exclude_guest=flags.exclude_guest,
-        exclude_user=flags.exclude_user,
-        exclude_idle=flags.exclude_idle,
-        pinned=flags.pinned,
-    )
+    # _Flags's fields are named as the attr's, so they are set by name, not copied one by one.
+    return CounterSpec(label, config_attr(type_, words)).with_flags(**asdict(flags))
 
 
 def cache_config(name: str) -> int | None:
