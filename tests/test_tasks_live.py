@@ -339,11 +339,13 @@ def test_process_samples_give_user_command_line_kernel_threads_and_cpu():
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
         lister = ProcessLister()
-        lister.list()
+        assert lister.sample() is None, "a first sample has no CPU% to give"
 
-        # Samples a little apart, as the picker takes them; the spinner's ticks grow, the sleeper's do not.
+        # Samples a little apart, as the feed takes them; the spinner's ticks grow, the sleeper's do not.
         def spinner_busier():
-            rows = {row.pid: row for row in lister.list()}
+            listing = lister.sample()
+            assert listing is not None
+            rows = {row.pid: row for row in listing.processes}
             spinning = rows[spinner.pid].cpu_pct
             return rows if spinning and spinning > rows[sleeper.pid].cpu_pct else None
 

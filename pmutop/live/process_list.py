@@ -1,15 +1,16 @@
-"""The process picker's list on a live machine: /proc sampled on the caller's thread (a worker, never
-the UI's), with CPU% since the previous call."""
+"""The process picker's list on a live machine: /proc sampled on the feed's thread (never the UI's),
+with CPU% since the sample before."""
 
 import pwd
-import threading
 import time
 
 from pmutop.kernel import procfs
-from pmutop.model.processes import ProcessInfo, ProcessSample, cpu_percentages
+from pmutop.model.processes import ProcessList, ProcessSample, cpu_percentages
 
-# The first list needs two samples of /proc for a CPU%: this far apart.
+# A CPU% needs two samples of /proc: the first list comes this long after the first sample,
 FIRST_SAMPLE_GAP_S = 0.25
+# and the list is sampled again this often while the picker is open.
+PROCESS_REFRESH_S = 2.0
 
 
 def user_name(uid: int) -> str:
@@ -20,26 +21,25 @@ def user_name(uid: int) -> str:
 
 
 class ProcessLister:
-    """`list()` is every process with its user, command line and CPU% since the last call; the first
-    call samples twice, FIRST_SAMPLE_GAP_S apart. Safe to call from several threads."""
+    """`sample()` is every process with its user, command line and CPU% since the sample before, or
+    None for the first sample after creation or `forget()` (a CPU% needs two). Used by one thread."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._before: dict[int, ProcessSample] = {}
-        self._when = 0.0
+        self._when: float | None = None
         self._ticks_per_s = procfs.clock_ticks_per_second()
 
-    @staticmethod
-    def _sample() -> dict[int, ProcessSample]:
-        return {raw[0]: ProcessSample(*raw) for raw in procfs.sample_processes()}
+    def forget(self) -> None:
+        """Start again: the next sample is a first one (a CPU% over a long-closed picker's gap would
+        not be what the README promises, the last few seconds)."""
+        self._before, self._when = {}, None
 
-    def list(self) -> list[ProcessInfo]:
-        with self._lock:
-            if not self._before:
-                self._before, self._when = self._sample(), time.monotonic()
-                time.sleep(FIRST_SAMPLE_GAP_S)
-            before, when = self._before, self._when
-            self._before, self._when = self._sample(), time.monotonic()
-            after, now = self._before, self._when
+    def sample(self) -> ProcessList | None:
+        after = {raw[0]: ProcessSample(*raw) for raw in procfs.sample_processes()}
+        now = time.monotonic()
+        before, when = self._before, self._when
+        self._before, self._when = after, now
+        if when is None:
+            return None
         users = {uid: user_name(uid) for uid in {sample.uid for sample in after.values()}}
-        return cpu_percentages(before, after.values(), now - when, self._ticks_per_s, users)
+        return ProcessList.of(cpu_percentages(before, after.values(), now - when, self._ticks_per_s, users), now - when)

@@ -66,3 +66,22 @@ def cpu_percentages(
 def busiest_first(processes: Iterable[ProcessInfo]) -> list[ProcessInfo]:
     """htop's default order: CPU% high first; those without a figure last; then by pid."""
     return sorted(processes, key=lambda p: (p.cpu_pct is None, -(p.cpu_pct or 0.0), p.pid))
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessList:
+    """The picker's list as of one moment, made by the feed's thread and handed to the UI as it is.
+
+    Live, it is every process on the machine, any of which can be followed; from a recording, only the
+    processes it followed (no user, command line or CPU%): choosing one narrows the task pane to it.
+    """
+
+    # Busiest first (busiest_first).
+    processes: tuple[ProcessInfo, ...]
+    # What each CPU% is measured over (None: no CPU%, as in a replay).
+    cpu_window_s: float | None
+    recorded: bool = False
+
+    @classmethod
+    def of(cls, processes: Iterable[ProcessInfo], cpu_window_s: float | None, recorded: bool = False) -> "ProcessList":
+        return cls(tuple(busiest_first(processes)), cpu_window_s, recorded)

@@ -4,7 +4,8 @@
 a time: when the UI falls behind, older snapshots are replaced instead of queued. History for the
 sparklines and the migration log is appended here, on the feed thread, for every snapshot, so
 it does not depend on how many snapshots the UI got round to drawing. The feed's state (paused, speed,
-position) is handed over the same way, newest wins, by `deliver_state`.
+position) is handed over the same way, newest wins, by `deliver_state`, and so is the picker's process
+list, by `deliver_processes`.
 """
 
 import threading
@@ -16,6 +17,7 @@ from textual.message import Message
 
 from pmutop.live.feed import FeedState
 from pmutop.model.metrics import MetricKey
+from pmutop.model.processes import ProcessList
 from pmutop.model.snapshot import CpuRow, MigrationEntry, PmuRow, Snapshot
 from pmutop.tui.live_model import RowKey, cpu_key, pmu_key
 
@@ -33,6 +35,10 @@ class FeedStateChanged(Message):
     """A new feed state is waiting in the inbox."""
 
 
+class ProcessesReady(Message):
+    """A new process list is waiting in the inbox."""
+
+
 class FeedEnded(Message):
     def __init__(self, reason: str | None) -> None:
         super().__init__()
@@ -47,6 +53,8 @@ class SnapshotInbox:
         self._pending = False
         self._state: FeedState | None = None
         self._state_pending = False
+        self._processes: ProcessList | None = None
+        self._processes_pending = False
         self._history: dict[tuple[RowKey, MetricKey], deque[float]] = {}
         self._migrations: deque[MigrationEntry] = deque(maxlen=MIGRATION_LOG_LENGTH)
         self.lost_migrations = 0
@@ -84,6 +92,26 @@ class SnapshotInbox:
                 return
             self._state_pending = True
         self._post(FeedStateChanged())
+
+    def deliver_processes(self, processes: ProcessList) -> None:
+        """From the feed's thread (a replay's: the UI's, when the picker asks)."""
+        with self._lock:
+            self._processes = processes
+            if self._processes_pending:
+                return
+            self._processes_pending = True
+        self._post(ProcessesReady())
+
+    def take_processes(self) -> ProcessList | None:
+        """The newest process list (None: none since `forget_processes`); the next one posts a new message."""
+        with self._lock:
+            self._processes_pending = False
+            return self._processes
+
+    def forget_processes(self) -> None:
+        """The picker closed: its next opening waits for a list of its own."""
+        with self._lock:
+            self._processes = None
 
     def end(self, reason: str | None) -> None:
         self._post(FeedEnded(reason))

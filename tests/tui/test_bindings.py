@@ -4,6 +4,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from sysfs_trees import build_alder_lake
 from textual.widgets import Input, OptionList
 from tui_support import (
     MALICIOUS_COMM,
@@ -11,6 +12,8 @@ from tui_support import (
     ScriptedFeed,
     following_feed,
     paused_replay,
+    recording_for,
+    run_until,
     snapshots_of,
     wait_for_tick,
 )
@@ -292,9 +295,9 @@ async def test_p_picks_a_process_and_f_stops_following(alder_lake):
         await pilot.press("p")
         picker = app.screen
         assert isinstance(picker, ProcessPicker)
-        await app.workers.wait_for_complete()
+        await run_until(pilot, lambda: picker.listing is not None, "the feed's process list")
         await pilot.pause()
-        assert ("processes", False) in feed.calls, "the process list is read off the UI thread"
+        assert ("watch_processes", True) in feed.calls, "the feed makes the list, the picker only shows it"
         options = picker.query_one(OptionList)
         assert options.option_count == 6, "kernel threads hidden"
         await pilot.press(*"stress")
@@ -302,6 +305,7 @@ async def test_p_picks_a_process_and_f_stops_following(alder_lake):
         await pilot.press("enter")
         assert not isinstance(app.screen, ProcessPicker)
         assert ("follow", (4242,), None) in feed.calls
+        assert feed.calls[-2:] == [("watch_processes", False), ("follow", (4242,), None)], "closed, it stops the list"
         await pilot.press("f")
         assert ("unfollow",) in feed.calls
 
@@ -314,6 +318,7 @@ async def test_picker_escape_cancels(alder_lake):
         await pilot.press("p", "escape")
         assert not isinstance(app.screen, ProcessPicker)
         assert not [call for call in feed.calls if call[0] == "follow"]
+        assert feed.calls[-1] == ("watch_processes", False)
 
 
 async def test_picker_shows_names_literally(alder_lake):
@@ -321,7 +326,7 @@ async def test_picker_shows_names_literally(alder_lake):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
         await pilot.press("p")
-        await app.workers.wait_for_complete()
+        await run_until(pilot, lambda: app.screen.listing is not None, "the feed's process list")
         await pilot.pause()
         options = app.screen.query_one(OptionList)
         labels = [options.get_option_at_index(i).prompt.plain for i in range(options.option_count)]
@@ -329,13 +334,14 @@ async def test_picker_shows_names_literally(alder_lake):
 
 
 async def open_picker(pilot, app: PmutopApp) -> ProcessPicker:
-    """`p` once the feed has delivered, and the picker once its worker has listed the processes."""
+    """`p` once the feed has delivered, and the picker once the feed has handed it a process list."""
     await wait_for_tick(pilot, app)
     await pilot.press("p")
-    await app.workers.wait_for_complete()
-    await pilot.pause()
     assert isinstance(app.screen, ProcessPicker)
-    return app.screen
+    picker = app.screen
+    await run_until(pilot, lambda: picker.listing is not None, "the feed's process list")
+    await pilot.pause()
+    return picker
 
 
 def picker_pids(picker: ProcessPicker) -> list[int]:
@@ -456,3 +462,31 @@ async def test_only_the_counted_cpus_get_rows(alder_lake):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
         assert cpu_keys(app.live.model.row_order()) == [cpu_key(2), cpu_key(17)]
+
+
+async def test_a_replays_picker_offers_the_recorded_processes_only(tmp_path):
+    """A replay follows no new process: its picker says so and lists what the recording followed, by pid;
+    Enter narrows the task pane to that one."""
+    recording = recording_for(build_alder_lake, tmp_path, processes=((1, "systemd"),), follow=(4242, "stress-ng"))
+    app = PmutopApp(paused_replay(recording))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_tick(pilot, app)
+        assert [task.pid for task in app.snapshot.tasks] == [4242]
+        picker = await open_picker(pilot, app)
+        assert picker_pids(picker) == [1, 4242]
+        assert "A replay can show only processes it recorded" in str(picker.query_one("#picker-help").content)
+        status = str(picker.query_one("#picker-status").content)
+        assert status == "2 of 2 · by pid", "no CPU% and no kernel threads in a recording"
+        await pilot.press(*"systemd", "enter")
+        assert not isinstance(app.screen, ProcessPicker)
+        await pilot.press("full_stop")
+        await wait_for_tick(pilot, app, SHOWN_TICK + 1)
+        assert app.snapshot.tasks == (), "the recorded task not picked is no longer shown"
+
+
+async def test_a_replay_that_followed_nothing_says_there_is_nothing_to_pick(tmp_path):
+    app = PmutopApp(paused_replay(recording_for(build_alder_lake, tmp_path)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        picker = await open_picker(pilot, app)
+        assert picker_pids(picker) == []
+        assert "this recording followed no process" in str(picker.query_one("#picker-status").content)
