@@ -35,8 +35,14 @@ class ProcessInfo:
 
     @property
     def shown_command(self) -> str:
-        """The command line, or for a kernel thread its name in brackets, as ps and htop show it."""
-        return self.command or f"[{self.comm}]"
+        """The command line with its program's directory left out (`python3 train.py`, not
+        `/opt/venv/bin/python3 train.py`: an 80-column picker has room for about 45 characters, and the
+        arguments are what tell three pythons apart); for a kernel thread its name in brackets, as ps
+        and htop show it. The filter still matches the whole command line."""
+        if not self.command:
+            return f"[{self.comm}]"
+        program, space, arguments = self.command.partition(" ")
+        return program.rsplit("/", 1)[-1] + space + arguments
 
     def matches(self, query: str) -> bool:
         """Type-to-filter: the query's words each in the pid, user, name or command line."""

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from sysfs_trees import build_alder_lake
-from textual.widgets import Input, OptionList
+from textual.widgets import Input, OptionList, Static
 from tui_support import (
     MALICIOUS_COMM,
     SHOWN_TICK,
@@ -19,6 +19,7 @@ from tui_support import (
 )
 
 from pmutop.live.topology_loader import topology_of
+from pmutop.model.processes import ProcessInfo
 from pmutop.model.rates import TOO_IDLE
 from pmutop.model.snapshot import Metric
 from pmutop.tui.app import PmutopApp
@@ -356,11 +357,14 @@ async def test_picker_lists_busiest_first_with_user_and_command_line(alder_lake)
         # CPU% high first, the one without a figure last; kernel threads (2, 57) hidden.
         assert picker_pids(picker) == [4242, 5002, 4343, 5001, 1, 5003]
         options = picker.query_one(OptionList)
+        # The program without its directory: the arguments fit.
         assert options.get_option_at_index(1).prompt.plain == "   5002 carol      97.0  python3 train.py --epochs 90"
-        # Three pythons told apart by part of their command lines.
+        # Three pythons told apart by part of their command lines, the program's directory too.
         await pilot.press(*"epochs")
         assert picker_pids(picker) == [5002]
-        await pilot.press(*(["backspace"] * 6), *"python3 http")
+        await pilot.press(*(["backspace"] * 6), *".venv/bin")
+        assert picker_pids(picker) == [5002]
+        await pilot.press(*(["backspace"] * 9), *"python3 http")
         assert picker_pids(picker) == [5001]
         await pilot.press("enter")
         assert ("follow", (5001,), None) in app.feed.calls
@@ -490,3 +494,18 @@ async def test_a_replay_that_followed_nothing_says_there_is_nothing_to_pick(tmp_
         picker = await open_picker(pilot, app)
         assert picker_pids(picker) == []
         assert "this recording followed no process" in str(picker.query_one("#picker-status").content)
+
+
+async def test_the_pickers_status_stays_one_line_on_a_busy_machine(alder_lake):
+    """Thousands of processes make a status longer than an 80-column dialog: it ends with `…`, on one line."""
+    many = [ProcessInfo(pid, "worker", f"worker --id {pid}", "alice", 1.0) for pid in range(10_000, 12_000)]
+    kernel = [ProcessInfo(pid, "kworker", "", "root", 0.0, kernel_thread=True) for pid in range(3, 3000)]
+    feed = ScriptedFeed(following_feed(alder_lake).topology, snapshots_of(alder_lake)[:SHOWN_TICK], many + kernel)
+    app = PmutopApp(feed)
+    async with app.run_test(size=(80, 24)) as pilot:
+        picker = await open_picker(pilot, app)
+        status = picker.query_one("#picker-status", Static)
+        assert len(str(status.content)) > status.content_region.width, "the status is longer than the dialog"
+        assert status.region.height == 1
+        line = "".join(segment.text for segment in status.render_line(0))
+        assert line.rstrip().endswith("…")

@@ -43,7 +43,7 @@ PICKER_PROCESSES = (
     ProcessInfo(4242, "stress-ng", "stress-ng --cpu 2", "alice", 199.0),
     ProcessInfo(4343, MALICIOUS_COMM, MALICIOUS_COMM, "bob", 12.5),
     ProcessInfo(5001, "python3", "python3 -m http.server 8000", "alice", 0.3),
-    ProcessInfo(5002, "python3", "python3 train.py --epochs 90", "carol", 97.0),
+    ProcessInfo(5002, "python3", "/home/carol/.venv/bin/python3 train.py --epochs 90", "carol", 97.0),
     ProcessInfo(5003, "python3", "python3 /usr/bin/unattended-upgrade", "root", None),
 )
 
