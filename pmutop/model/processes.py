@@ -4,7 +4,8 @@ Pure: the kernel side (pmutop.kernel.procfs.sample_processes) reads the samples;
 them into CPU% the way top and htop do (user+system ticks over the time between the samples).
 """
 
-from collections.abc import Iterable, Mapping
+import enum
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -69,9 +70,38 @@ def cpu_percentages(
     return rows
 
 
+class ProcessSort(enum.Enum):
+    """A column the picker sorts by; the value is its heading."""
+
+    CPU = "CPU%"
+    PID = "PID"
+    USER = "USER"
+    COMMAND = "COMMAND"
+
+
+# Each sort's key, in its natural order: CPU% high first (htop's default), the others low first, A to Z.
+_SORT_KEYS: dict[ProcessSort, Callable[[ProcessInfo], tuple[object, ...]]] = {
+    ProcessSort.CPU: lambda p: (-(p.cpu_pct or 0.0), p.pid),
+    ProcessSort.PID: lambda p: (p.pid,),
+    ProcessSort.USER: lambda p: (p.user, p.pid),
+    ProcessSort.COMMAND: lambda p: (p.shown_command.lower(), p.pid),
+}
+
+
+def sorted_processes(processes: Iterable[ProcessInfo], by: ProcessSort, reverse: bool = False) -> list[ProcessInfo]:
+    """`processes` in `by`'s natural order, or the other way round; by CPU%, those without a figure
+    stay last either way (an unknown is neither busy nor idle)."""
+    key = _SORT_KEYS[by]
+    if by is not ProcessSort.CPU:
+        return sorted(processes, key=key, reverse=reverse)
+    rows = list(processes)
+    measured = sorted((p for p in rows if p.cpu_pct is not None), key=key, reverse=reverse)
+    return measured + sorted((p for p in rows if p.cpu_pct is None), key=lambda p: p.pid)
+
+
 def busiest_first(processes: Iterable[ProcessInfo]) -> list[ProcessInfo]:
     """htop's default order: CPU% high first; those without a figure last; then by pid."""
-    return sorted(processes, key=lambda p: (p.cpu_pct is None, -(p.cpu_pct or 0.0), p.pid))
+    return sorted_processes(processes, ProcessSort.CPU)
 
 
 @dataclass(frozen=True, slots=True)

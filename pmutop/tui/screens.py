@@ -12,7 +12,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from pmutop.model.metrics import MetricKey
-from pmutop.model.processes import ProcessInfo, ProcessList
+from pmutop.model.processes import ProcessInfo, ProcessList, ProcessSort, sorted_processes
 from pmutop.model.text import plural
 from pmutop.tui.text import literal
 
@@ -35,7 +35,11 @@ KEYS_HELP = (
     (".", "step one tick while a replay is paused"),
     ("? / F1", "this help"),
     ("/", "filter CPUs: a cpulist (0-3,8) or part of a name (cpu_atom, efficiency); Esc clears"),
-    ("p", "pick a process to follow: busiest first, type part of its command line; ctrl+t kernel threads"),
+    (
+        "p",
+        "pick a process to follow: busiest first, type part of its command line; ctrl+t kernel threads, "
+        "ctrl+s (F6) sort by CPU%, pid, user or command, ctrl+r reverse",
+    ),
     ("f", "stop following"),
     ("s", "cycle the sort over the chosen figure columns (▼ high first, ▲ low first)"),
     ("r", "reverse the sort"),
@@ -91,7 +95,23 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(result)
 
 
-PICKER_HEADING = f"{'PID':>7} {'USER':<9} {'CPU%':>5}  COMMAND"
+# ctrl+s (or htop's F6) cycles the picker's sort in this order; the first is the default.
+PICKER_SORTS = (ProcessSort.CPU, ProcessSort.PID, ProcessSort.USER, ProcessSort.COMMAND)
+
+
+def picker_heading(sort: ProcessSort, reverse: bool) -> Text:
+    """The column headings, the sorted one marked as the live table marks its own: ▼ high first, ▲ low
+    first (CPU% is high first unless reversed, the others low first, A to Z)."""
+    high_first = (sort is ProcessSort.CPU) != reverse
+    names = {
+        column: column.value + ("▼" if high_first else "▲") if column is sort else column.value
+        for column in ProcessSort
+    }
+    pid, user, cpu, command = (
+        names[column] for column in (ProcessSort.PID, ProcessSort.USER, ProcessSort.CPU, ProcessSort.COMMAND)
+    )
+    heading = f"{pid:>7} {user:<9} {cpu:>5}  {command}"
+    return Text(heading, style="bold", no_wrap=True)
 
 
 def process_label(process: ProcessInfo) -> Text:
@@ -119,12 +139,16 @@ class ProcessPicker(ModalScreen[int | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+t", "toggle_kernel_threads", "Kernel threads", priority=True),
+        Binding("ctrl+s,f6", "cycle_sort", "Sort", priority=True),
+        Binding("ctrl+r", "reverse_sort", "Reverse", priority=True),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.listing: ProcessList | None = None
         self.show_kernel_threads = False
+        self.sort = PICKER_SORTS[0]
+        self.sort_reversed = False
         # A replay's list comes at once, maybe before the widgets it fills are there: on_mount fills them.
         self._mounted = False
 
@@ -136,7 +160,7 @@ class ProcessPicker(ModalScreen[int | None]):
         with Vertical(id="picker-dialog"):
             yield Static(Text(LIVE_PICKER_HELP, no_wrap=True, overflow="ellipsis"), id="picker-help")
             yield FilterInput(placeholder="pid, user or command", id="picker-filter")
-            yield Static(Text(PICKER_HEADING, style="bold", no_wrap=True), id="picker-heading")
+            yield Static(picker_heading(self.sort, self.sort_reversed), id="picker-heading")
             yield OptionList(Option("reading the process list…", disabled=True), id="picker-list")
             yield Static(id="picker-status")
 
@@ -164,6 +188,19 @@ class ProcessPicker(ModalScreen[int | None]):
         self.show_kernel_threads = not self.show_kernel_threads
         self._fill(self.query_one(Input).value)
 
+    def action_cycle_sort(self) -> None:
+        self.sort = PICKER_SORTS[(PICKER_SORTS.index(self.sort) + 1) % len(PICKER_SORTS)]
+        self.sort_reversed = False
+        self._sorted()
+
+    def action_reverse_sort(self) -> None:
+        self.sort_reversed = not self.sort_reversed
+        self._sorted()
+
+    def _sorted(self) -> None:
+        self.query_one("#picker-heading", Static).update(picker_heading(self.sort, self.sort_reversed))
+        self._fill(self.query_one(Input).value)
+
     def _fill(self, query: str) -> None:
         listing = self.listing
         if listing is None:
@@ -175,6 +212,9 @@ class ProcessPicker(ModalScreen[int | None]):
             for process in self.processes
             if (self.show_kernel_threads or not process.kernel_thread) and process.matches(query)
         ]
+        if self.sort is not ProcessSort.CPU or self.sort_reversed:
+            # The list comes busiest first: another order is made here, over the processes shown only.
+            shown = sorted_processes(shown, self.sort, self.sort_reversed)
         options.clear_options()
         options.add_options(Option(process_label(process), id=str(process.pid)) for process in shown)
         if options.option_count:
@@ -185,16 +225,16 @@ class ProcessPicker(ModalScreen[int | None]):
         status = Text(no_wrap=True, overflow="ellipsis")
         if listing.recorded and not self.processes:
             status.append("this recording followed no process: there is none to pick", style="yellow")
-        else:
-            order = (
-                "by pid" if listing.cpu_window_s is None else f"busiest first, CPU% over {listing.cpu_window_s:.2g}s"
-            )
-            status.append(f"{len(shown)} of {len(self.processes)} · {order}", style="dim")
+            self.query_one("#picker-status", Static).update(status)
+            return
+        window = "no CPU% in a recording" if listing.cpu_window_s is None else f"CPU% over {listing.cpu_window_s:.2g}s"
+        status.append(f"{len(shown)} of {len(self.processes)} · {window}", style="dim")
         if not shown and self.processes:
             status.append(" · nothing matches: Backspace widens the search", style="yellow")
         if not listing.recorded:
             kernel = "shown" if self.show_kernel_threads else "hidden"
-            status.append(f" · {plural(hidden, 'kernel thread')} {kernel} (ctrl+t)", style="dim")
+            status.append(f" · {plural(hidden, 'kernel thread')} {kernel} (^t)", style="dim")
+        status.append(" · ^s sort ^r reverse", style="dim")
         self.query_one("#picker-status", Static).update(status)
 
     def on_input_changed(self, event: Input.Changed) -> None:

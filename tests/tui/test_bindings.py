@@ -375,7 +375,7 @@ async def test_picker_shows_kernel_threads_on_ctrl_t(alder_lake):
     async with app.run_test(size=(120, 40)) as pilot:
         picker = await open_picker(pilot, app)
         assert 57 not in picker_pids(picker)
-        assert "2 kernel threads hidden (ctrl+t)" in str(picker.query_one("#picker-status").content)
+        assert "2 kernel threads hidden (^t)" in str(picker.query_one("#picker-status").content)
         await pilot.press("ctrl+t")
         assert picker_pids(picker)[:3] == [4242, 5002, 4343] and {2, 57} <= set(picker_pids(picker))
         labels = [picker.query_one(OptionList).get_option_at_index(i).prompt.plain for i in range(8)]
@@ -480,7 +480,7 @@ async def test_a_replays_picker_offers_the_recorded_processes_only(tmp_path):
         assert picker_pids(picker) == [1, 4242]
         assert "A replay can show only processes it recorded" in str(picker.query_one("#picker-help").content)
         status = str(picker.query_one("#picker-status").content)
-        assert status == "2 of 2 · by pid", "no CPU% and no kernel threads in a recording"
+        assert status == "2 of 2 · no CPU% in a recording · ^s sort ^r reverse", "and no kernel threads"
         await pilot.press(*"systemd", "enter")
         assert not isinstance(app.screen, ProcessPicker)
         await pilot.press("full_stop")
@@ -509,3 +509,32 @@ async def test_the_pickers_status_stays_one_line_on_a_busy_machine(alder_lake):
         assert status.region.height == 1
         line = "".join(segment.text for segment in status.render_line(0))
         assert line.rstrip().endswith("…")
+
+
+async def test_the_picker_sorts_by_each_column_and_reverses(alder_lake):
+    """ctrl+s (or F6) cycles CPU% ▼, PID, USER, COMMAND (low first, ▲), ctrl+r turns the order round; the
+    filter box keeps what was typed, and the order holds over what it matches."""
+    app = PmutopApp(following_feed(alder_lake))
+    async with app.run_test(size=(120, 40)) as pilot:
+        picker = await open_picker(pilot, app)
+        heading = picker.query_one("#picker-heading", Static)
+        assert str(heading.content) == "    PID USER      CPU%▼  COMMAND"
+        await pilot.press("ctrl+s")
+        assert picker_pids(picker) == [1, 4242, 4343, 5001, 5002, 5003]
+        assert str(heading.content) == "   PID▲ USER       CPU%  COMMAND"
+        await pilot.press("ctrl+r")
+        assert picker_pids(picker) == [5003, 5002, 5001, 4343, 4242, 1]
+        assert str(heading.content) == "   PID▼ USER       CPU%  COMMAND"
+        await pilot.press("ctrl+s")
+        assert picker_pids(picker) == [4242, 5001, 4343, 5002, 1, 5003], "alice, bob, carol, root; then by pid"
+        await pilot.press("f6")
+        # init, python3 -m http.server, python3 /usr/bin/unattended-upgrade, python3 train.py, stress-ng, [bold]…
+        assert picker_pids(picker) == [4343, 1, 5001, 5003, 5002, 4242]
+        await pilot.press(*"python3", "ctrl+r")
+        assert picker_pids(picker) == [5002, 5003, 5001]
+        assert picker.query_one(Input).value == "python3"
+        await pilot.press("f6")
+        # Back to CPU% high first; the one without a figure last.
+        assert picker_pids(picker) == [5002, 5001, 5003]
+        await pilot.press("ctrl+r")
+        assert picker_pids(picker) == [5001, 5002, 5003], "low first, the unknown still last"
