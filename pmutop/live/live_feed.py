@@ -17,7 +17,7 @@ from pmutop.live.feed import (
     StateCallback,
     StateHandOver,
 )
-from pmutop.live.process_list import FIRST_SAMPLE_GAP_S, PROCESS_REFRESH_S, ProcessLister
+from pmutop.live.process_list import ProcessLister
 from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
 from pmutop.live.tasks import SERVICE_INTERVAL_S
 from pmutop.model.topology import Topology
@@ -169,18 +169,19 @@ class LiveFeed:
         return self._on_processes is not None and now >= self._processes_due
 
     def _list_processes(self) -> None:
-        """On the feed thread, without the lock (a busy machine's /proc takes a while to read): sample the
-        processes and hand the list to the watch it was read for, if it still watches."""
+        """On the feed thread, without the lock (a busy machine's /proc takes a while to read): read the
+        next step of the process list, and hand a finished list to the watch it was read for, if it
+        still watches."""
         with self._wake:
             watch = self._processes_watch
         if watch != self._processes_lister_watch:
             self._process_lister.forget()
             self._processes_lister_watch = watch
-        listing = self._process_lister.sample()
+        listing = self._process_lister.step()
         with self._wake:
             if watch != self._processes_watch or self._on_processes is None:
                 return
-            self._processes_due = time.monotonic() + (FIRST_SAMPLE_GAP_S if listing is None else PROCESS_REFRESH_S)
+            self._processes_due = time.monotonic() + self._process_lister.next_step_s
             if listing is not None:
                 self._on_processes(listing)
 

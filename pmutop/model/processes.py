@@ -1,6 +1,6 @@
 """The process picker's list: who each process is and how busy, from two samples of /proc.
 
-Pure: the kernel side (pmutop.kernel.procfs.sample_processes) reads the samples; this turns two of
+Pure: the kernel side (pmutop.kernel.procfs.sample_process) reads the samples; this turns two of
 them into CPU% the way top and htop do (user+system ticks over the time between the samples).
 """
 
@@ -21,6 +21,8 @@ class ProcessSample:
     # utime + stime, in clock ticks (USER_HZ).
     cpu_ticks: int
     kernel_thread: bool
+    # When it was read (monotonic seconds): a list of thousands is read over several moments.
+    taken_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +56,16 @@ class ProcessInfo:
 def cpu_percentages(
     before: Mapping[int, ProcessSample],
     after: Iterable[ProcessSample],
-    elapsed_s: float,
     ticks_per_s: int,
     users: Mapping[int, str],
 ) -> list[ProcessInfo]:
-    """The processes of `after`, each with its CPU% since `before` (100% = one CPU's worth)."""
+    """The processes of `after`, each with its CPU% since its sample in `before` (100% = one CPU's
+    worth), over the time between its own two samples."""
     rows = []
     for sample in after:
         earlier = before.get(sample.pid)
         cpu = None
+        elapsed_s = sample.taken_s - earlier.taken_s if earlier is not None else 0.0
         if earlier is not None and elapsed_s > 0 and sample.cpu_ticks >= earlier.cpu_ticks:
             cpu = (sample.cpu_ticks - earlier.cpu_ticks) / ticks_per_s / elapsed_s * 100
         user = users.get(sample.uid, str(sample.uid))
