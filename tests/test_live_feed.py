@@ -70,7 +70,8 @@ def test_the_exit_code_is_the_commands_when_it_ended_by_itself(code, ready, inte
 
 def test_a_live_feed_lists_processes_on_its_own_thread_while_the_picker_watches():
     """The picker's list is the feed thread's work, not the UI's: handed on from that thread every
-    PROCESS_REFRESH_S while watched, paused too (and then without a tick), and never once unwatched."""
+    PROCESS_REFRESH_S while watched, paused too (and then without a tick), never once unwatched, and
+    watched again, with CPU% measured afresh."""
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass", "picker-marker"])
     feed = LiveFeed.create(0.1)
     assert not isinstance(feed, str), feed
@@ -105,6 +106,11 @@ def test_a_live_feed_lists_processes_on_its_own_thread_while_the_picker_watches(
             lambda: snapshots[-1].time_s - snapshots[start].time_s > 2 * PROCESS_REFRESH_S, "ticks after the picker"
         )
         assert len(lists) == listed
+        # Opened again, the picker's CPU% is over the last moment, not over the time it was closed.
+        closed_s = snapshots[-1].time_s - snapshots[start].time_s
+        feed.watch_processes(on_processes)
+        assert arrived.acquire(timeout=HANG_S)
+        assert lists[-1][2].cpu_window_s < closed_s
     finally:
         feed.stop()
         spinner.kill()
