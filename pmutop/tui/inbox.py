@@ -12,6 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from itertools import chain
+from typing import Generic, TypeVar
 
 from textual.message import Message
 
@@ -45,16 +46,36 @@ class FeedEnded(Message):
         self.reason = reason
 
 
+T = TypeVar("T")
+
+
+class _Newest(Generic[T]):
+    """A value handed over newest wins, under the inbox's lock: `put` says whether to post a message
+    (none is waiting to be handled), `take` gives the newest and lets the next `put` post again."""
+
+    def __init__(self) -> None:
+        self.value: T | None = None
+        self._pending = False
+
+    def put(self, value: T) -> bool:
+        self.value = value
+        posts = not self._pending
+        self._pending = True
+        return posts
+
+    def take(self) -> T | None:
+        self._pending = False
+        return self.value
+
+
 class SnapshotInbox:
     def __init__(self, post: Callable[[Message], object]) -> None:
         self._post = post
         self._lock = threading.Lock()
         self._latest: Snapshot | None = None
         self._pending = False
-        self._state: FeedState | None = None
-        self._state_pending = False
-        self._processes: ProcessList | None = None
-        self._processes_pending = False
+        self._state: _Newest[FeedState] = _Newest()
+        self._processes: _Newest[ProcessList] = _Newest()
         self._history: dict[tuple[RowKey, MetricKey], deque[float]] = {}
         self._migrations: deque[MigrationEntry] = deque(maxlen=MIGRATION_LOG_LENGTH)
         self.lost_migrations = 0
@@ -87,31 +108,26 @@ class SnapshotInbox:
     def deliver_state(self, state: FeedState) -> None:
         """From whichever thread changed the feed's state (the feed's own, or the UI's request)."""
         with self._lock:
-            self._state = state
-            if self._state_pending:
-                return
-            self._state_pending = True
-        self._post(FeedStateChanged())
+            posts = self._state.put(state)
+        if posts:
+            self._post(FeedStateChanged())
 
     def deliver_processes(self, processes: ProcessList) -> None:
         """From the feed's thread (a replay's: the UI's, when the picker asks)."""
         with self._lock:
-            self._processes = processes
-            if self._processes_pending:
-                return
-            self._processes_pending = True
-        self._post(ProcessesReady())
+            posts = self._processes.put(processes)
+        if posts:
+            self._post(ProcessesReady())
 
     def take_processes(self) -> ProcessList | None:
         """The newest process list (None: none since `forget_processes`); the next one posts a new message."""
         with self._lock:
-            self._processes_pending = False
-            return self._processes
+            return self._processes.take()
 
     def forget_processes(self) -> None:
         """The picker closed: its next opening waits for a list of its own."""
         with self._lock:
-            self._processes = None
+            self._processes.value = None
 
     def end(self, reason: str | None) -> None:
         self._post(FeedEnded(reason))
@@ -119,8 +135,7 @@ class SnapshotInbox:
     def take_state(self) -> FeedState | None:
         """The newest state the feed handed on (None: none yet); the next one posts a new message."""
         with self._lock:
-            self._state_pending = False
-            return self._state
+            return self._state.take()
 
     def take(self) -> Snapshot | None:
         """The newest snapshot; the next delivery posts a new message."""

@@ -11,15 +11,7 @@ from sysfs_trees import build_alder_lake, build_this_vm
 from waiting import HANG_S
 
 from pmutop.kernel.sysfs import read_sysfs
-from pmutop.live.feed import (
-    EndCallback,
-    FeedCapability,
-    FeedSource,
-    FeedState,
-    ProcessListCallback,
-    SnapshotCallback,
-    StateCallback,
-)
+from pmutop.live.feed import EndCallback, FeedCapability, FeedSource, FeedState, SnapshotCallback, StateCallback
 from pmutop.live.topology_loader import topology_of
 from pmutop.model.processes import ProcessInfo, ProcessList
 from pmutop.model.rates import RateModel
@@ -201,7 +193,7 @@ class ScriptedFeed:
     def unfollow(self) -> None:
         self.calls.append(("unfollow",))
 
-    def watch_processes(self, on_processes: ProcessListCallback | None) -> None:
+    def watch_processes(self, on_processes: Callable[[ProcessList], None] | None) -> None:
         """As a live feed's thread would, a list from another thread (one, before this returns: what a
         screenshot shows does not depend on that thread's timing)."""
         self.calls.append(("watch_processes", on_processes is not None))
