@@ -192,7 +192,10 @@ def test_replay_feed_pauses_and_steps(alder_lake):
 
 def test_replay_follow_filters_recorded_tasks(alder_lake):
     feed = ReplayFeed(alder_lake, speed=1000.0)
-    assert [(p.pid, p.comm) for p in feed.processes()] == [(4242, "busy")]
+    listed = []
+    feed.watch_processes(listed.append)
+    (recorded,) = listed
+    assert recorded.recorded and [(p.pid, p.comm) for p in recorded.processes] == [(4242, "busy")]
     feed.unfollow()
     delivered, _ = run_feed(feed)
     assert all(s.tasks == () for s in delivered)

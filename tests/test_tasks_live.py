@@ -330,20 +330,32 @@ def test_ring_overflow_is_counted_as_lost(spinning_child):
 
 
 def test_process_samples_give_user_command_line_kernel_threads_and_cpu():
-    """The picker's list, from this machine's /proc: a spinner is busier than a sleeper, kthreadd is a
-    kernel thread with no command line, and a process shows its owner and whole command line."""
+    """The picker's list, from this machine's /proc, read a few processes a step: a spinner is busier
+    than a sleeper, kthreadd is a kernel thread with no command line, and a process shows its owner and
+    whole command line."""
     from pmutop.live.process_list import ProcessLister
     from pmutop.model.processes import busiest_first
 
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass", "spin-marker"])
     sleeper = subprocess.Popen(["sleep", "60"])
+    per_step = 16
     try:
-        lister = ProcessLister()
-        lister.list()
+        lister = ProcessLister(per_step)
 
-        # Samples a little apart, as the picker takes them; the spinner's ticks grow, the sleeper's do not.
+        def swept():
+            """Step until a list comes; the list and how many steps it took."""
+            steps = 1
+            while (listing := lister.step()) is None:
+                steps += 1
+            return listing, steps
+
+        # The first list needs two sweeps, each of a step per `per_step` processes (not one step each).
+        listing, steps = swept()
+        assert steps >= 2 * (len(listing.processes) // per_step)
+
+        # Sweeps a little apart, as the feed takes them; the spinner's ticks grow, the sleeper's do not.
         def spinner_busier():
-            rows = {row.pid: row for row in lister.list()}
+            rows = {row.pid: row for row in swept()[0].processes}
             spinning = rows[spinner.pid].cpu_pct
             return rows if spinning and spinning > rows[sleeper.pid].cpu_pct else None
 

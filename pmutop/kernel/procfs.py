@@ -147,10 +147,9 @@ def sample_process(pid: int) -> RawProcess | None:
     return (pid, comm, command, uid, utime + stime, bool(flags & PF_KTHREAD))
 
 
-def sample_processes() -> list[RawProcess]:
-    """Every visible process, as it is now."""
-    samples = (sample_process(int(name)) for name in os.listdir("/proc") if name.isdigit())
-    return [sample for sample in samples if sample is not None]
+def process_ids() -> list[int]:
+    """Every visible process's id."""
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
 def clock_ticks_per_second() -> int:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from pmutop.model.processes import ProcessInfo
+from pmutop.model.processes import ProcessList
 from pmutop.model.snapshot import Snapshot
 from pmutop.model.topology import Topology
 
@@ -23,6 +23,8 @@ SnapshotCallback = Callable[[Snapshot], None]
 # Called once, from the feed's thread, when the feed stops by itself (replay ended, followed
 # command exited, fatal error); the argument is a one-line reason or None for a normal end.
 EndCallback = Callable[[str | None], None]
+# Called with each new process list while the picker watches (see SnapshotFeed.watch_processes).
+ProcessListCallback = Callable[[ProcessList], None]
 
 
 class FeedCapability(enum.Enum):
@@ -143,7 +145,9 @@ class SnapshotFeed(Protocol):
 
     def unfollow(self) -> None: ...
 
-    def processes(self) -> list[ProcessInfo]:
-        """Processes that can be followed, for the picker (called off the UI thread: a live feed reads
-        /proc); a replay returns the recorded ones."""
+    def watch_processes(self, on_processes: ProcessListCallback | None) -> None:
+        """For the picker: from now on, until called with None, hand `on_processes` a ProcessList now
+        and then. A live feed's own thread reads /proc for it (the UI never does), every
+        PROCESS_REFRESH_S; a replay hands on the processes it recorded, once, at the call. So
+        `on_processes` may run on any thread, the caller's included."""
         ...

@@ -12,6 +12,7 @@ from pmutop.live.feed import (
     FeedCapability,
     FeedSource,
     FeedState,
+    ProcessListCallback,
     SnapshotCallback,
     StateCallback,
     StateHandOver,
@@ -19,7 +20,6 @@ from pmutop.live.feed import (
 from pmutop.live.process_list import ProcessLister
 from pmutop.live.stat_session import COMMAND_GRACE_S, StatSession
 from pmutop.live.tasks import SERVICE_INTERVAL_S
-from pmutop.model.processes import ProcessInfo
 from pmutop.model.topology import Topology
 
 if TYPE_CHECKING:
@@ -34,7 +34,8 @@ class LiveFeed:
 
     Requests from the UI (follow, interval, pause) only set state here; the feed thread acts on them
     at its next wake-up, so the session and every fd are touched by one thread only. It cannot step or
-    seek (its state's capabilities say so): those requests change nothing.
+    seek (its state's capabilities say so): those requests change nothing. While the picker watches, the
+    same thread reads /proc for the process list between ticks and hands it on.
     """
 
     def __init__(self, session: StatSession, interval_s: float = 1.0) -> None:
@@ -54,7 +55,14 @@ class LiveFeed:
         # Whether stop() had to end the followed command (rather than it ending by itself).
         self.command_interrupted = False
         self._requests: list[tuple] = []
+        # The picker's list, read by the feed thread only. The lock guards who watches and when the next
+        # list is due; each watch_processes() starts a new watch, and a list read for an earlier one is
+        # dropped.
         self._process_lister = ProcessLister()
+        self._on_processes: ProcessListCallback | None = None
+        self._processes_watch = 0
+        self._processes_lister_watch = 0
+        self._processes_due = 0.0
         self._wake = threading.Condition()
         self._states = StateHandOver(self._wake, self._state)
         self._thread: threading.Thread | None = None
@@ -149,8 +157,33 @@ class LiveFeed:
             self._requests.append(("unfollow",))
             self._wake.notify_all()
 
-    def processes(self) -> list[ProcessInfo]:
-        return self._process_lister.list()
+    def watch_processes(self, on_processes: ProcessListCallback | None) -> None:
+        with self._wake:
+            self._on_processes = on_processes
+            self._processes_watch += 1
+            self._processes_due = time.monotonic()
+            self._wake.notify_all()
+
+    def _processes_wanted(self, now: float) -> bool:
+        """With the lock held: whether a process list is due."""
+        return self._on_processes is not None and now >= self._processes_due
+
+    def _list_processes(self) -> None:
+        """On the feed thread, without the lock (a busy machine's /proc takes a while to read): read the
+        next step of the process list, and hand a finished list to the watch it was read for, if it
+        still watches."""
+        with self._wake:
+            watch = self._processes_watch
+        if watch != self._processes_lister_watch:
+            self._process_lister.forget()
+            self._processes_lister_watch = watch
+        listing = self._process_lister.step()
+        with self._wake:
+            if watch != self._processes_watch or self._on_processes is None:
+                return
+            self._processes_due = time.monotonic() + self._process_lister.next_step_s
+            if listing is not None:
+                self._on_processes(listing)
 
     def _run(self, on_snapshot: SnapshotCallback, on_end: EndCallback) -> None:
         session = self.session
@@ -164,18 +197,36 @@ class LiveFeed:
                     # A late wake-up (a slow tick, a suspended laptop) restarts the schedule rather
                     # than firing a burst of catch-up ticks.
                     deadline = max(deadline, time.monotonic())
-                    while not self._stopping and (self._paused or time.monotonic() < deadline) and not self._requests:
-                        timeout = None if self._paused else deadline - time.monotonic()
+                    while (
+                        not self._stopping
+                        and (self._paused or time.monotonic() < deadline)
+                        and not self._requests
+                        and not self._processes_wanted(time.monotonic())
+                    ):
                         # Woken at least every SERVICE_INTERVAL_S to keep the migration rings drained.
-                        self._wake.wait(
-                            timeout=SERVICE_INTERVAL_S if timeout is None else min(timeout, SERVICE_INTERVAL_S)
-                        )
+                        timeout = SERVICE_INTERVAL_S
+                        if not self._paused:
+                            timeout = min(timeout, deadline - time.monotonic())
+                        if self._on_processes is not None:
+                            timeout = min(timeout, self._processes_due - time.monotonic())
+                        self._wake.wait(timeout=max(timeout, 0.0))
                         session.service()
                     if self._stopping:
                         return
                     requests, self._requests = self._requests, []
+                    listing_due = self._processes_wanted(time.monotonic())
                 for request in requests:
                     self._apply(request)
+                if listing_due:
+                    self._list_processes()
+                    if not requests:
+                        # Woken for the list alone: back to waiting for the tick, when it is not due yet (or
+                        # the feed is paused).
+                        with self._wake:
+                            held = self._paused or time.monotonic() < deadline
+                        if held:
+                            deadline -= self._interval_s
+                            continue
                 if requests and time.monotonic() < deadline:
                     deadline -= self._interval_s
                     continue

@@ -20,12 +20,13 @@ from pmutop.live.feed import (
     FeedSource,
     FeedState,
     Playback,
+    ProcessListCallback,
     SnapshotCallback,
     StateCallback,
     StateHandOver,
 )
 from pmutop.live.topology_loader import topology_of
-from pmutop.model.processes import ProcessInfo
+from pmutop.model.processes import ProcessInfo, ProcessList
 from pmutop.model.rates import RateModel
 from pmutop.model.snapshot import Snapshot
 from pmutop.model.tasks import TaskTick
@@ -36,6 +37,16 @@ def _recorded_interval(recording: Recording) -> float:
     stamps = [tick.monotonic_ns for tick in recording.ticks]
     gaps = [(later - earlier) / 1e9 for earlier, later in itertools.pairwise(stamps)]
     return statistics.median(gaps) if gaps else recording.header.interval_s
+
+
+def _recorded_processes(recording: Recording) -> ProcessList:
+    """The processes the recording followed (from its ticks) and any the header names; a recording
+    has no users, command lines or CPU% for them."""
+    found = dict(recording.header.processes)
+    for tick in recording.ticks:
+        if isinstance(tick.tasks, TaskTick):
+            found.update((process.pid, process.comm) for process in tick.tasks.processes)
+    return ProcessList.of((ProcessInfo(pid, comm, comm, "", None) for pid, comm in found.items()), None, recorded=True)
 
 
 REPLAY_CAPABILITIES = frozenset({FeedCapability.PAUSE, FeedCapability.STEP, FeedCapability.SEEK})
@@ -87,6 +98,7 @@ class ReplayFeed:
         self._states = StateHandOver(self._wake, self._state)
         self._thread: threading.Thread | None = None
         self._followed: tuple[int, ...] | None = None
+        self.recorded_processes = _recorded_processes(recording)
         # Ticks folded in so far: written by the feed thread under the lock, shown through state().
         self._position = 0
 
@@ -164,21 +176,17 @@ class ReplayFeed:
         """A replay cannot follow new processes: this shows only the recorded ones that match."""
         self._followed = tuple(
             process.pid
-            for process in self.processes()
+            for process in self.recorded_processes.processes
             if process.pid in pids or (comm is not None and process.comm == comm)
         )
 
     def unfollow(self) -> None:
         self._followed = ()
 
-    def processes(self) -> list[ProcessInfo]:
-        """The processes the recording followed (from its ticks) and any the header names; a recording
-        has no users, command lines or CPU% for them."""
-        found = dict(self.recording.header.processes)
-        for tick in self.recording.ticks:
-            if isinstance(tick.tasks, TaskTick):
-                found.update((process.pid, process.comm) for process in tick.tasks.processes)
-        return [ProcessInfo(pid, comm, comm, "", None) for pid, comm in sorted(found.items())]
+    def watch_processes(self, on_processes: ProcessListCallback | None) -> None:
+        """The recorded processes, handed on at once: they never change."""
+        if on_processes is not None:
+            on_processes(self.recorded_processes)
 
     def _filtered(self, snapshot: Snapshot) -> Snapshot:
         followed = self._followed

@@ -26,7 +26,14 @@ from pmutop.tui.config import TuiConfig, save_config
 from pmutop.tui.footer import FittingFooter
 from pmutop.tui.heat_map import CpuHeatMap
 from pmutop.tui.history import HistoryBar
-from pmutop.tui.inbox import HISTORY_METRICS, FeedEnded, FeedStateChanged, SnapshotInbox, SnapshotReady
+from pmutop.tui.inbox import (
+    HISTORY_METRICS,
+    FeedEnded,
+    FeedStateChanged,
+    ProcessesReady,
+    SnapshotInbox,
+    SnapshotReady,
+)
 from pmutop.tui.live_pane import LiveTable
 from pmutop.tui.paint import PmutopScreen, driver_class, update_in_place
 from pmutop.tui.screens import FilterInput, HelpScreen, ProcessPicker
@@ -475,11 +482,20 @@ class PmutopApp(App):
 
     def action_pick_process(self) -> None:
         def follow(pid: int | None) -> None:
+            self.feed.watch_processes(None)
+            self.inbox.forget_processes()
             if pid is not None:
                 self.feed.follow((pid,))
                 self.notify(f"following pid {pid}", timeout=3)
 
-        self.push_screen(ProcessPicker(self.feed.processes), follow)
+        self.push_screen(ProcessPicker(), follow)
+        # The feed makes the list (a live one reads /proc on its thread) and the inbox hands it over.
+        self.feed.watch_processes(self.inbox.deliver_processes)
+
+    def on_processes_ready(self, _message: ProcessesReady) -> None:
+        listing = self.inbox.take_processes()
+        if listing is not None and isinstance(self.screen, ProcessPicker):
+            self.screen.show(listing)
 
     def action_unfollow(self) -> None:
         self.feed.unfollow()

@@ -4,18 +4,21 @@
 a time: when the UI falls behind, older snapshots are replaced instead of queued. History for the
 sparklines and the migration log is appended here, on the feed thread, for every snapshot, so
 it does not depend on how many snapshots the UI got round to drawing. The feed's state (paused, speed,
-position) is handed over the same way, newest wins, by `deliver_state`.
+position) is handed over the same way, newest wins, by `deliver_state`, and so is the picker's process
+list, by `deliver_processes`.
 """
 
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from itertools import chain
+from typing import Generic, TypeVar
 
 from textual.message import Message
 
 from pmutop.live.feed import FeedState
 from pmutop.model.metrics import MetricKey
+from pmutop.model.processes import ProcessList
 from pmutop.model.snapshot import CpuRow, MigrationEntry, PmuRow, Snapshot
 from pmutop.tui.live_model import RowKey, cpu_key, pmu_key
 
@@ -33,10 +36,36 @@ class FeedStateChanged(Message):
     """A new feed state is waiting in the inbox."""
 
 
+class ProcessesReady(Message):
+    """A new process list is waiting in the inbox."""
+
+
 class FeedEnded(Message):
     def __init__(self, reason: str | None) -> None:
         super().__init__()
         self.reason = reason
+
+
+T = TypeVar("T")
+
+
+class _Newest(Generic[T]):
+    """A value handed over newest wins, under the inbox's lock: `put` says whether to post a message
+    (none is waiting to be handled), `take` gives the newest and lets the next `put` post again."""
+
+    def __init__(self) -> None:
+        self.value: T | None = None
+        self._pending = False
+
+    def put(self, value: T) -> bool:
+        self.value = value
+        posts = not self._pending
+        self._pending = True
+        return posts
+
+    def take(self) -> T | None:
+        self._pending = False
+        return self.value
 
 
 class SnapshotInbox:
@@ -45,8 +74,8 @@ class SnapshotInbox:
         self._lock = threading.Lock()
         self._latest: Snapshot | None = None
         self._pending = False
-        self._state: FeedState | None = None
-        self._state_pending = False
+        self._state: _Newest[FeedState] = _Newest()
+        self._processes: _Newest[ProcessList] = _Newest()
         self._history: dict[tuple[RowKey, MetricKey], deque[float]] = {}
         self._migrations: deque[MigrationEntry] = deque(maxlen=MIGRATION_LOG_LENGTH)
         self.lost_migrations = 0
@@ -79,11 +108,26 @@ class SnapshotInbox:
     def deliver_state(self, state: FeedState) -> None:
         """From whichever thread changed the feed's state (the feed's own, or the UI's request)."""
         with self._lock:
-            self._state = state
-            if self._state_pending:
-                return
-            self._state_pending = True
-        self._post(FeedStateChanged())
+            posts = self._state.put(state)
+        if posts:
+            self._post(FeedStateChanged())
+
+    def deliver_processes(self, processes: ProcessList) -> None:
+        """From the feed's thread (a replay's: the UI's, when the picker asks)."""
+        with self._lock:
+            posts = self._processes.put(processes)
+        if posts:
+            self._post(ProcessesReady())
+
+    def take_processes(self) -> ProcessList | None:
+        """The newest process list (None: none since `forget_processes`); the next one posts a new message."""
+        with self._lock:
+            return self._processes.take()
+
+    def forget_processes(self) -> None:
+        """The picker closed: its next opening waits for a list of its own."""
+        with self._lock:
+            self._processes.value = None
 
     def end(self, reason: str | None) -> None:
         self._post(FeedEnded(reason))
@@ -91,8 +135,7 @@ class SnapshotInbox:
     def take_state(self) -> FeedState | None:
         """The newest state the feed handed on (None: none yet); the next one posts a new message."""
         with self._lock:
-            self._state_pending = False
-            return self._state
+            return self._state.take()
 
     def take(self) -> Snapshot | None:
         """The newest snapshot; the next delivery posts a new message."""

@@ -1,6 +1,5 @@
 """Modal screens: the help screen and the process picker."""
 
-from collections.abc import Callable
 from typing import ClassVar
 
 from rich.table import Table
@@ -11,10 +10,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
-from textual.worker import Worker, WorkerState
 
 from pmutop.model.metrics import MetricKey
-from pmutop.model.processes import ProcessInfo, busiest_first
+from pmutop.model.processes import ProcessInfo, ProcessList, ProcessSort, sorted_processes
+from pmutop.model.text import plural
 from pmutop.tui.text import literal
 
 
@@ -36,7 +35,11 @@ KEYS_HELP = (
     (".", "step one tick while a replay is paused"),
     ("? / F1", "this help"),
     ("/", "filter CPUs: a cpulist (0-3,8) or part of a name (cpu_atom, efficiency); Esc clears"),
-    ("p", "pick a process to follow: busiest first, type part of its command line; ctrl+t kernel threads"),
+    (
+        "p",
+        "pick a process to follow: busiest first, type part of its command line; ctrl+t kernel threads, "
+        "ctrl+s (F6) sort by CPU%, pid, user or command, ctrl+r reverse",
+    ),
     ("f", "stop following"),
     ("s", "cycle the sort over the chosen figure columns (▼ high first, ▲ low first)"),
     ("r", "reverse the sort"),
@@ -92,9 +95,23 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(result)
 
 
-# How often the open picker reads the process list again (on a worker thread).
-PROCESS_REFRESH_S = 2.0
-PICKER_HEADING = f"{'PID':>7} {'USER':<9} {'CPU%':>5}  COMMAND"
+# ctrl+s (or htop's F6) cycles the picker's sort in this order; the first is the default.
+PICKER_SORTS = (ProcessSort.CPU, ProcessSort.PID, ProcessSort.USER, ProcessSort.COMMAND)
+
+
+def picker_heading(sort: ProcessSort, reverse: bool) -> Text:
+    """The column headings, the sorted one marked as the live table marks its own: ▼ high first, ▲ low
+    first (CPU% is high first unless reversed, the others low first, A to Z)."""
+    high_first = (sort is ProcessSort.CPU) != reverse
+    names = {
+        column: column.value + ("▼" if high_first else "▲") if column is sort else column.value
+        for column in ProcessSort
+    }
+    pid, user, cpu, command = (
+        names[column] for column in (ProcessSort.PID, ProcessSort.USER, ProcessSort.CPU, ProcessSort.COMMAND)
+    )
+    heading = f"{pid:>7} {user:<9} {cpu:>5}  {command}"
+    return Text(heading, style="bold", no_wrap=True)
 
 
 def process_label(process: ProcessInfo) -> Text:
@@ -106,68 +123,87 @@ def process_label(process: ProcessInfo) -> Text:
     return label
 
 
+LIVE_PICKER_HELP = "Follow a process: type part of its command line, Enter follows, Esc cancels"
+RECORDED_PICKER_HELP = "A replay can show only processes it recorded: Enter picks one, Esc cancels"
+
+
 class ProcessPicker(ModalScreen[int | None]):
     """The processes, busiest first as in htop, with user and command line; type to filter on any of
     them, Enter follows. Kernel threads are hidden until ctrl+t shows them.
 
-    The list comes from `list_processes`, called on a worker thread every PROCESS_REFRESH_S: on a live
-    feed it reads /proc, which the UI thread never does (a busy machine has thousands of processes).
+    The list is a ProcessList the app hands to `show` whenever the feed makes one (a live feed reads
+    /proc on its own thread while the picker is open; the UI never reads it); the picker only filters
+    and draws it.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+t", "toggle_kernel_threads", "Kernel threads", priority=True),
+        Binding("ctrl+s,f6", "cycle_sort", "Sort", priority=True),
+        Binding("ctrl+r", "reverse_sort", "Reverse", priority=True),
     ]
 
-    def __init__(self, list_processes: Callable[[], list[ProcessInfo]]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._list_processes = list_processes
-        self._lister: Worker | None = None
-        self._listed = False
+        self.listing: ProcessList | None = None
         self.show_kernel_threads = False
-        self.processes: list[ProcessInfo] = []
+        self.sort = PICKER_SORTS[0]
+        self.sort_reversed = False
+        # A replay's list comes at once, maybe before the widgets it fills are there: on_mount fills them.
+        self._mounted = False
+
+    @property
+    def processes(self) -> tuple[ProcessInfo, ...]:
+        return self.listing.processes if self.listing is not None else ()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-dialog"):
-            yield Static(
-                Text("Follow a process: type part of its command line, Enter follows, Esc cancels", no_wrap=True),
-                id="picker-help",
-            )
+            yield Static(Text(LIVE_PICKER_HELP, no_wrap=True, overflow="ellipsis"), id="picker-help")
             yield FilterInput(placeholder="pid, user or command", id="picker-filter")
-            yield Static(Text(PICKER_HEADING, style="bold", no_wrap=True), id="picker-heading")
+            yield Static(picker_heading(self.sort, self.sort_reversed), id="picker-heading")
             yield OptionList(Option("reading the process list…", disabled=True), id="picker-list")
             yield Static(id="picker-status")
 
     def on_mount(self) -> None:
+        self._mounted = True
         self.query_one(Input).focus()
-        self._refresh_list()
-        self.set_interval(PROCESS_REFRESH_S, self._refresh_list)
+        if self.listing is not None:
+            self._show_listing()
 
-    def _refresh_list(self) -> None:
-        if self._lister is None or self._lister.is_finished:
-            self._lister = self.run_worker(self._list_processes, thread=True, exit_on_error=False)
+    def show(self, listing: ProcessList) -> None:
+        """A new list from the feed (the app calls this on the UI thread)."""
+        if listing == self.listing:
+            return  # nothing changed: the list is not filled again (it would flicker, and lose its scroll)
+        self.listing = listing
+        if self._mounted:
+            self._show_listing()
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker is not self._lister:
-            return
-        if event.state is WorkerState.SUCCESS and event.worker.result is not None:
-            processes = busiest_first(event.worker.result)
-            if self._listed and processes == self.processes:
-                return  # nothing changed: the list is not filled again (it would flicker, and lose its scroll)
-            self.processes = processes
-        elif event.state is WorkerState.ERROR:
-            self.notify(f"cannot list processes: {event.worker.error}", severity="error")
-        else:
-            return
-        self._listed = True
+    def _show_listing(self) -> None:
+        recorded = self.listing is not None and self.listing.recorded
+        help_line = RECORDED_PICKER_HELP if recorded else LIVE_PICKER_HELP
+        self.query_one("#picker-help", Static).update(Text(help_line, no_wrap=True, overflow="ellipsis"))
         self._fill(self.query_one(Input).value)
 
     def action_toggle_kernel_threads(self) -> None:
         self.show_kernel_threads = not self.show_kernel_threads
         self._fill(self.query_one(Input).value)
 
+    def action_cycle_sort(self) -> None:
+        self.sort = PICKER_SORTS[(PICKER_SORTS.index(self.sort) + 1) % len(PICKER_SORTS)]
+        self.sort_reversed = False
+        self._sorted()
+
+    def action_reverse_sort(self) -> None:
+        self.sort_reversed = not self.sort_reversed
+        self._sorted()
+
+    def _sorted(self) -> None:
+        self.query_one("#picker-heading", Static).update(picker_heading(self.sort, self.sort_reversed))
+        self._fill(self.query_one(Input).value)
+
     def _fill(self, query: str) -> None:
-        if not self._listed:
+        listing = self.listing
+        if listing is None:
             return  # typed before the list came: it is filtered by what was typed once it comes
         options = self.query_one(OptionList)
         chosen = options.highlighted_option.id if options.highlighted_option is not None else None
@@ -176,6 +212,9 @@ class ProcessPicker(ModalScreen[int | None]):
             for process in self.processes
             if (self.show_kernel_threads or not process.kernel_thread) and process.matches(query)
         ]
+        if self.sort is not ProcessSort.CPU or self.sort_reversed:
+            # The list comes busiest first: another order is made here, over the processes shown only.
+            shown = sorted_processes(shown, self.sort, self.sort_reversed)
         options.clear_options()
         options.add_options(Option(process_label(process), id=str(process.pid)) for process in shown)
         if options.option_count:
@@ -184,11 +223,18 @@ class ProcessPicker(ModalScreen[int | None]):
             options.highlighted = ids.index(chosen) if chosen in ids else 0
         hidden = sum(process.kernel_thread for process in self.processes)
         status = Text(no_wrap=True, overflow="ellipsis")
-        status.append(f"{len(shown)} of {len(self.processes)} shown · busiest first", style="dim")
+        if listing.recorded and not self.processes:
+            status.append("this recording followed no process: there is none to pick", style="yellow")
+            self.query_one("#picker-status", Static).update(status)
+            return
+        window = "no CPU% in a recording" if listing.cpu_window_s is None else f"CPU% over {listing.cpu_window_s:.2g}s"
+        status.append(f"{len(shown)} of {len(self.processes)} · {window}", style="dim")
         if not shown and self.processes:
             status.append(" · nothing matches: Backspace widens the search", style="yellow")
-        kernel = "shown" if self.show_kernel_threads else "hidden"
-        status.append(f" · {hidden} kernel threads {kernel} (ctrl+t)", style="dim")
+        if not listing.recorded:
+            kernel = "shown" if self.show_kernel_threads else "hidden"
+            status.append(f" · {plural(hidden, 'kernel thread')} {kernel} (^t)", style="dim")
+        status.append(" · ^s sort ^r reverse", style="dim")
         self.query_one("#picker-status", Static).update(status)
 
     def on_input_changed(self, event: Input.Changed) -> None:

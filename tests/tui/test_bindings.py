@@ -4,18 +4,22 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, OptionList
+from sysfs_trees import build_alder_lake
+from textual.widgets import Input, OptionList, Static
 from tui_support import (
     MALICIOUS_COMM,
     SHOWN_TICK,
     ScriptedFeed,
     following_feed,
     paused_replay,
+    recording_for,
+    run_until,
     snapshots_of,
     wait_for_tick,
 )
 
 from pmutop.live.topology_loader import topology_of
+from pmutop.model.processes import ProcessInfo
 from pmutop.model.rates import TOO_IDLE
 from pmutop.model.snapshot import Metric
 from pmutop.tui.app import PmutopApp
@@ -292,9 +296,9 @@ async def test_p_picks_a_process_and_f_stops_following(alder_lake):
         await pilot.press("p")
         picker = app.screen
         assert isinstance(picker, ProcessPicker)
-        await app.workers.wait_for_complete()
+        await run_until(pilot, lambda: picker.listing is not None, "the feed's process list")
         await pilot.pause()
-        assert ("processes", False) in feed.calls, "the process list is read off the UI thread"
+        assert ("watch_processes", True) in feed.calls, "the feed makes the list, the picker only shows it"
         options = picker.query_one(OptionList)
         assert options.option_count == 6, "kernel threads hidden"
         await pilot.press(*"stress")
@@ -302,6 +306,7 @@ async def test_p_picks_a_process_and_f_stops_following(alder_lake):
         await pilot.press("enter")
         assert not isinstance(app.screen, ProcessPicker)
         assert ("follow", (4242,), None) in feed.calls
+        assert feed.calls[-2:] == [("watch_processes", False), ("follow", (4242,), None)], "closed, it stops the list"
         await pilot.press("f")
         assert ("unfollow",) in feed.calls
 
@@ -314,6 +319,7 @@ async def test_picker_escape_cancels(alder_lake):
         await pilot.press("p", "escape")
         assert not isinstance(app.screen, ProcessPicker)
         assert not [call for call in feed.calls if call[0] == "follow"]
+        assert feed.calls[-1] == ("watch_processes", False)
 
 
 async def test_picker_shows_names_literally(alder_lake):
@@ -321,7 +327,7 @@ async def test_picker_shows_names_literally(alder_lake):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
         await pilot.press("p")
-        await app.workers.wait_for_complete()
+        await run_until(pilot, lambda: app.screen.listing is not None, "the feed's process list")
         await pilot.pause()
         options = app.screen.query_one(OptionList)
         labels = [options.get_option_at_index(i).prompt.plain for i in range(options.option_count)]
@@ -329,13 +335,14 @@ async def test_picker_shows_names_literally(alder_lake):
 
 
 async def open_picker(pilot, app: PmutopApp) -> ProcessPicker:
-    """`p` once the feed has delivered, and the picker once its worker has listed the processes."""
+    """`p` once the feed has delivered, and the picker once the feed has handed it a process list."""
     await wait_for_tick(pilot, app)
     await pilot.press("p")
-    await app.workers.wait_for_complete()
-    await pilot.pause()
     assert isinstance(app.screen, ProcessPicker)
-    return app.screen
+    picker = app.screen
+    await run_until(pilot, lambda: picker.listing is not None, "the feed's process list")
+    await pilot.pause()
+    return picker
 
 
 def picker_pids(picker: ProcessPicker) -> list[int]:
@@ -350,11 +357,14 @@ async def test_picker_lists_busiest_first_with_user_and_command_line(alder_lake)
         # CPU% high first, the one without a figure last; kernel threads (2, 57) hidden.
         assert picker_pids(picker) == [4242, 5002, 4343, 5001, 1, 5003]
         options = picker.query_one(OptionList)
+        # The program without its directory: the arguments fit.
         assert options.get_option_at_index(1).prompt.plain == "   5002 carol      97.0  python3 train.py --epochs 90"
-        # Three pythons told apart by part of their command lines.
+        # Three pythons told apart by part of their command lines, the program's directory too.
         await pilot.press(*"epochs")
         assert picker_pids(picker) == [5002]
-        await pilot.press(*(["backspace"] * 6), *"python3 http")
+        await pilot.press(*(["backspace"] * 6), *".venv/bin")
+        assert picker_pids(picker) == [5002]
+        await pilot.press(*(["backspace"] * 9), *"python3 http")
         assert picker_pids(picker) == [5001]
         await pilot.press("enter")
         assert ("follow", (5001,), None) in app.feed.calls
@@ -365,7 +375,7 @@ async def test_picker_shows_kernel_threads_on_ctrl_t(alder_lake):
     async with app.run_test(size=(120, 40)) as pilot:
         picker = await open_picker(pilot, app)
         assert 57 not in picker_pids(picker)
-        assert "2 kernel threads hidden (ctrl+t)" in str(picker.query_one("#picker-status").content)
+        assert "2 kernel threads hidden (^t)" in str(picker.query_one("#picker-status").content)
         await pilot.press("ctrl+t")
         assert picker_pids(picker)[:3] == [4242, 5002, 4343] and {2, 57} <= set(picker_pids(picker))
         labels = [picker.query_one(OptionList).get_option_at_index(i).prompt.plain for i in range(8)]
@@ -456,3 +466,75 @@ async def test_only_the_counted_cpus_get_rows(alder_lake):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_tick(pilot, app)
         assert cpu_keys(app.live.model.row_order()) == [cpu_key(2), cpu_key(17)]
+
+
+async def test_a_replays_picker_offers_the_recorded_processes_only(tmp_path):
+    """A replay follows no new process: its picker says so and lists what the recording followed, by pid;
+    Enter narrows the task pane to that one."""
+    recording = recording_for(build_alder_lake, tmp_path, processes=((1, "systemd"),), follow=(4242, "stress-ng"))
+    app = PmutopApp(paused_replay(recording))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_tick(pilot, app)
+        assert [task.pid for task in app.snapshot.tasks] == [4242]
+        picker = await open_picker(pilot, app)
+        assert picker_pids(picker) == [1, 4242]
+        assert "A replay can show only processes it recorded" in str(picker.query_one("#picker-help").content)
+        status = str(picker.query_one("#picker-status").content)
+        assert status == "2 of 2 · no CPU% in a recording · ^s sort ^r reverse", "and no kernel threads"
+        await pilot.press(*"systemd", "enter")
+        assert not isinstance(app.screen, ProcessPicker)
+        await pilot.press("full_stop")
+        await wait_for_tick(pilot, app, SHOWN_TICK + 1)
+        assert app.snapshot.tasks == (), "the recorded task not picked is no longer shown"
+
+
+async def test_a_replay_that_followed_nothing_says_there_is_nothing_to_pick(tmp_path):
+    app = PmutopApp(paused_replay(recording_for(build_alder_lake, tmp_path)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        picker = await open_picker(pilot, app)
+        assert picker_pids(picker) == []
+        assert "this recording followed no process" in str(picker.query_one("#picker-status").content)
+
+
+async def test_the_pickers_status_stays_one_line_on_a_busy_machine(alder_lake):
+    """Thousands of processes make a status longer than an 80-column dialog: it ends with `…`, on one line."""
+    many = [ProcessInfo(pid, "worker", f"worker --id {pid}", "alice", 1.0) for pid in range(10_000, 12_000)]
+    kernel = [ProcessInfo(pid, "kworker", "", "root", 0.0, kernel_thread=True) for pid in range(3, 3000)]
+    feed = ScriptedFeed(following_feed(alder_lake).topology, snapshots_of(alder_lake)[:SHOWN_TICK], many + kernel)
+    app = PmutopApp(feed)
+    async with app.run_test(size=(80, 24)) as pilot:
+        picker = await open_picker(pilot, app)
+        status = picker.query_one("#picker-status", Static)
+        assert len(str(status.content)) > status.content_region.width, "the status is longer than the dialog"
+        assert status.region.height == 1
+        line = "".join(segment.text for segment in status.render_line(0))
+        assert line.rstrip().endswith("…")
+
+
+async def test_the_picker_sorts_by_each_column_and_reverses(alder_lake):
+    """ctrl+s (or F6) cycles CPU% ▼, PID, USER, COMMAND (low first, ▲), ctrl+r turns the order round; the
+    filter box keeps what was typed, and the order holds over what it matches."""
+    app = PmutopApp(following_feed(alder_lake))
+    async with app.run_test(size=(120, 40)) as pilot:
+        picker = await open_picker(pilot, app)
+        heading = picker.query_one("#picker-heading", Static)
+        assert str(heading.content) == "    PID USER      CPU%▼  COMMAND"
+        await pilot.press("ctrl+s")
+        assert picker_pids(picker) == [1, 4242, 4343, 5001, 5002, 5003]
+        assert str(heading.content) == "   PID▲ USER       CPU%  COMMAND"
+        await pilot.press("ctrl+r")
+        assert picker_pids(picker) == [5003, 5002, 5001, 4343, 4242, 1]
+        assert str(heading.content) == "   PID▼ USER       CPU%  COMMAND"
+        await pilot.press("ctrl+s")
+        assert picker_pids(picker) == [4242, 5001, 4343, 5002, 1, 5003], "alice, bob, carol, root; then by pid"
+        await pilot.press("f6")
+        # init, python3 -m http.server, python3 /usr/bin/unattended-upgrade, python3 train.py, stress-ng, [bold]…
+        assert picker_pids(picker) == [4343, 1, 5001, 5003, 5002, 4242]
+        await pilot.press(*"python3", "ctrl+r")
+        assert picker_pids(picker) == [5002, 5003, 5001]
+        assert picker.query_one(Input).value == "python3"
+        await pilot.press("f6")
+        # Back to CPU% high first; the one without a figure last.
+        assert picker_pids(picker) == [5002, 5001, 5003]
+        await pilot.press("ctrl+r")
+        assert picker_pids(picker) == [5001, 5002, 5003], "low first, the unknown still last"

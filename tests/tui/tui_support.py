@@ -13,7 +13,7 @@ from waiting import HANG_S
 from pmutop.kernel.sysfs import read_sysfs
 from pmutop.live.feed import EndCallback, FeedCapability, FeedSource, FeedState, SnapshotCallback, StateCallback
 from pmutop.live.topology_loader import topology_of
-from pmutop.model.processes import ProcessInfo
+from pmutop.model.processes import ProcessInfo, ProcessList
 from pmutop.model.rates import RateModel
 from pmutop.model.residency import ResidencyMethod
 from pmutop.model.snapshot import Metric, MigrationEntry, Snapshot, TaskRow
@@ -35,9 +35,11 @@ PICKER_PROCESSES = (
     ProcessInfo(4242, "stress-ng", "stress-ng --cpu 2", "alice", 199.0),
     ProcessInfo(4343, MALICIOUS_COMM, MALICIOUS_COMM, "bob", 12.5),
     ProcessInfo(5001, "python3", "python3 -m http.server 8000", "alice", 0.3),
-    ProcessInfo(5002, "python3", "python3 train.py --epochs 90", "carol", 97.0),
+    ProcessInfo(5002, "python3", "/home/carol/.venv/bin/python3 train.py --epochs 90", "carol", 97.0),
     ProcessInfo(5003, "python3", "python3 /usr/bin/unattended-upgrade", "root", None),
 )
+
+PICKER_CPU_WINDOW_S = 2.0
 
 
 def recording_for(builder, root: Path, **options) -> Recording:
@@ -191,10 +193,15 @@ class ScriptedFeed:
     def unfollow(self) -> None:
         self.calls.append(("unfollow",))
 
-    def processes(self) -> list[ProcessInfo]:
-        # Which thread asked: a live feed reads /proc here, which the UI thread must not.
-        self.calls.append(("processes", threading.current_thread() is threading.main_thread()))
-        return list(self._processes)
+    def watch_processes(self, on_processes: Callable[[ProcessList], None] | None) -> None:
+        """As a live feed's thread would, a list from another thread (one, before this returns: what a
+        screenshot shows does not depend on that thread's timing)."""
+        self.calls.append(("watch_processes", on_processes is not None))
+        if on_processes is not None:
+            listing = ProcessList.of(self._processes, PICKER_CPU_WINDOW_S)
+            lister = threading.Thread(target=on_processes, args=(listing,))
+            lister.start()
+            lister.join()
 
 
 def following_feed(recording: Recording) -> ScriptedFeed:
