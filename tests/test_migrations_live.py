@@ -145,7 +145,8 @@ def _bounce(times: int) -> None:
 def test_a_cpu_back_from_offline_gets_a_new_ring(noticed_by):
     """Both ways a returning CPU is noticed: the kernel's uevent wakes wait(), or sync_cpus() finds the
     old ring silent (its time_enabled stopped) however quickly the CPU came back."""
-    from pmutop.live.tasks import STOPPED_SLACK_NS, MigrationTracer
+    from pmutop.live.tasks import MigrationTracer
+    from pmutop.model.perf_abi import STOPPED_SLACK_NS
 
     tracer = MigrationTracer()
     assert tracer.start((0, 1)) is None
