@@ -18,6 +18,9 @@ from export_support import parse_exposition, poll, sample_value, start_exporter
 from waiting import hang_guard
 
 from pmutop.live.live_feed import LiveFeed
+from pmutop.live.sampler import Sampler
+from pmutop.live.topology_loader import load_topology
+from pmutop.model.samples import GroupRole
 
 pytestmark = [
     pytest.mark.needs_root,
@@ -154,3 +157,22 @@ def test_the_exporter_counts_on_cpu1_again_after_it_went_offline_and_back():
         finally:
             exporter.stop()
     assert history == sorted(history)
+
+
+def test_the_first_read_after_a_bounce_finds_a_group_the_kernel_detached():
+    """However soon after the bounce the sampler reads: the kernel detached the software group's members
+    (its leader now reads alone), so that read finds it, whatever time_enabled says yet."""
+    sampler = Sampler(load_topology())
+    sampler.open()
+    with restoring_cpu1():
+        try:
+            sampler.read_tick()
+            bounce_cpu1()
+            tick = sampler.read_tick()
+        finally:
+            sampler.close()
+    software = next(layout.key for layout in sampler.layouts if layout.cpu == 1 and layout.role is GroupRole.SOFTWARE)
+    assert 1 in tick.online
+    assert "went offline and came back between two reads" in tick.lost[software].explanation
+    # Read at once after the reopen: the next tick's baseline.
+    assert tick.reads[software].generation == 2
