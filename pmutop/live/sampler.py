@@ -67,7 +67,7 @@ class OpenGroup:
     hangup_probe: Unmappable | None
     generation: int
     kernel: CounterKernel
-    # (time_enabled, kernel.clock_ns()) at the last read, or (0, the clock just after the open).
+    # (time_enabled, kernel.clock_ns() just after the read that gave it), or (0, the clock just after the open).
     looked: tuple[int, int] = (0, 0)
 
     def close(self) -> int:
@@ -394,8 +394,11 @@ class Sampler:
         unreadable: dict[str, CounterFailure],
     ) -> tuple[list[GroupSlot], list[GroupSlot]]:
         """Read `groups` in one call into `reads`; returns the groups hung up, and those that stopped."""
+        # The reads happen between these two: a group's time_enabled has grown by at least the time from
+        # the previous read's `after` to this read's `before` unless it stopped, however late this thread ran.
+        before = self.kernel.clock_ns()
         status, words = reader.read()
-        now = self.kernel.clock_ns()
+        after = self.kernel.clock_ns()
         width = reader.words_per_fd
         cpu_wide = self.scope == "cpu"
         hung, stopped = [], []
@@ -409,10 +412,11 @@ class Sampler:
                 continue
             enabled, running, values = decoded
             enabled_before, looked_before = opened.looked
-            opened.looked = (enabled, now)
+            opened.looked = (enabled, after)
             # When its CPU goes offline the kernel detaches a group (the leader then reads alone) and
             # stops it; it stays so when the CPU comes back. A task's own events stop whenever it sleeps.
-            if len(values) != len(opened.fds) or (cpu_wide and stopped_at(enabled_before, looked_before, enabled, now)):
+            stopped_now = cpu_wide and stopped_at(enabled_before, looked_before, enabled, before) is not None
+            if len(values) != len(opened.fds) or stopped_now:
                 stopped.append(slot)
                 continue
             reads[slot.layout.key] = GroupRead(enabled, running, values, opened.generation)
