@@ -173,6 +173,9 @@ def test_cpu1_offline_then_back_during_stat(pmutop_command):
             state = "counting" if cpu1["online"] and counted else "offline" if not cpu1["online"] else "other"
             if not cpu1["online"]:
                 assert cpu1["metrics"]["context_switches_per_s"].get("error") == "ENODEV"
+            if state == "other" and "offline" in states:
+                # The interval in which the counters were reopened has no delta, and says why.
+                assert "came back online" in cpu1["metrics"]["context_switches_per_s"].get("reason", "")
             states.append(state)
             if state == "counting" and "offline" not in states:
                 online_file.write_text("0")
@@ -193,6 +196,7 @@ def test_cpu1_offline_then_back_during_stat(pmutop_command):
     first_off = states.index("offline")
     assert "counting" in states[:first_off]
     assert states[-1] == "counting", states
+    assert "other" in states[first_off:], states  # the reopen interval
 
 
 @pytest.fixture
