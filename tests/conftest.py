@@ -28,6 +28,14 @@ def pmutop_command() -> list[str]:
     return list(PMUTOP)
 
 
+@pytest.fixture
+def two_cpus_online() -> None:
+    """Two CPUs online for the test (waited for: another run's hotplug test may have one offline)."""
+    from cpus import wait_for_two_online_cpus
+
+    wait_for_two_online_cpus()
+
+
 def is_root() -> bool:
     return os.geteuid() == 0
 

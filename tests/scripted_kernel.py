@@ -235,6 +235,10 @@ class ScriptedKernel:
     def cpu_times(self) -> _CpuTimes:
         return _CpuTimes(self)
 
+    def clock_ns(self) -> int:
+        """The script's own clock: counters' time_enabled grows with it, an interval per advance()."""
+        return self.intervals * round(self.load.interval_s * 1e9)
+
     # ------------------------------------------------------------------ the script
     def advance(self) -> None:
         """One interval passes: every open counter counts its share of the load."""

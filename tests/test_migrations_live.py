@@ -4,9 +4,9 @@ import json
 import os
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
+from cpus import CPU1_ONLINE, TWO_CPUS
 
 from tests.migration_oracle import (
     BURST_THEN_EXIT,
@@ -18,11 +18,10 @@ from tests.migration_oracle import (
     read_tids,
 )
 
-TWO_CPUS = len(os.sched_getaffinity(0)) >= 2
-CPU1_ONLINE = Path("/sys/devices/system/cpu/cpu1/online")
 pytestmark = [
     pytest.mark.needs_root,
     pytest.mark.skipif(not TWO_CPUS, reason="needs two CPUs"),
+    pytest.mark.usefixtures("two_cpus_online"),
     pytest.mark.skipif(subprocess.run(["which", "perf"], capture_output=True).returncode != 0, reason="needs perf"),
 ]
 
@@ -145,7 +144,8 @@ def _bounce(times: int) -> None:
 def test_a_cpu_back_from_offline_gets_a_new_ring(noticed_by):
     """Both ways a returning CPU is noticed: the kernel's uevent wakes wait(), or sync_cpus() finds the
     old ring silent (its time_enabled stopped) however quickly the CPU came back."""
-    from pmutop.live.tasks import STOPPED_SLACK_NS, MigrationTracer
+    from pmutop.live.tasks import MigrationTracer
+    from pmutop.model.perf_abi import STOPPED_SLACK_NS
 
     tracer = MigrationTracer()
     assert tracer.start((0, 1)) is None

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cpus import TWO_CPUS
 from waiting import HANG_S
 
 from pmutop.kernel.sysfs import read_sysfs_any
@@ -36,7 +37,8 @@ def test_fixture_summary_keeps_the_migrations_of_its_intervals(pmutop_command):
 
 
 @pytest.mark.needs_root
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+@pytest.mark.skipif(not TWO_CPUS, reason="needs two CPUs")
+@pytest.mark.usefixtures("two_cpus_online")
 def test_live_summary_equals_the_replayed_one(pmutop_command, tmp_path):
     read = read_sysfs_any("/")
     gate = tmp_path / "gate"

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from cpus import CPU1_ONLINE, TWO_CPUS
 
 from pmutop.model.notices import NO_CORE_PMU
 
 DEVICES = Path("/sys/bus/event_source/devices")
 HAS_CORE_PMU = any((p / "cpus").exists() or p.name in ("cpu", "cpum_cf") for p in DEVICES.iterdir())
-TWO_CPUS = len(os.sched_getaffinity(0)) >= 2
 
 
 def stat_json(command: list[str], *args: str, **kwargs) -> list[dict]:
@@ -107,6 +107,7 @@ def test_cycles_count_where_there_is_a_core_pmu(pmutop_command):
 
 @pytest.mark.needs_root
 @pytest.mark.skipif(not TWO_CPUS, reason="needs two CPUs")
+@pytest.mark.usefixtures("two_cpus_online")
 def test_busy_loop_on_cpu1_shows_on_cpu1(pmutop_command):
     busy = spinner(1, 600.0)  # killed below, once stat has finished
     try:
@@ -157,11 +158,11 @@ def test_tsc_rate_matches_the_tsc_frequency(pmutop_command):
 
 @pytest.mark.needs_root
 @pytest.mark.changes_machine
-@pytest.mark.skipif(not Path("/sys/devices/system/cpu/cpu1/online").exists(), reason="cpu1 cannot be hotplugged")
+@pytest.mark.skipif(not CPU1_ONLINE.exists(), reason="cpu1 cannot be hotplugged")
 def test_cpu1_offline_then_back_during_stat(pmutop_command):
     """Counting, then offline (ENODEV), then counting again, each step taken when stat has shown the one
     before it: no sleeps, so a slow start or a loaded machine changes nothing."""
-    online_file = Path("/sys/devices/system/cpu/cpu1/online")
+    online_file = CPU1_ONLINE
     run = subprocess.Popen([*pmutop_command, "stat", "--json", "-I", "200"], stdout=subprocess.PIPE, text=True)
     states: list[str] = []
     try:
@@ -172,6 +173,9 @@ def test_cpu1_offline_then_back_during_stat(pmutop_command):
             state = "counting" if cpu1["online"] and counted else "offline" if not cpu1["online"] else "other"
             if not cpu1["online"]:
                 assert cpu1["metrics"]["context_switches_per_s"].get("error") == "ENODEV"
+            if state == "other" and "offline" in states:
+                # The interval in which the counters were reopened has no delta, and says why.
+                assert "came back online" in cpu1["metrics"]["context_switches_per_s"].get("reason", "")
             states.append(state)
             if state == "counting" and "offline" not in states:
                 online_file.write_text("0")
@@ -192,6 +196,7 @@ def test_cpu1_offline_then_back_during_stat(pmutop_command):
     first_off = states.index("offline")
     assert "counting" in states[:first_off]
     assert states[-1] == "counting", states
+    assert "other" in states[first_off:], states  # the reopen interval
 
 
 @pytest.fixture
@@ -278,9 +283,9 @@ def test_low_fd_limit_gives_emfile_explanation_not_a_crash():
     assert any("RLIMIT_NOFILE" in n for n in record["notices"])
 
 
+@pytest.mark.skipif(not TWO_CPUS, reason="needs two CPUs")
+@pytest.mark.usefixtures("two_cpus_online")
 def test_cpu_selection_is_exact_live_and_in_a_replay(pmutop_command, tmp_path):
-    if len(os.sched_getaffinity(0)) < 2:
-        pytest.skip("needs two CPUs")
     live = subprocess.run(
         [*pmutop_command, "stat", "--json", "-C", "1", "-I", "100", "-n", "2"],
         capture_output=True,

@@ -9,14 +9,18 @@ import sys
 import time
 
 import pytest
+from cpus import TWO_CPUS
 from waiting import HANG_S, hang_guard, wait_until
 
 from pmutop.live.stat_session import StatSession
 from pmutop.live.topology_loader import load_topology
 from tests import sysfs_trees
 
-TWO_CPUS = len(os.sched_getaffinity(0)) >= 2
-pytestmark = [pytest.mark.needs_root, pytest.mark.skipif(not TWO_CPUS, reason="needs two CPUs")]
+pytestmark = [
+    pytest.mark.needs_root,
+    pytest.mark.skipif(not TWO_CPUS, reason="needs two CPUs"),
+    pytest.mark.usefixtures("two_cpus_online"),
+]
 
 SPINNER = "print('spinning', flush=True)\nwhile True:\n    pass\n"
 # Three threads started when the test says so (a line on stdin), once it follows the process. Each spins

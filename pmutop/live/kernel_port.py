@@ -9,6 +9,7 @@ product opens and prints on that machine.
 
 import os
 import resource
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -62,6 +63,10 @@ class CounterKernel(Protocol):
 
     def cpu_times(self) -> CpuTimesSource: ...
 
+    def clock_ns(self) -> int:
+        """The clock a CPU-wide group's time_enabled is compared with to tell that it stopped."""
+        ...
+
 
 def raise_fd_limit() -> int:
     """Raise the soft RLIMIT_NOFILE to the hard limit (what perf does); returns the new soft limit."""
@@ -101,6 +106,9 @@ class LiveKernel:
 
     def cpu_times(self) -> procfs.CpuTimesReader:
         return procfs.CpuTimesReader()
+
+    def clock_ns(self) -> int:
+        return time.monotonic_ns()
 
 
 LIVE_KERNEL: CounterKernel = LiveKernel()

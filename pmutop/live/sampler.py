@@ -3,7 +3,9 @@
 It owns every perf fd. Each tick it reads all group leaders (one foreign call), polls them for
 POLLHUP (one more), reads /proc/stat, and hands the model a RawTick. CPUs that go offline are
 detected (their events hang up and their /proc/stat line vanishes), closed, shown as offline,
-and reopened when they come back, without disturbing the other CPUs' history.
+and reopened when they come back, without disturbing the other CPUs' history. A CPU that went
+offline and came back between two ticks is found by its groups: the kernel detached them when the
+CPU left (a group read then holds the leader alone, and time_enabled stops), and they are reopened.
 """
 
 import errno
@@ -14,9 +16,16 @@ from typing import TYPE_CHECKING
 
 from pmutop.kernel import perf, procfs
 from pmutop.live.kernel_port import LIVE_KERNEL, CounterKernel, CpuTimesSource, GroupReader, HangupWatch, Unmappable
-from pmutop.model.failures import OpenContext, Privileges, failure, hidden_in_kernel, malformed_read
+from pmutop.model.failures import OpenContext, Privileges, failure, hidden_in_kernel, malformed_read, reopened
 from pmutop.model.notices import NO_CORE_PMU, fd_limit, own_tree_only
-from pmutop.model.perf_abi import GROUP_READ_FORMAT, EventAttr, MalformedRead, group_read_words, parse_group_read
+from pmutop.model.perf_abi import (
+    GROUP_READ_FORMAT,
+    EventAttr,
+    MalformedRead,
+    group_read_words,
+    parse_group_read,
+    stopped_at,
+)
 from pmutop.model.plan import (
     CounterSpec,
     GroupPlan,
@@ -58,6 +67,8 @@ class OpenGroup:
     hangup_probe: Unmappable | None
     generation: int
     kernel: CounterKernel
+    # (time_enabled, kernel.clock_ns() just after the read that gave it), or (0, the clock just after the open).
+    looked: tuple[int, int] = (0, 0)
 
     def close(self) -> int:
         """Close the group's fds; returns how many were closed."""
@@ -110,6 +121,8 @@ class Sampler:
     _lost: dict[str, CounterFailure] = field(default_factory=dict)
     _tick_index: int = 0
     _layouts_changed: bool = True
+    # CPU → how often it went offline and came back between two ticks, its groups found detached.
+    _unseen_offline: dict[int, int] = field(default_factory=dict)
 
     # ----------------------------------------------------------------------------- opening
     def selected_cpus(self) -> list[int]:
@@ -299,7 +312,9 @@ class Sampler:
             fds.append(member)
         self.fd_headroom -= len(fds)
         # A truthful POLLHUP needs a mapped ring (perf_poll reports HUP for ring-less events).
-        return OpenGroup(plan, fds, self.kernel.hangup_probe(leader), 0, self.kernel), tuple(failures)
+        probe = self.kernel.hangup_probe(leader)
+        # After the open: time_enabled then never runs ahead of the clock, so a slow open is no false stop.
+        return OpenGroup(plan, fds, probe, 0, self.kernel, (0, self.kernel.clock_ns())), tuple(failures)
 
     def _build_notices(self) -> tuple[str, ...]:
         notices = []
@@ -341,29 +356,20 @@ class Sampler:
     def read_tick(self) -> RawTick:
         """Read every open group once (one C call), then handle CPUs that left or came back."""
         reads: dict[str, GroupRead] = {}
-        hung: list[GroupSlot] = []
-        # Groups whose read this tick could not be decoded: n/a for this tick only, with the reason.
+        # Groups whose read this tick could not be decoded, or that were reopened: n/a for this tick
+        # only, with the reason.
         unreadable: dict[str, CounterFailure] = {}
         monotonic_ns = time.monotonic_ns()
+        hung: list[GroupSlot] = []
+        stopped: list[GroupSlot] = []
         if self._reader is not None and self._poller is not None:
-            status, words = self._reader.read()
-            width = self._reader.words_per_fd
             hangups = set(self._poller.hung())
-            for index, (slot, opened) in enumerate(self._reader_groups):
-                if status[index] <= 0 or index in hangups:
-                    hung.append(slot)
-                    continue
-                decoded = parse_group_read(words, index * width, status[index] // 8)
-                if isinstance(decoded, MalformedRead):
-                    unreadable[slot.layout.key] = self._malformed(slot.plan, decoded)
-                    continue
-                enabled, running, values = decoded
-                reads[slot.layout.key] = GroupRead(enabled, running, values, opened.generation)
+            hung, stopped = self._read_groups(self._reader, self._reader_groups, hangups, reads, unreadable)
         if self._cpu_times is None:
             raise RuntimeError("Sampler.read_tick() before open()")
         times = self._cpu_times.read()
         online = frozenset(times)
-        self._handle_hotplug(hung, online, reads)
+        self._handle_hotplug(hung, stopped, online, reads, unreadable)
         layouts = None
         if self._layouts_changed:
             layouts, self._layouts_changed = self.layouts, False
@@ -379,22 +385,111 @@ class Sampler:
             layouts=layouts,
         )
 
-    def _handle_hotplug(self, hung: list[GroupSlot], online: frozenset[int], reads: dict[str, GroupRead]) -> None:
-        """Close groups whose CPU left; reopen groups whose CPU is back."""
+    def _read_groups(
+        self,
+        reader: GroupReader,
+        groups: list[tuple[GroupSlot, OpenGroup]],
+        hangups: set[int],
+        reads: dict[str, GroupRead],
+        unreadable: dict[str, CounterFailure],
+    ) -> tuple[list[GroupSlot], list[GroupSlot]]:
+        """Read `groups` in one call into `reads`; returns the groups hung up, and those that stopped."""
+        # The reads happen between these two: a group's time_enabled has grown by at least the time from
+        # the previous read's `after` to this read's `before` unless it stopped, however late this thread ran.
+        before = self.kernel.clock_ns()
+        status, words = reader.read()
+        after = self.kernel.clock_ns()
+        width = reader.words_per_fd
+        cpu_wide = self.scope == "cpu"
+        hung, stopped = [], []
+        for index, (slot, opened) in enumerate(groups):
+            if status[index] <= 0 or index in hangups:
+                hung.append(slot)
+                continue
+            decoded = parse_group_read(words, index * width, status[index] // 8)
+            if isinstance(decoded, MalformedRead):
+                unreadable[slot.layout.key] = self._malformed(slot.plan, decoded)
+                continue
+            enabled, running, values = decoded
+            enabled_before, looked_before = opened.looked
+            opened.looked = (enabled, after)
+            # When its CPU goes offline the kernel detaches a group (the leader then reads alone) and
+            # stops it; it stays so when the CPU comes back. A task's own events stop whenever it sleeps.
+            stopped_now = cpu_wide and stopped_at(enabled_before, looked_before, enabled, before) is not None
+            if len(values) != len(opened.fds) or stopped_now:
+                stopped.append(slot)
+                continue
+            reads[slot.layout.key] = GroupRead(enabled, running, values, opened.generation)
+        return hung, stopped
+
+    def _handle_hotplug(
+        self,
+        hung: list[GroupSlot],
+        stopped: list[GroupSlot],
+        online: frozenset[int],
+        reads: dict[str, GroupRead],
+        unreadable: dict[str, CounterFailure],
+    ) -> None:
+        """Close groups whose CPU left; reopen groups whose CPU is back, and read them at once.
+
+        A group that stopped while its CPU is online saw the CPU leave and come back since the last
+        tick: it is closed and reopened now. A reopened group is read in this tick, so the next has a
+        delta; this tick's figures of it are n/a, saying it was reopened.
+        """
+        gone_ids = {id(slot) for slot in (*hung, *stopped)}
+        stopped_ids = {id(slot) for slot in stopped}
+        unseen_cpus: set[int] = set()
+        again: list[GroupSlot] = []
         changed = False
         for slot in self._slots:
-            gone = slot in hung or (slot.opened is not None and slot.plan.cpu not in online)
-            if gone and slot.opened is not None:
+            cpu = slot.plan.cpu
+            if slot.opened is not None and (id(slot) in gone_ids or cpu not in online):
                 self.fd_headroom += slot.opened.close()
                 slot.opened = None
                 reads.pop(slot.layout.key, None)
                 slot.lost = self._offline(slot.plan)
                 changed = True
-            elif slot.opened is None and slot.lost is not None and slot.plan.cpu in online:
+                if cpu not in online or id(slot) not in stopped_ids:
+                    continue
+                unseen_cpus.add(cpu)
+            if slot.opened is None and slot.lost is not None and cpu in online:
                 self._open_slot(slot)
-                changed = changed or slot.opened is not None
+                if slot.opened is not None:
+                    again.append(slot)
+                    changed = True
+        for cpu in unseen_cpus:
+            self._unseen_offline[cpu] = self._unseen_offline.get(cpu, 0) + 1
         if changed:
             self._rebuild_reader()
+        if again:
+            self._read_reopened(again, unseen_cpus, reads, unreadable)
+
+    def _read_reopened(
+        self,
+        slots: list[GroupSlot],
+        unseen_cpus: set[int],
+        reads: dict[str, GroupRead],
+        unreadable: dict[str, CounterFailure],
+    ) -> None:
+        """The first read of reopened groups (the next tick's baseline), each n/a this tick with why."""
+        groups = [(slot, slot.opened) for slot in slots if slot.opened is not None]
+        widest = max(len(opened.fds) for _slot, opened in groups)
+        reader = self.kernel.group_reader([opened.fds[0] for _slot, opened in groups], group_read_words(widest))
+        # A group that fails this first read is found again at the next tick's.
+        self._read_groups(reader, groups, set(), reads, unreadable)
+        for slot, _opened in groups:
+            events = ", ".join(counter.name for counter in slot.plan.counters)
+            context = OpenContext(event=events, pmu=slot.plan.pmu or None, cpu=slot.plan.cpu)
+            unreadable.setdefault(slot.layout.key, reopened(context, slot.plan.cpu in unseen_cpus))
+
+    @property
+    def reopen_notices(self) -> tuple[str, ...]:
+        """Each CPU whose groups were found detached (offline and back between two ticks), with how often."""
+        return tuple(
+            f"cpu{cpu} went offline and came back between two ticks {times} time{'s' if times > 1 else ''}: "
+            f"its counters were found stopped and reopened; each such interval has no figures for cpu{cpu}"
+            for cpu, times in sorted(self._unseen_offline.items())
+        )
 
     def close(self) -> None:
         for slot in self._slots:

@@ -227,7 +227,7 @@ class StatSession:
         self._last = raw
         snapshot = self.model.update(raw)
         if snapshot is not None:
-            extra = (*self.notices, *(self.follower.notices if self.follower else ()))
+            extra = (*self.notices, *self.sampler.reopen_notices, *(self.follower.notices if self.follower else ()))
             if extra:
                 snapshot = replace(snapshot, notices=snapshot.notices + extra)
             self._last_snapshot = snapshot

@@ -33,6 +33,7 @@ from pmutop.model.perf_abi import (
     SoftwareEvent,
     group_read_words,
     parse_group_read,
+    stopped_at,
 )
 from pmutop.model.plan import CounterSpec, GroupPlan
 from pmutop.model.residency import ResidencyMethod
@@ -66,11 +67,6 @@ _COMM_HEAD = struct.Struct("=II")
 _SAMPLE_ID = struct.Struct("=IIQII")
 # A read of the tracepoint fd: count, time_enabled.
 _ENABLED_READ = struct.Struct("=QQ")
-# An event whose time_enabled fell behind the clock by more than this since the last look has
-# stopped: its CPU went away. time_enabled lags by a millisecond or more on a loaded machine (measured:
-# a 0.5 ms slack closed and reopened live rings 22 times a minute, losing moves in each gap), while a
-# CPU's offline and online take 100 ms or more.
-STOPPED_SLACK_NS = 20_000_000
 
 
 def ring_pages(cpus: int, interval_s: float) -> int:
@@ -262,11 +258,7 @@ class MigrationTracer:
             self._rebuild_poll()
 
     def _stopped_at(self, cpu: int, now: int) -> int | None:
-        """When a ring's event stopped counting time (its CPU left), or None while it runs.
-
-        Between two looks, a live event's time_enabled grows as the clock does; one that stopped grows
-        less. Only deltas are compared: the perf clock and CLOCK_MONOTONIC drift apart over hours.
-        """
+        """When a ring's event stopped counting time (its CPU left), or None while it runs."""
         ring = self.rings[cpu]
         try:
             _, enabled = _ENABLED_READ.unpack(os.read(ring.fd, _ENABLED_READ.size))
@@ -274,10 +266,7 @@ class MigrationTracer:
             return now
         enabled_before, looked_before = self._enabled_seen.get(cpu, (0, self._opened_ns[cpu]))
         self._enabled_seen[cpu] = (enabled, now)
-        elapsed = now - looked_before
-        if elapsed - (enabled - enabled_before) > STOPPED_SLACK_NS + elapsed // 100:
-            return looked_before + (enabled - enabled_before)
-        return None
+        return stopped_at(enabled_before, looked_before, enabled, now)
 
     @property
     def lost(self) -> int:

@@ -129,6 +129,23 @@ def malformed_read(context: OpenContext, words: int, claimed: int) -> CounterFai
     )
 
 
+def reopened(context: OpenContext, unseen_offline: bool) -> CounterFailure:
+    """The interval in which a group was reopened because its CPU came back: no delta spans the gap."""
+    how = (
+        "went offline and came back between two reads (its counters stopped, so they were found detached)"
+        if unseen_offline
+        else "came back online"
+    )
+    return CounterFailure(
+        errno=errno_module.ENODEV,
+        errno_name="ENODEV",
+        explanation=(
+            f"{_where(context)}: the CPU {how}; the counters were reopened, so this interval has no value "
+            "(what the CPU counted while they were gone was never counted); counting resumes with the next"
+        ),
+    )
+
+
 def failure(error: int, context: OpenContext, privileges: Privileges) -> CounterFailure:
     return CounterFailure(
         errno=error,

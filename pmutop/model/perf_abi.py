@@ -135,6 +135,27 @@ def group_read_words(members: int) -> int:
     return 3 + 2 * members
 
 
+# A CPU-wide event whose time_enabled fell behind the clock by more than this (and 1% of the time
+# between the two looks, for the perf clock's drift from CLOCK_MONOTONIC) has stopped: its CPU went
+# offline, and an event stays stopped, detached from its CPU, even once the CPU is back. time_enabled
+# lags by a millisecond or more on a loaded machine (measured: a 0.5 ms slack closed and reopened live
+# migration rings 22 times a minute), while a CPU's offline and online take 100 ms or more.
+STOPPED_SLACK_NS = 20_000_000
+
+
+def stopped_at(enabled_before: int, looked_before_ns: int, enabled: int, now_ns: int) -> int | None:
+    """When a CPU-wide event stopped counting time (by the clock of the looks), or None while it runs.
+
+    Between two looks a live event's time_enabled grows as the clock does; one that stopped grows less.
+    Only deltas are compared: the perf clock and CLOCK_MONOTONIC drift apart over hours.
+    """
+    elapsed = now_ns - looked_before_ns
+    grown = enabled - enabled_before
+    if elapsed - grown > STOPPED_SLACK_NS + elapsed // 100:
+        return looked_before_ns + grown
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class MalformedRead:
     """A group read shorter than its own header says: `words` were there, `claimed` were needed."""
