@@ -168,13 +168,28 @@ def run_app(app, prog: str) -> int | None:
         threading.Thread(target=quit_app, name="pmutop-signal", daemon=True).start()
 
     previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    on_terminal = [fd for fd in (0, 1, 2) if os.isatty(fd)]
     try:
         app.run()
     finally:
         log.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        _leave_a_lost_terminal(on_terminal)
     if log.path is not None:
         print(f"{prog}: internal error in the TUI; the traceback is in {log.path}", file=sys.stderr)
         return INTERNAL_ERROR
     return 128 + stopped_by[0] if stopped_by else None
+
+
+def _leave_a_lost_terminal(fds: list[int]) -> None:
+    """Point those of `fds` whose terminal has gone (hung up: it is no terminal any more) at /dev/null:
+    the lines pmutop still has to say (a followed command's log, a crash log) have no reader, and a
+    write there fails with EIO, which would turn an ended session into a crash with the wrong exit code."""
+    lost = [fd for fd in fds if not os.isatty(fd)]
+    if not lost:
+        return
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in lost:
+        os.dup2(devnull, fd)
+    os.close(devnull)
