@@ -8,6 +8,7 @@ SIGCONT handler starting a second input thread; the screen writer dying on EIO) 
 one run in two.
 """
 
+import os
 import signal
 import sys
 import textwrap
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from pmutop_runs import this_vm_recording_file
-from terminal import hang_up_terminal
+from terminal import hang_up_terminal, run_in_terminal
 from waiting import wait_until
 
 RUNS = 8
@@ -69,3 +70,16 @@ def _ended(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+def test_sigcont_to_a_running_tui_does_not_start_it_again(replay_file):
+    # The kernel sends SIGCONT with the hangup's SIGHUP; to a TUI that was never suspended it must change
+    # nothing. Textual's driver answered it by starting application mode (and its threads) again.
+    def continue_then_stop(pid: int) -> None:
+        os.kill(pid, signal.SIGCONT)
+        os.kill(pid, signal.SIGTERM)
+
+    code, screen = run_in_terminal(["-m", "pmutop", "replay", str(replay_file)], then=continue_then_stop)
+    assert code == 128 + signal.SIGTERM, screen[-2000:]
+    assert screen.count("\x1b[?1049h") == 1  # the alternate screen entered once: application mode began once
+    assert screen.rindex("\x1b[?1049l") > screen.rindex("\x1b[?1049h")
