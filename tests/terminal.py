@@ -47,12 +47,14 @@ def run_in_terminal(
     return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
 
 
-def hang_up_terminal(argv: list[str], keys: bytes, ready: bytes = b"Quit") -> int:
+def hang_up_terminal(
+    argv: list[str], keys: bytes, ready: bytes = b"Quit", before: Callable[[], object] | None = None
+) -> int:
     """Start `python argv...` on a new pty, as the session leader it makes the pty's controlling terminal
     of; once its output shows `ready`, type `keys`, and once it has answered them (more output), close
-    the master side, as a terminal emulator or a tmux server does when it goes away: the kernel hangs
-    the terminal up. Return the exit code once the process has ended; one still running after HANG_S is
-    killed (a hang guard, not a speed target), and then the exit code is -SIGKILL."""
+    the master side (after `before()`, if given), as a terminal emulator or a tmux server does when it
+    goes away: the kernel hangs the terminal up. Return the exit code once the process has ended; one
+    still running after HANG_S is killed (a hang guard, not a speed target), and then it is -SIGKILL."""
     pid, master = pty.fork()
     if pid == 0:
         os.environ.update(TERM="xterm-256color", COLUMNS="80", LINES="24")
@@ -75,6 +77,8 @@ def hang_up_terminal(argv: list[str], keys: bytes, ready: bytes = b"Quit") -> in
                 typed_at = len(seen)
             elif typed_at is not None and len(seen) > typed_at:
                 break  # it drew what the keys asked for (or part of it): hang up now, mid-frame or not
+        if before is not None:
+            before()
         os.close(master)
         _, status = os.waitpid(pid, 0)
     finally:

@@ -58,7 +58,11 @@ def test_live_tui_ends_on_hangup_and_ends_the_command_it_follows(tmp_path):
     # The followed command writes its pid, then waits far longer than any run here.
     script = f"import os, time; open({str(said)!r}, 'w').write(str(os.getpid())); time.sleep(3600)"
     command = [sys.executable, "-c", script]
-    code = hang_up_terminal(["-m", "pmutop", "-I", "100", "--", *command], b"m")
+    code = hang_up_terminal(
+        ["-m", "pmutop", "-I", "100", "--", *command],
+        b"m",
+        before=lambda: wait_until(lambda: said.exists() and said.read_text(), "the followed command to start"),
+    )
     assert code == HUNG_UP
     pid = int(said.read_text())
     # Told to end (SIGINT) when pmutop stopped, it is gone, or a zombie until init reaps it.
