@@ -45,3 +45,42 @@ def run_in_terminal(
         _, status = os.waitpid(pid, 0)
         os.close(master)
     return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
+
+
+def hang_up_terminal(
+    argv: list[str], keys: bytes, ready: bytes = b"Quit", before: Callable[[], object] | None = None
+) -> int:
+    """Start `python argv...` on a new pty, as the session leader it makes the pty's controlling terminal
+    of; once its output shows `ready`, type `keys`, and once it has answered them (more output), close
+    the master side (after `before()`, if given), as a terminal emulator or a tmux server does when it
+    goes away: the kernel hangs the terminal up. Return the exit code once the process has ended; one
+    still running after HANG_S is killed (a hang guard, not a speed target), and then it is -SIGKILL."""
+    pid, master = pty.fork()
+    if pid == 0:
+        os.environ.update(TERM="xterm-256color", COLUMNS="80", LINES="24")
+        os.execv(sys.executable, [sys.executable, *argv])
+    guard = threading.Timer(HANG_S, kill_tree, (pid,))
+    guard.daemon = True
+    guard.start()
+    try:
+        seen, typed_at = b"", None
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: it closed the terminal before it was hung up
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if typed_at is None and ready in seen:
+                os.write(master, keys)
+                typed_at = len(seen)
+            elif typed_at is not None and len(seen) > typed_at:
+                break  # it drew what the keys asked for (or part of it): hang up now, mid-frame or not
+        if before is not None:
+            before()
+        os.close(master)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        guard.cancel()
+    return os.waitstatus_to_exitcode(status)

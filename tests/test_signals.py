@@ -150,3 +150,34 @@ def test_a_signal_to_the_tui_restores_the_terminal_and_exits_128_plus_n(tmp_path
     assert code == 128 + signum, screen[-2000:]
     assert screen.rindex("\x1b[?1049l") > screen.rindex("\x1b[?1049h")  # left the alternate screen
     assert "Traceback" not in screen
+
+
+# An app whose event loop blocks for good once it is on screen, as Textual's did joining an input thread
+# blocked in read(2): the signal's way out through the loop is shut, and only the fallback can end it.
+BLOCKED_APP = textwrap.dedent(
+    """
+    import os, sys, threading
+    from textual.app import App
+    from pmutop.cli.errors import run_app
+
+    class Blocked(App):
+        def on_ready(self):
+            os.write(2, b"BLOCKED")
+            threading.Event().wait()
+
+    stopped = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT)
+    sys.exit(run_app(Blocked(), "blocked", stop=lambda: os.write(stopped, b"stopped")) or 0)
+    """
+)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_ends_the_tui_even_when_its_event_loop_is_blocked(tmp_path, signum):
+    stopped = tmp_path / "stopped"
+    code, screen = run_in_terminal(
+        ["-c", BLOCKED_APP, str(stopped)], ready=b"BLOCKED", then=lambda pid: os.kill(pid, signum)
+    )
+    assert code == 128 + signum, screen[-2000:]
+    assert stopped.read_text() == "stopped"  # the feed stopped: a followed command is told
+    assert screen.rindex("\x1b[?1049l") > screen.rindex("\x1b[?1049h")  # left the alternate screen
+    assert screen.rindex("\x1b[?25h") > screen.rindex("\x1b[?25l")  # the cursor shown again

@@ -14,8 +14,10 @@ import os
 import signal
 import sys
 import tempfile
+import termios
 import threading
 import traceback
+from collections.abc import Callable
 from typing import IO, NoReturn, cast
 
 BAD_INPUT = 1
@@ -28,6 +30,13 @@ MAX_INTERVAL_MS = 3_600_000
 MAX_COUNT = 10**9
 MAX_DURATION_S = 10**8
 MAX_SPEED = 1000
+
+# How long the TUI has to end the normal way after a stop signal before it is ended without its event
+# loop (blocked: it could not answer). Quitting takes a fraction of a second even on a loaded machine.
+FORCED_EXIT_S = 5.0
+RESET_TERMINAL = (
+    "\x1b[<u\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?2004l\x1b[?2048l\x1b[?1004l\x1b[?7h\x1b[?1049l\x1b[?25h"
+)
 
 
 class UserError(Exception):
@@ -143,13 +152,15 @@ def report_crash(prog: str) -> int:
     return INTERNAL_ERROR
 
 
-def run_app(app, prog: str) -> int | None:
+def run_app(app, prog: str, stop: Callable[[], object] | None = None) -> int | None:
     """Run a Textual app; an exit code when it did not end normally, else None.
 
     INTERNAL_ERROR, after one line naming the crash log, if it died of an exception: Textual restores
     the terminal and then prints the traceback on `error_console`, which points at the log. 128+N if
     signal N (SIGINT, SIGTERM, SIGHUP from outside) ended it: the app quits the normal way, so the
-    terminal is restored and a followed command is stopped as on `q`.
+    terminal is restored and a followed command is stopped as on `q`. Should the app not have ended
+    FORCED_EXIT_S after the signal (its event loop blocked), pmutop ends all the same: `stop` (the
+    feed, which ends a followed command), the terminal's modes put back, and 128+N at once.
     """
     from rich.console import Console
 
@@ -162,19 +173,59 @@ def run_app(app, prog: str) -> int | None:
         with contextlib.suppress(RuntimeError):  # not running yet or any more: nothing to quit
             app.call_from_thread(app.exit)
 
+    on_terminal = [fd for fd in (0, 1, 2) if os.isatty(fd)]
+    terminal_modes = termios.tcgetattr(0) if 0 in on_terminal else None
+    app_ended = threading.Event()
+
+    def end_unless_app_ended(signum: int) -> None:
+        if app_ended.wait(FORCED_EXIT_S):
+            return
+        with contextlib.suppress(Exception):  # whatever it cannot do, it must still end
+            if stop is not None:
+                stop()
+        _restore_terminal(terminal_modes)
+        os._exit(128 + signum)
+
     def on_signal(signum: int, frame: object) -> None:
         stopped_by.append(signum)
         # From a thread: the handler may have interrupted the event loop itself.
         threading.Thread(target=quit_app, name="pmutop-signal", daemon=True).start()
+        if len(stopped_by) == 1:
+            threading.Thread(target=end_unless_app_ended, args=(signum,), name="pmutop-exit", daemon=True).start()
 
     previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         app.run()
     finally:
+        app_ended.set()
         log.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        _leave_a_lost_terminal(on_terminal)
     if log.path is not None:
         print(f"{prog}: internal error in the TUI; the traceback is in {log.path}", file=sys.stderr)
         return INTERNAL_ERROR
     return 128 + stopped_by[0] if stopped_by else None
+
+
+def _leave_a_lost_terminal(fds: list[int]) -> None:
+    """Point those of `fds` whose terminal has gone (hung up: it is no terminal any more) at /dev/null:
+    the lines pmutop still has to say (a followed command's log, a crash log) have no reader, and a
+    write there fails with EIO, which would turn an ended session into a crash with the wrong exit code."""
+    lost = [fd for fd in fds if not os.isatty(fd)]
+    if not lost:
+        return
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in lost:
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _restore_terminal(modes: list | None) -> None:
+    """What Textual's driver undoes on the way out, for an app that never got there: the terminal's
+    line modes, then the Kitty keyboard protocol, mouse reporting, bracketed paste, in-band resizes and
+    focus events off, line wrap, the main screen and the cursor back (on stderr, where Textual draws)."""
+    with contextlib.suppress(OSError, termios.error):  # the terminal may be gone
+        if modes is not None:
+            termios.tcsetattr(0, termios.TCSANOW, modes)
+        os.write(2, RESET_TERMINAL.encode())

@@ -102,7 +102,7 @@ def run_replay(args: argparse.Namespace) -> int:
     problem = feed.recording.error_summary()
     if problem:
         print(f"pmutop replay: {problem}", file=sys.stderr)
-    ended_badly = run_app(PmutopApp(feed, config=load_config()), "pmutop replay")
+    ended_badly = run_app(PmutopApp(feed, config=load_config()), "pmutop replay", stop=feed.stop)
     if ended_badly is not None:
         return ended_badly
     return recording_exit_code(feed.recording.damaged_lines)

@@ -89,7 +89,7 @@ def _run_app(feed: "LiveFeed", config: "TuiConfig") -> int:
     from pmutop.tui.app import PmutopApp
 
     try:
-        ended_badly = run_app(PmutopApp(feed, config=config), "pmutop")
+        ended_badly = run_app(PmutopApp(feed, config=config), "pmutop", stop=feed.stop)
     finally:
         feed.stop()
     return ended_badly if ended_badly is not None else feed.exit_code()

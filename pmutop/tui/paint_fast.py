@@ -36,12 +36,14 @@ Three speed-ups live here, each measured in benchmarks/README.md:
 import inspect
 import os
 import selectors
+import signal
 import time
 from codecs import getincrementaldecoder
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib import metadata
 from threading import Event
+from typing import IO
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.control import Control
@@ -494,25 +496,99 @@ TICKING_S = 1.0
 
 
 class WakingEvent(Event):
-    """The input thread's stop flag; setting it also makes the thread's poll return."""
+    """The input thread's stop flag; setting it also makes the thread's poll return.
+
+    The pipe's read end never blocks: a thread that finds it readable only drains it, and a stale
+    wake-up (two threads woken by one byte, a byte left from the last stop) costs a failed read, not a
+    thread blocked in read(2) that the driver then waits for in join() forever."""
 
     def __init__(self) -> None:
         super().__init__()
         self.fileno, self._wake = os.pipe()
+        os.set_blocking(self.fileno, False)
 
     def set(self) -> None:
         super().set()
         os.write(self._wake, b"\0")
+
+    def clear(self) -> None:
+        # LinuxDriver clears it after each stop, for a resume: the next input thread must not wake at once.
+        super().clear()
+        self.drain()
+
+    def drain(self) -> None:
+        with suppress(BlockingIOError):
+            while os.read(self.fileno, 64):
+                pass
 
     def close(self) -> None:
         os.close(self.fileno)
         os.close(self._wake)
 
 
+class TerminalOutput:
+    """The file the driver's writer thread writes the screen to, which outlives its terminal.
+
+    Textual's writer thread dies on the first failed write (EIO once the terminal has hung up); its
+    queue then fills and the event loop blocks for good in queue.put, deaf to every signal handler that
+    asks it to quit. Here a failed write reports the loss once and the rest are dropped."""
+
+    def __init__(self, file: IO[str], lost: Callable[[], None]) -> None:
+        self._file = file
+        self._lost = lost
+        self.gone = False
+
+    def write(self, text: str) -> None:
+        if not self.gone:
+            self._guarded(self._file.write, text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            self._guarded(self._file.flush)
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def _guarded(self, call: Callable[..., object], *args: object) -> None:
+        try:
+            call(*args)
+        except OSError:
+            self.gone = True
+            self._lost()
+
+
 class QuietLinuxDriver(LinuxDriver):
+    """Textual's LinuxDriver with a blocking poll for input, and a terminal that can go away.
+
+    When the terminal goes away (its emulator or tmux server ends, an ssh link drops) the kernel sends
+    the session leader SIGHUP and SIGCONT, and reads and writes on it fail. This driver (1) resumes on
+    SIGCONT only after it suspended (Textual's resumes whenever one comes, starting a second input
+    thread on the same stop flag, which the driver then joins forever on the way out); (2) keeps
+    writing the screen after a failed write (TerminalOutput); and (3) takes a terminal that ends
+    (EOF or EIO on a terminal, a failed write) as the hangup it is, by raising SIGHUP in its own
+    process: pmutop quits as on any SIGHUP, whether or not the kernel or a shell sent one (a process
+    that is not the session leader gets none)."""
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.exit_event = WakingEvent()
+        self._file = TerminalOutput(self._file, self._terminal_lost)
+        self._suspended = False
+        self._hung_up = False
+
+    def suspend_application_mode(self) -> None:
+        self._suspended = True
+        super().suspend_application_mode()
+
+    def resume_application_mode(self) -> None:
+        if self._suspended:
+            self._suspended = False
+            super().resume_application_mode()
+
+    def _terminal_lost(self) -> None:
+        if not self._hung_up:
+            self._hung_up = True
+            os.kill(os.getpid(), signal.SIGHUP)
 
     def close(self) -> None:
         super().close()
@@ -529,10 +605,16 @@ class QuietLinuxDriver(LinuxDriver):
         ticking_until = 0.0
 
         def read_input(final: bool = False) -> None:
-            data = decode(os.read(self.fileno, 4096), final=final)
+            try:
+                data = decode(os.read(self.fileno, 4096), final=final)
+            except OSError:  # EIO: the terminal has hung up
+                data = ""
             if not data:
-                # End of input (stdin is not a terminal): nothing more will come, so stop waiting on it.
+                # End of input: nothing more will come, so stop waiting on it. On a terminal, the
+                # terminal has gone; stdin that is not one (a pipe) just ends.
                 selector.unregister(self.fileno)
+                if self.input_tty:
+                    self._terminal_lost()
                 return
             for event in parser.feed(data):
                 self.process_message(event)
@@ -542,7 +624,7 @@ class QuietLinuxDriver(LinuxDriver):
                 timeout = constants.ESCAPE_DELAY if time.monotonic() < ticking_until else None
                 for key, _ in selector.select(timeout):
                     if key.fd == stop.fileno:
-                        os.read(stop.fileno, 64)
+                        stop.drain()
                     else:
                         read_input()
                         ticking_until = time.monotonic() + TICKING_S
