@@ -11,6 +11,7 @@ import contextlib
 import io
 import math
 import os
+import select
 import signal
 import sys
 import tempfile
@@ -194,10 +195,12 @@ def run_app(app, prog: str, stop: Callable[[], object] | None = None) -> int | N
             threading.Thread(target=end_unless_app_ended, args=(signum,), name="pmutop-exit", daemon=True).start()
 
     previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    hangup_watch = _HangupWatch(on_terminal)
     try:
         app.run()
     finally:
         app_ended.set()
+        hangup_watch.close()
         log.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -206,6 +209,37 @@ def run_app(app, prog: str, stop: Callable[[], object] | None = None) -> int | N
         print(f"{prog}: internal error in the TUI; the traceback is in {log.path}", file=sys.stderr)
         return INTERNAL_ERROR
     return 128 + stopped_by[0] if stopped_by else None
+
+
+class _HangupWatch:
+    """Raises SIGHUP in pmutop when its terminal hangs up, so it ends as on any SIGHUP (128+1) whichever
+    Textual driver runs and whether or not the kernel sent one: only the session leader gets the
+    kernel's SIGHUP, and a process under a shell that ignores it sees only reads that end and writes
+    that fail, on which Textual's own driver can block for good.
+
+    A thread polls the terminal's fds for no events at all: poll(2) still reports POLLHUP and POLLERR,
+    which a terminal gives once it is hung up, and nothing else wakes it but close()'s pipe."""
+
+    def __init__(self, fds: list[int]) -> None:
+        self._wake = os.pipe()
+        self._thread = threading.Thread(target=self._watch, args=(fds,), name="pmutop-hangup", daemon=True)
+        if fds:
+            self._thread.start()
+
+    def _watch(self, fds: list[int]) -> None:
+        poller = select.poll()
+        for fd in fds:
+            poller.register(fd, 0)
+        poller.register(self._wake[0], select.POLLIN)
+        if all(fd != self._wake[0] for fd, _ in poller.poll()):
+            os.kill(os.getpid(), signal.SIGHUP)
+
+    def close(self) -> None:
+        os.write(self._wake[1], b"\0")
+        if self._thread.is_alive():
+            self._thread.join()
+        for fd in self._wake:
+            os.close(fd)
 
 
 def _leave_a_lost_terminal(fds: list[int]) -> None:

@@ -36,7 +36,6 @@ Three speed-ups live here, each measured in benchmarks/README.md:
 import inspect
 import os
 import selectors
-import signal
 import time
 from codecs import getincrementaldecoder
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -531,11 +530,11 @@ class TerminalOutput:
 
     Textual's writer thread dies on the first failed write (EIO once the terminal has hung up); its
     queue then fills and the event loop blocks for good in queue.put, deaf to every signal handler that
-    asks it to quit. Here a failed write reports the loss once and the rest are dropped."""
+    asks it to quit. Here the first failed write marks the terminal gone and the rest are dropped (the
+    hangup itself is noticed by `pmutop.cli.errors`, for every driver)."""
 
-    def __init__(self, file: IO[str], lost: Callable[[], None]) -> None:
+    def __init__(self, file: IO[str]) -> None:
         self._file = file
-        self._lost = lost
         self.gone = False
 
     def write(self, text: str) -> None:
@@ -554,7 +553,6 @@ class TerminalOutput:
             call(*args)
         except OSError:
             self.gone = True
-            self._lost()
 
 
 class QuietLinuxDriver(LinuxDriver):
@@ -564,17 +562,15 @@ class QuietLinuxDriver(LinuxDriver):
     the session leader SIGHUP and SIGCONT, and reads and writes on it fail. This driver (1) resumes on
     SIGCONT only after it suspended (Textual's resumes whenever one comes, starting a second input
     thread on the same stop flag, which the driver then joins forever on the way out); (2) keeps
-    writing the screen after a failed write (TerminalOutput); and (3) takes a terminal that ends
-    (EOF or EIO on a terminal, a failed write) as the hangup it is, by raising SIGHUP in its own
-    process: pmutop quits as on any SIGHUP, whether or not the kernel or a shell sent one (a process
-    that is not the session leader gets none)."""
+    its writer thread alive after a failed write (TerminalOutput); and (3) stops reading a terminal
+    that ends (EOF or EIO), so that the app can quit the normal way when the hangup's SIGHUP comes
+    (raised by `pmutop.cli.errors`'s watch if the kernel sent none)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.exit_event = WakingEvent()
-        self._file = TerminalOutput(self._file, self._terminal_lost)
+        self._file = TerminalOutput(self._file)
         self._suspended = False
-        self._hung_up = False
 
     def suspend_application_mode(self) -> None:
         self._suspended = True
@@ -584,11 +580,6 @@ class QuietLinuxDriver(LinuxDriver):
         if self._suspended:
             self._suspended = False
             super().resume_application_mode()
-
-    def _terminal_lost(self) -> None:
-        if not self._hung_up:
-            self._hung_up = True
-            os.kill(os.getpid(), signal.SIGHUP)
 
     def close(self) -> None:
         super().close()
@@ -610,11 +601,9 @@ class QuietLinuxDriver(LinuxDriver):
             except OSError:  # EIO: the terminal has hung up
                 data = ""
             if not data:
-                # End of input: nothing more will come, so stop waiting on it. On a terminal, the
-                # terminal has gone; stdin that is not one (a pipe) just ends.
+                # End of input (a terminal hung up, a pipe ended): nothing more will come, so stop
+                # waiting on it.
                 selector.unregister(self.fileno)
-                if self.input_tty:
-                    self._terminal_lost()
                 return
             for event in parser.feed(data):
                 self.process_message(event)
