@@ -192,6 +192,11 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         self._scroll_to_cursor()
         self._announce()
 
+    def select(self, key: RowKey | None) -> None:
+        """Put the cursor on this row, if the table shows it."""
+        if key in self._order:
+            self.move_cursor(self._order.index(key))
+
     def _page_rows(self) -> int:
         return max(1, self.scrollable_content_region.height - HEADING_LINES)
 
