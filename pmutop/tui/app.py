@@ -166,7 +166,8 @@ class PmutopApp(App):
     def on_mount(self) -> None:
         self.filter_box.display = False
         self.task_pane.display = False
-        cpus = len(self.topology.cpus)
+        # The CPUs counted (`-C`), not the machine's: those are the table's rows.
+        cpus = len(self.feed.cpus)
         self.heat_map.display = cpus >= HEAT_MAP_MIN_CPUS and cpus > self.size.height
         self.live.display = not self.heat_map.display
         self._apply_topology_visibility()

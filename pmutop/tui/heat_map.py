@@ -195,21 +195,27 @@ def lay_out(groups: list[tuple[str | None, str, list[int]]], width: int, height:
     return grid
 
 
-def title_pieces(line: GroupLine, row: PmuRow | None, selected: bool) -> list[Cell]:
+def title_pieces(line: GroupLine, row: PmuRow | None, selected: bool, width: int) -> list[Cell]:
+    """A group's title line in `width` cells: what does not fit leaves whole (the cpulist, then the figures
+    from the last), and only what still does not fit ends in `…`."""
     name = printable(line.pmu) if line.pmu is not None else line.label
     about = f" {printable(line.label)} ·" if line.pmu is not None and line.label and line.label != line.pmu else ""
     count = len(line.cpus)
     cpulist = format_cpulist(line.cpus)
     where = f" ({cpulist})" if count and len(cpulist) <= TITLE_CPULIST_MAX else ""
-    pieces: list[Cell] = [
-        (f"Σ {name}" if line.pmu is not None else name, f"bold {CURSOR}" if selected else "bold"),
-        (f"{about} {count} CPU{'' if count == 1 else 's'}{where}", ""),
-    ]
+    head: Cell = (f"Σ {name}" if line.pmu is not None else name, f"bold {CURSOR}" if selected else "bold")
+    counted = f"{about} {count} CPU{'' if count == 1 else 's'}"
+    figures: list[list[Cell]] = []
     if row is not None:
         for metric in (MetricKey.UTIL_PCT, MetricKey.IPC, MetricKey.GHZ):
             text, style = metric_cell(metric, row.metric(metric))
-            pieces += [(f" · {metric.label} ", ""), (text, style or "bold")]
-    return pieces
+            figures.append([(f" · {metric.label} ", ""), (text, style or "bold")])
+    choices = [(where, len(figures)), *(("", kept) for kept in range(len(figures), -1, -1))]
+    for shown_where, kept in choices:
+        pieces = [head, (counted + shown_where, ""), *(piece for figure in figures[:kept] for piece in figure)]
+        if sum(cell_len(text) for text, _ in pieces) <= width:
+            return pieces
+    return fit_pieces(pieces, width)
 
 
 class CpuHeatMap(SteadyStyling, Widget, can_focus=True):
@@ -250,7 +256,9 @@ class CpuHeatMap(SteadyStyling, Widget, can_focus=True):
         self.cursor: RowKey | None = None
         self._column = 0
         self._announced: RowKey | None = None
-        self._grid_for: tuple | None = None
+        # The width and height the grid was laid out for (None: the groups changed since).
+        self._grid_for: int | None = None
+        self._grid_for_height = 0
         # The pieces of each line on screen, as last painted.
         self._painted: list[list[Cell]] = []
         # Each cell style added to the widget's, once per styling.
@@ -298,19 +306,20 @@ class CpuHeatMap(SteadyStyling, Widget, can_focus=True):
         return max(1, self.styling.content_size.height - 1)
 
     def _fit(self) -> None:
-        """Lay the grid out again if the groups or the size changed, keeping the cursor on its row."""
-        size = self.styling.content_size
-        signature = (size.width, size.height)
-        if self._grid_for == signature:
+        """Lay the grid out again if the groups or the width changed, or the height no longer holds it, keeping
+        the cursor on its row. Not when the height only grew: the detail area grows and shrinks with the row
+        selected, and the cells would jump about as the cursor moves."""
+        width, height = self.styling.content_size.width, self._content_height()
+        if self._grid_for == width and (len(self.grid.lines) <= height or self._grid_for_height == height):
             return
-        self._grid_for = signature
-        self.grid = lay_out(self.groups, size.width, self._content_height())
+        self._grid_for, self._grid_for_height = width, height
+        self.grid = lay_out(self.groups, width, height)
         position = self._position(self.cursor)
         if position is None:
             self.cursor, self._column = None, 0
             position = self._first_position()
         if position is not None:
-            self._move_to(*position, announce=False)
+            self._move_to(*position, announce=False, keep_column=True)
         self.top = min(self.top, max(0, len(self.grid.lines) - self._content_height()))
         self._scroll_to_cursor()
         self._announce()
@@ -446,7 +455,7 @@ class CpuHeatMap(SteadyStyling, Widget, can_focus=True):
             if isinstance(shown, GroupLine):
                 row = self._pmu_rows.get(shown.pmu) if shown.pmu is not None else None
                 selected = shown.key is not None and shown.key == cursor
-                lines.append(fit_pieces(title_pieces(shown, row, selected), width))
+                lines.append(title_pieces(shown, row, selected, width))
                 continue
             gap = " " * (grid.cell_width - 1)
             has_cursor = isinstance(cursor, CpuKey) and cursor.cpu in shown.cpus
