@@ -42,30 +42,31 @@ Cell = tuple[str, str]
 ELLIPSIS = "…"
 SWATCHES: list[Cell] = [("■", colour) for _, colour in UTIL_COLOURS]
 # The key line over the grid, the longest that fits the width (the last one ends in `…` when even it does not).
+# Spaces part its entries: a ` · ` would read as the offline cell's glyph.
 LEGENDS: tuple[list[Cell], ...] = (
     [
-        ("colour util% ", "dim"),
+        ("colour: util% ", "dim"),
         *SWATCHES,
-        (" 0 → 100 · bar IPC ", "dim"),
+        (" 0 → 100   bar: IPC ", "dim"),
         (IPC_GLYPHS, ""),
-        (" 0 → 4 · ", "dim"),
+        (" 0 → 4   offline ", "dim"),
         OFFLINE,
-        (" offline · ", "dim"),
+        ("   n/a ", "dim"),
         UNKNOWN,
-        (" n/a · a line starts at its first CPU · m: a row per CPU", "dim"),
+        ("   m: a row per CPU", "dim"),
     ],
     [
         ("util% ", "dim"),
         *SWATCHES,
-        (" 0→100 · IPC ", "dim"),
+        (" 0→100  IPC ", "dim"),
         (IPC_GLYPHS, ""),
-        (" 0→4 · ", "dim"),
+        (" 0→4  offline ", "dim"),
         OFFLINE,
-        (" offline · ", "dim"),
+        ("  n/a ", "dim"),
         UNKNOWN,
-        (" n/a · m: rows", "dim"),
+        ("  m: rows", "dim"),
     ],
-    [("util% ", "dim"), *SWATCHES, (" · IPC ", "dim"), (IPC_GLYPHS, ""), (" · m: rows", "dim")],
+    [("util% ", "dim"), *SWATCHES, ("  IPC ", "dim"), (IPC_GLYPHS, ""), ("  m: rows", "dim")],
 )
 # A cpulist longer than this (a scattered filter) leaves the group's title line: its cells' numbers say it.
 TITLE_CPULIST_MAX = 24
@@ -171,7 +172,8 @@ def runs(cpus: list[int]) -> list[list[int]]:
 def lay_out(groups: list[tuple[str | None, str, list[int]]], width: int, height: int) -> Grid:
     """The grid for `groups` ((PMU, label, CPUs) each) in a `width` × `height` area under the key line:
     two columns a cell, lines broken where the numbering jumps, a round number of cells a line, as far as
-    the height has room for each; else one column a cell, cells packed. What fits no height scrolls."""
+    the height has room for each; else one column a cell, cells packed. What fits no height scrolls.
+    A run of CPUs takes as few lines as the width allows, each as full as the others."""
     shown = [cpu for _, _, cpus in groups for cpu in cpus]
     label_width = len(str(max(shown))) if shown else 1
     room = max(1, width - label_width - 1)
@@ -187,7 +189,13 @@ def lay_out(groups: list[tuple[str | None, str, list[int]]], width: int, height:
         for pmu, label, cpus in groups:
             lines.append(GroupLine(pmu, label, tuple(cpus)))
             for run in runs(cpus) if split else [cpus]:
-                lines.extend(CellLine(tuple(run[start : start + per_line])) for start in range(0, len(run), per_line))
+                # As many lines as `per_line` needs, the cells shared out evenly (64 CPUs at 56 a line: two
+                # lines of 32, not 56 and 8), still a round number a line when it was.
+                count = -(-len(run) // per_line)
+                even = -(-len(run) // count) if run else per_line
+                if rounded and per_line >= 2 * ROUND_CELLS:
+                    even = min(per_line, -(-even // ROUND_CELLS) * ROUND_CELLS)
+                lines.extend(CellLine(tuple(run[start : start + even])) for start in range(0, len(run), even))
         grid = Grid(tuple(lines), cell_width, label_width)
         if len(lines) <= height:
             return grid
@@ -460,14 +468,21 @@ class CpuHeatMap(SteadyStyling, Widget, can_focus=True):
             gap = " " * (grid.cell_width - 1)
             has_cursor = isinstance(cursor, CpuKey) and cursor.cpu in shown.cpus
             pieces: list[Cell] = [(f"{shown.cpus[0]:>{grid.label_width}} ", "bold" if has_cursor else "dim")]
+            # Cells of one colour in a row are one piece (and one segment): a line's cost is its colours.
+            run, run_style = "", ""
             for cpu in shown.cpus:
                 glyph, style = cpu_cell(cpu_rows.get(cpu))
                 if has_cursor and cursor == cpu_key(cpu):
-                    style = f"{style} {CURSOR}"
-                pieces.append((glyph, style))
-                if gap:
-                    pieces.append((gap, ""))
-            lines.append(fit_pieces(pieces, width))
+                    pieces.append((run, run_style))
+                    pieces.append((glyph, f"{style} {CURSOR}"))
+                    run, run_style = gap, ""
+                elif style == run_style:
+                    run += glyph + gap
+                else:
+                    pieces.append((run, run_style))
+                    run, run_style = glyph + gap, style
+            pieces.append((run, run_style))
+            lines.append(fit_pieces([piece for piece in pieces if piece[0]], width))
         return lines
 
     def _paint(self, whole: bool = False) -> None:

@@ -6,7 +6,16 @@ import re
 
 import pytest
 from sysfs_trees import build_hybrid_many, build_server_448
-from tui_support import SHOWN_TICK, ScriptedFeed, paused_replay, recording_for, run_until, snapshots_of, wait_for_tick
+from tui_support import (
+    SHOWN_TICK,
+    ScriptedFeed,
+    paused_replay,
+    recording_for,
+    run_until,
+    settle,
+    snapshots_of,
+    wait_for_tick,
+)
 
 from pmutop.live.topology_loader import topology_of
 from pmutop.model.metrics import MetricKey
@@ -339,3 +348,16 @@ def test_a_title_too_long_drops_whole_pieces_before_it_cuts_one(hybrid_128):
         assert len(text) <= width
         # Whole pieces, or cut with an ellipsis once only the name and count are left.
         assert text.endswith(ELLIPSIS) or re.fullmatch(r"Σ cpu_core performance · 64 CPUs( · \S+ [\d.~]+)*", text)
+
+
+@SIZES
+def test_heat_map_with_a_cpu_selected(snap_compare, hybrid_128, size):
+    """The map of a 128-CPU hybrid machine, the cursor on cpu66 (on an E-core) and the detail area on it."""
+    app = PmutopApp(paused_replay(hybrid_128))
+
+    async def select_cpu66(pilot) -> None:
+        await wait_for_tick(pilot, app)
+        app.heat_map.select(cpu_key(66))
+        await settle(pilot, app)
+
+    assert snap_compare(app, terminal_size=size, run_before=select_cpu66)
