@@ -29,6 +29,7 @@ from pmutop.model.metrics import MetricKey
 from pmutop.model.snapshot import CpuRow, PmuRow, Snapshot
 from pmutop.model.text import printable
 from pmutop.tui.live_model import CpuKey, LiveModel, RowKey, cpu_key, pmu_key
+from pmutop.tui.live_pane import CURSOR_BINDINGS
 from pmutop.tui.paint import SteadyStyling, repaint_lines
 from pmutop.tui.text import metric_cell
 
@@ -231,15 +232,10 @@ class CpuHeatMap(SteadyStyling, Widget, can_focus=True):
     selected here); the app calls `show` with each snapshot and `refresh_groups` when the filter changed."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor_up", "Cursor up", show=False),
-        Binding("down", "cursor_down", "Cursor down", show=False),
+        *CURSOR_BINDINGS,
         # In a replay ← and → seek (the app's keys come first); shift+←/→ move the cursor there too.
         Binding("left,shift+left", "cursor_left", "Cursor left", show=False),
         Binding("right,shift+right", "cursor_right", "Cursor right", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,ctrl+home", "cursor_first", "First", show=False),
-        Binding("end,ctrl+end", "cursor_last", "Last", show=False),
     ]
     DEFAULT_CSS = "CpuHeatMap { height: 1fr; min-height: 5; padding: 0 1; }"
 
@@ -417,10 +413,10 @@ class CpuHeatMap(SteadyStyling, Widget, can_focus=True):
     def action_page_down(self) -> None:
         self._step_lines(self._content_height())
 
-    def action_cursor_first(self) -> None:
+    def action_cursor_top(self) -> None:
         self._step_cells(-len(self.model.counted_cpus) - len(self.groups))
 
-    def action_cursor_last(self) -> None:
+    def action_cursor_bottom(self) -> None:
         self._step_cells(len(self.model.counted_cpus) + len(self.groups))
 
     def on_click(self, event: events.Click) -> None:
