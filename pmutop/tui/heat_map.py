@@ -249,7 +249,6 @@ class CpuHeatMap(SteadyStyling, Widget, can_focus=True):
     def __init__(self, model: LiveModel, **kwargs) -> None:
         super().__init__(**kwargs)
         self.model = model
-        self.snapshot: Snapshot | None = None
         self._cpu_rows: dict[int, CpuRow] = {}
         self._pmu_rows: dict[str, PmuRow] = {}
         self.groups: list[tuple[str | None, str, list[int]]] = []
@@ -286,7 +285,6 @@ class CpuHeatMap(SteadyStyling, Widget, can_focus=True):
             self._paint(whole=True)
 
     def show(self, snapshot: Snapshot | None) -> None:
-        self.snapshot = snapshot
         self._cpu_rows = {row.cpu: row for row in snapshot.cpus} if snapshot else {}
         self._pmu_rows = {row.pmu: row for row in snapshot.pmus} if snapshot else {}
         if self.display:
