@@ -1,7 +1,7 @@
 """pmutop at 2, 224 and 448 CPUs, side by side with its anchors, in one run. Run by hand (root), not in tests:
 
     .venv/bin/python benchmarks/big_machines.py [--seconds 20] [--warmup 5] [--size 200x60] [--skip-tui]
-        [--before TREE]
+        [--skip-model] [--views first,m] [--before TREE]
 
 Recordings are synthetic (tests/synthetic_recordings.py: the real Sampler over a scripted kernel) over
 fixture trees from tests/sysfs_trees.py: this VM (2 CPUs), a hybrid-style machine with two core PMUs
@@ -14,14 +14,16 @@ For each it measures:
   `git archive main | tar -x -C TREE`, the built extension copied into TREE/pmutop/kernel) on the same
   recordings, in the same run;
 - the TUI replaying it at 1 s a tick in a detached tmux of --size: CPU per second of the process and of its
-  UI (main) thread, on Textual's stock paint path and on pmutop's fast one, and `htop -d 10` in the same
-  tmux size in the same run.
+  UI (main) thread, on Textual's stock paint path and on pmutop's fast one, in the view it starts in and
+  after `m` (--views), and `htop -d 10` in the same tmux size in the same run; with --before TREE, that
+  tree's TUI too, each beside this one's.
 """
 
 import argparse
 import inspect
 import os
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -203,6 +205,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--size", default="200x60")
     parser.add_argument("--skip-tui", action="store_true")
+    parser.add_argument("--skip-model", action="store_true", help="only the TUI part")
+    parser.add_argument("--views", default="first,m", help="the TUI's views to measure (first: as it starts; m)")
     parser.add_argument("--rss-minutes", type=float, default=0, help="also measure the TUI's RSS after this long")
     parser.add_argument("--modes", default="stock,fast", help="Textual paint paths to measure (stock, fast)")
     parser.add_argument("--before", type=Path, help="source tree of another pmutop to measure beside this one")
@@ -215,15 +219,16 @@ def main() -> None:
             tui_rss(Path(directory), args.rss_minutes, size)
             return
         made = recordings(Path(directory), ticks)
-        print(f"model update per tick, and `pmutop stat --input` CPU per tick ({ticks} ticks):")
-        for name, (recording, whole, short) in made.items():
-            median, p90 = model_update_ms(recording)
-            stat = stat_input_ms_per_tick(whole, short, ticks)
-            print(f"  {name}: model {median:.2f} ms (p90 {p90:.2f}); stat --input {stat:.2f} ms")
-            if args.before:
-                median, p90 = model_update_ms_in(args.before.resolve(), whole)
-                stat = stat_input_ms_per_tick(whole, short, ticks, tree=args.before.resolve())
-                print(f"  {name}, --before: model {median:.2f} ms (p90 {p90:.2f}); stat --input {stat:.2f} ms")
+        if not args.skip_model:
+            print(f"model update per tick, and `pmutop stat --input` CPU per tick ({ticks} ticks):")
+            for name, (recording, whole, short) in made.items():
+                median, p90 = model_update_ms(recording)
+                stat = stat_input_ms_per_tick(whole, short, ticks)
+                print(f"  {name}: model {median:.2f} ms (p90 {p90:.2f}); stat --input {stat:.2f} ms")
+                if args.before:
+                    median, p90 = model_update_ms_in(args.before.resolve(), whole)
+                    stat = stat_input_ms_per_tick(whole, short, ticks, tree=args.before.resolve())
+                    print(f"  {name}, --before: model {median:.2f} ms (p90 {p90:.2f}); stat --input {stat:.2f} ms")
         if args.skip_tui:
             return
         missing = [tool for tool in ("tmux", "htop") if shutil.which(tool) is None]
@@ -232,19 +237,23 @@ def main() -> None:
         print(f"CPU per second at {args.size}, {args.seconds:g} s after {args.warmup:g} s (process / UI thread):")
         htop = steady_cpu_in_tmux(["htop", "-d", "10"], size, args.seconds, args.warmup)
         print(f"  htop -d 10: {1000 * htop / args.seconds:.2f} ms")
+        views = {"first": ("first view", ()), "m": ("m", ("m",))}
+        trees = {"": REPO, ", --before": args.before.resolve()} if args.before else {"": REPO}
         for name, (_, whole, _) in made.items():
             # The view it starts in (the heat map where the CPUs' rows do not fit), then the other (`m`).
-            for view, keys in (("first view", ()), ("m", ("m",))):
+            for view, keys in (views[choice] for choice in args.views.split(",")):
                 for mode in args.modes.split(","):
-                    environment = ["env", "PMUTOP_TEXTUAL_STOCK=1"] if mode == "stock" else []
-                    command = [*environment, *PMUTOP, "replay", str(whole)]
-                    process, ui = steady_cpu_in_tmux(
-                        command, size, args.seconds, args.warmup, process_and_ui_thread_cpu, keys
-                    )
-                    print(
-                        f"  pmutop replay, {name}, {view}, {mode} paint: {1000 * process / args.seconds:.2f} ms"
-                        f" / UI {1000 * ui / args.seconds:.2f} ms ({ui / htop:.1f}× htop)"
-                    )
+                    for which, tree in trees.items():
+                        environment = "env PMUTOP_TEXTUAL_STOCK=1 " if mode == "stock" else ""
+                        # From the tree's directory, whose pmutop `python -m` imports first.
+                        command = ["sh", "-c", f"cd {tree} && exec {environment}{shlex.join(PMUTOP)} replay {whole}"]
+                        process, ui = steady_cpu_in_tmux(
+                            command, size, args.seconds, args.warmup, process_and_ui_thread_cpu, keys
+                        )
+                        print(
+                            f"  pmutop replay{which}, {name}, {view}, {mode} paint: {1000 * process / args.seconds:.2f}"
+                            f" ms / UI {1000 * ui / args.seconds:.2f} ms ({ui / htop:.1f}× htop)"
+                        )
 
 
 if __name__ == "__main__":

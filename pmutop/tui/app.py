@@ -140,7 +140,7 @@ class PmutopApp(App):
     def compose(self) -> ComposeResult:
         # Kept as attributes: the per-tick code would otherwise look each of them up in the DOM every tick.
         self.live = LiveTable(self.topology, self.feed.cpus, id="live")
-        self.heat_map = CpuHeatMap(self.topology, self.feed.cpus, id="heat-map")
+        self.heat_map = CpuHeatMap(self.live.model, id="heat-map")
         self.header = Static(id="header")
         self.banner = Static(id="banner")
         self.detail = Static(id="detail")
@@ -166,11 +166,12 @@ class PmutopApp(App):
     def on_mount(self) -> None:
         self.filter_box.display = False
         self.task_pane.display = False
-        cpus = len(self.topology.cpus)
+        # The CPUs counted (`-C`), not the machine's: those are the table's rows.
+        cpus = len(self.feed.cpus)
         self.heat_map.display = cpus >= HEAT_MAP_MIN_CPUS and cpus > self.size.height
         self.live.display = not self.heat_map.display
         self._apply_topology_visibility()
-        self.live.focus()
+        self._main_view().focus()
         if self.config is not None:
             apply_config(self, self.config)
         self._update_header()
@@ -353,10 +354,14 @@ class PmutopApp(App):
             text.append("  (x hides)", style="dim")
             self._set_text(banner, text)
 
+    def _main_view(self) -> LiveTable | CpuHeatMap:
+        """The view of the CPUs shown: the table or the heat map (`m`)."""
+        return self.heat_map if self.heat_map.display else self.live
+
     def _update_detail(self) -> None:
-        live = self.live
-        key = live.selected_key
-        self._set_text(self.detail, live.model.describe(key))
+        # The row selected in the view shown, described by the table's model (which both views show).
+        key = self._main_view().selected_key
+        self._set_text(self.detail, self.live.model.describe(key))
         history = self.history
         if key is None:
             history.show("", "", [], None)
@@ -370,6 +375,9 @@ class PmutopApp(App):
         history.show(f"{row_name}: no history yet", "dim", [], None)
 
     def on_live_table_row_highlighted(self, _event: LiveTable.RowHighlighted) -> None:
+        self._update_detail()
+
+    def on_cpu_heat_map_cell_highlighted(self, _event: CpuHeatMap.CellHighlighted) -> None:
         self._update_detail()
 
     def on_topology_tree_cpus_highlighted(self, message: TopologyTree.CpusHighlighted) -> None:
@@ -462,6 +470,7 @@ class PmutopApp(App):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
             self.live.set_filter(event.value)
+            self.heat_map.refresh_groups()
             self._update_header()
             self._update_detail()
 
@@ -478,7 +487,7 @@ class PmutopApp(App):
 
     def _close_filter(self) -> None:
         self.filter_box.display = False
-        self.live.focus()
+        self._main_view().focus()
 
     def action_pick_process(self) -> None:
         def follow(pid: int | None) -> None:
@@ -513,17 +522,24 @@ class PmutopApp(App):
         self._topology_choice = not tree.display
         self._apply_topology_visibility()
         if not tree.display and self.focused is tree:
-            self.live.focus()
+            self._main_view().focus()
 
     def action_toggle_grouping(self) -> None:
         self.live.set_grouped(not self.live.model.grouped)
         self._update_header()
 
     def action_toggle_heat_map(self) -> None:
+        """The other view, focused if the one it replaces was, its cursor on the row selected in that one."""
+        before = self._main_view()
         shown = not self.heat_map.display
         self.heat_map.display = shown
         self.live.display = not shown
+        after = self._main_view()
         self.heat_map.show(self.snapshot)
+        after.select(before.selected_key)
+        if self.focused is before:
+            after.focus()
+        self._update_detail()
 
     def action_choose_columns(self) -> None:
         def chosen(keys: tuple[str, ...] | None) -> None:

@@ -376,12 +376,13 @@ class LiveModel:
             and matches_filter(self.filter_text, cpu.cpu, cpu.core_pmu, cpu.core_type.label if cpu.core_type else None)
         ]
 
-    def row_order(self) -> list[RowKey]:
-        """The rows shown, top to bottom: each core PMU's Σ row and (grouped) its CPUs under it, then the
-        CPUs of no core PMU (ungrouped: all the CPUs, after the Σ rows)."""
-        rows = self._rows_now()[0]
+    def groups(self) -> list[tuple[str | None, list[int]]]:
+        """The CPUs shown (counted, and through the filter), by core PMU in core-type order, each in the
+        topology's order: (PMU name, its CPUs), then (None, those of no core PMU) if any. A core PMU is there
+        when some of its CPUs are, or (with none) when the filter names it. The table and the heat map both
+        show these."""
         visible = self._visible_cpus()
-        order: list[RowKey] = []
+        groups: list[tuple[str | None, list[int]]] = []
         owned: set[int] = set()
         core_pmu_of = self._core_pmu_of
         for core_type in self.topology.core_types:
@@ -389,11 +390,26 @@ class LiveModel:
             members = [cpu for cpu in visible if core_pmu_of[cpu] == core_type.pmu]
             owned.update(members)
             if members or (pmu and matches_filter(self.filter_text, -1, pmu.name, core_type.label)):
-                order.append(pmu_key(core_type.pmu))
-            if self.grouped:
+                groups.append((core_type.pmu, members))
+        rest = [cpu for cpu in visible if cpu not in owned]
+        if rest:
+            groups.append((None, rest))
+        return groups
+
+    def row_order(self) -> list[RowKey]:
+        """The rows shown, top to bottom: each core PMU's Σ row and (grouped) its CPUs under it, then the
+        CPUs of no core PMU (ungrouped: all the CPUs, after the Σ rows)."""
+        rows = self._rows_now()[0]
+        order: list[RowKey] = []
+        ungrouped: list[int] = []
+        for pmu, members in self.groups():
+            if pmu is not None:
+                order.append(pmu_key(pmu))
+            if self.grouped and pmu is not None:
                 order.extend(cpu_key(cpu) for cpu in self._sorted_cpus(members, rows))
-        rest = [cpu for cpu in visible if cpu not in owned] if self.grouped else visible
-        order.extend(cpu_key(cpu) for cpu in self._sorted_cpus(rest, rows))
+            else:
+                ungrouped.extend(members)
+        order.extend(cpu_key(cpu) for cpu in self._sorted_cpus(ungrouped, rows))
         return order
 
     def no_match_notice(self) -> str:
@@ -413,11 +429,12 @@ class LiveModel:
         """The text shown in one column of a row (LABEL_COLUMN or a chosen column's key)."""
         return self.row_cells(key)[(LABEL_COLUMN, *self.column_keys).index(column)][0]
 
-    def _core_type_of(self, pmu: str) -> str:
+    def core_type_label(self, pmu: str) -> str:
+        """The core type a core PMU covers, in words ("performance"); "" for another PMU."""
         return next((t.label for t in self.topology.core_types if t.pmu == pmu), "")
 
     def _pmu_cells(self, name: str, row: PmuRow | None) -> tuple[Cell, ...]:
-        core_type = self._core_type_of(name)
+        core_type = self.core_type_label(name)
         label: Cell = (f"Σ {name}", "bold")
         if row is None:
             return (label, *placeholder_cells((core_type, "bold"), columns=self.columns))
@@ -488,7 +505,7 @@ class LiveModel:
         text = Text()
         text.append_text(literal(name, "bold"))
         if pmu is not None:
-            text.append(f" type {pmu.type} · {self._core_type_of(name)} · CPUs {format_cpulist(pmu.cpus) or 'none'}")
+            text.append(f" type {pmu.type} · {self.core_type_label(name)} · CPUs {format_cpulist(pmu.cpus) or 'none'}")
         row = self._rows_now()[1].get(name)
         if row is not None:
             if row.encoding:

@@ -31,6 +31,16 @@ from pmutop.tui.paint import SteadyStyling, Styling, repaint_lines
 
 # Lines above the rows that do not scroll: the column headings.
 HEADING_LINES = 1
+# The keys that move a cursor over rows, the table's and the heat map's (in a replay, the app's home and end
+# seek: ctrl+home and ctrl+end move the cursor there).
+CURSOR_BINDINGS: tuple[Binding, ...] = (
+    Binding("up", "cursor_up", "Cursor up", show=False),
+    Binding("down", "cursor_down", "Cursor down", show=False),
+    Binding("pageup", "page_up", "Page up", show=False),
+    Binding("pagedown", "page_down", "Page down", show=False),
+    Binding("home,ctrl+home", "cursor_top", "Top", show=False),
+    Binding("end,ctrl+end", "cursor_bottom", "Bottom", show=False),
+)
 
 
 class LiveTable(SteadyStyling, ScrollView, can_focus=True):
@@ -38,14 +48,7 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
     snapshot and the setters for view options here (each repaints what it changed), and reads the view's
     state (sort, grouping, filter, columns) from `model`."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor_up", "Cursor up", show=False),
-        Binding("down", "cursor_down", "Cursor down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,ctrl+home", "cursor_top", "Top", show=False),
-        Binding("end,ctrl+end", "cursor_bottom", "Bottom", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(CURSOR_BINDINGS)
     COMPONENT_CLASSES: ClassVar[set[str]] = {"live-table--header", "live-table--cursor"}
     # The look of Textual's DataTable, which this replaces.
     DEFAULT_CSS = """
@@ -191,6 +194,11 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
             self.cursor_row = row
         self._scroll_to_cursor()
         self._announce()
+
+    def select(self, key: RowKey | None) -> None:
+        """Put the cursor on this row, if the table shows it."""
+        if key in self._order:
+            self.move_cursor(self._order.index(key))
 
     def _page_rows(self) -> int:
         return max(1, self.scrollable_content_region.height - HEADING_LINES)

@@ -49,7 +49,7 @@ KEYS_HELP = (
     ("c", "choose the columns (pmutop's and one per -e event); kept with interval, sort and theme"),
     ("x", "hide the notice banner"),
     ("ctrl+p", "command palette: the same actions, theme, save snapshot (SVG)"),
-    ("↑ ↓ PgUp PgDn", "move in the focused pane; Tab switches panes"),
+    ("↑ ↓ PgUp PgDn", "move in the focused pane (the heat map: ← → too, shift+← → in a replay); Tab switches panes"),
 )
 COLUMNS_HELP = (
     (MetricKey.GHZ.label, "cycles / busy time: the clock while not idle"),
