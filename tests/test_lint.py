@@ -61,3 +61,23 @@ def test_a_metric_named_by_a_string_is_a_type_error(tmp_path):
     assert len(errors) == 2, result.stdout
     assert 'face.py:4: error: Argument 1 to "metric" of "CpuRow" has incompatible type "str"' in errors[0]
     assert 'face.py:6: error: "type[MetricKey]" has no attribute "IPX"' in errors[1]
+
+
+def test_a_table_column_named_by_a_string_is_a_type_error(tmp_path):
+    """The live table's columns are keyed by ColumnKeys (a MetricKey, a -e event's EventKey or a
+    TableColumn): a face that names one by a bare string fails the type check."""
+    face = tmp_path / "face.py"
+    face.write_text(
+        "from pmutop.tui.live_model import LiveModel, TableColumn, cpu_key\n"
+        "def shown(model: LiveModel) -> object:\n"
+        "    return model.cell(cpu_key(0), TableColumn.COVERAGE), model.cell(cpu_key(0), 'coverage')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", "/dev/null", str(face)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    errors = [line for line in result.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1, result.stdout
+    assert 'face.py:3: error: Argument 2 to "cell" of "LiveModel" has incompatible type "str"' in errors[0]
