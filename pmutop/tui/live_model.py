@@ -8,13 +8,14 @@ Textual stays out of this module (an import-linter contract in pyproject.toml sa
 run without an app.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
 from rich.text import Text
 
+from pmutop.model.absence import why_not_available
 from pmutop.model.coverage import row_coverage
 from pmutop.model.cpulist import format_cpulist, parse_cpulist
 from pmutop.model.metrics import MetricKey
@@ -96,10 +97,6 @@ Cell = tuple[str, str]
 Sort = tuple[str, ColumnKey | None]
 BLANK: Cell = ("", "")
 ASCENDING, DESCENDING = "▲", "▼"
-# Why a column is n/a when the row has no such figure at all (no counter failed, the model noted nothing).
-ABSENT_WHY: dict[ColumnKey, str] = {
-    MetricKey.EFFECTIVE_GHZ: "TSC × APERF/MPERF, per CPU only, where the msr PMU has aperf and mperf (x86)",
-}
 
 
 # -- row keys ---------------------------------------------------------------------------------
@@ -488,13 +485,13 @@ class LiveModel:
         elif isinstance(row, PmuRow):
             said = (
                 key,
-                _reasons(row.metrics, self.columns),
+                self._reasons(row),
                 row.encoding,
                 row.metric(MetricKey.CYCLES).coverage,
                 row.extrapolated_share,
             )
         else:
-            said = (key, row.online, _reasons(row.metrics, self.columns))
+            said = (key, row.online, self._reasons(row))
         if self._described is None or self._described[0] != said:
             text = self._describe_pmu(key.pmu) if isinstance(key, PmuKey) else self._describe_cpu(key.cpu)
             self._described = (said, text)
@@ -518,7 +515,7 @@ class LiveModel:
                     f" · {row.extrapolated_share * 100:.1f}% of cycles+instructions extrapolated (multiplexed)",
                     style="yellow",
                 )
-            _append_reasons(text, row.metrics, self.columns)
+            _append_reasons(text, self._reasons(row))
         return text
 
     def _describe_cpu(self, cpu: int) -> Text:
@@ -543,31 +540,30 @@ class LiveModel:
             text.append(" · offline: its counters resume when it comes back online", style="yellow")
             return text
         if row is not None:
-            _append_reasons(text, row.metrics, self.columns)
+            _append_reasons(text, self._reasons(row))
         return text
 
+    def _reasons(self, row: CpuRow | PmuRow) -> tuple[tuple[str, str], ...]:
+        """(column heading, why) for each n/a figure column of the row: the counter's failure, the model's
+        note (a CPU too idle to measure its clock), or why the row has no such figure
+        (pmutop.model.absence)."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            return ()
+        reasons = []
+        for key, heading, _ in self.columns:
+            if isinstance(key, TableColumn):
+                continue
+            why = why_not_available(key, row.metrics.get(key), row, snapshot, self.topology)
+            if why:
+                reasons.append((heading, why))
+        return tuple(reasons)
 
-def _reasons(metrics: Mapping[str, Metric], columns: tuple[Column, ...]) -> tuple[tuple[str, str], ...]:
-    """(column heading, why) for each n/a column: the counter's failure, or the model's note (a CPU too
-    idle to measure its clock), or for a figure the row does not have, ABSENT_WHY."""
-    reasons = []
-    for key, heading, _ in columns:
-        metric = metrics.get(key)
-        if metric is None:
-            why = ABSENT_WHY.get(key)
-        elif metric.value is None:
-            why = metric.failure.explanation if metric.failure is not None else metric.note
-        else:
-            why = None
-        if why:
-            reasons.append((heading, why))
-    return tuple(reasons)
 
-
-def _append_reasons(text: Text, metrics: Mapping[str, Metric], columns: tuple[Column, ...]) -> None:
+def _append_reasons(text: Text, reasons: tuple[tuple[str, str], ...]) -> None:
     """One line per distinct reason, naming the columns it blanks."""
     by_reason: dict[str, list[str]] = {}
-    for heading, why in _reasons(metrics, columns):
+    for heading, why in reasons:
         by_reason.setdefault(why, []).append(heading)
     for reason, headings in by_reason.items():
         text.append("\n")
