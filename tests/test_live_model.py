@@ -240,7 +240,7 @@ def test_every_na_cell_has_its_reason_in_the_detail_area():
         "cpu_atom/cache-misses/ n/a: cpu_atom/cache-misses/ counts on cpu_atom's CPUs only (16-23), not on cpu0" in cpu0
     )
     core = model.describe(CORE).plain
-    assert "cs n/a: cs is a software event, not cpu_core's" in core
+    assert "cs n/a: cs is an event of the software PMU, not of cpu_core" in core
     assert "none of them cpu_core's" in core
     assert model.cell(CORE, TableColumn.COVERAGE) == "98%", "the table's own columns are never n/a"
 

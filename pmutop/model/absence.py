@@ -38,15 +38,17 @@ def why_not_available(
 def _absent_event_why(label: str, row: CpuRow | PmuRow, snapshot: Snapshot, topology: Topology) -> str:
     shown = printable(label)
     known = [pmu for pmu in map(topology.pmu, dict.fromkeys(t.pmu for t in snapshot.events if t.label == label)) if pmu]
-    cores = [pmu for pmu in known if pmu.is_core]
     if isinstance(row, PmuRow):
+        if any(pmu.name == row.pmu for pmu in known):
+            return f"{shown} has no total on {printable(row.pmu)} this interval"
+        cores = [pmu for pmu in known if pmu.is_core]
         if cores:
             cpus = format_cpulist(sorted({cpu for pmu in cores for cpu in pmu.cpus}))
             names = " and ".join(f"{printable(pmu.name)}'s" for pmu in cores)
             return f"{shown} counts on {names} CPUs only ({cpus}), none of them {printable(row.pmu)}'s"
-        kinds = " and ".join(dict.fromkeys(map(_kind, known))) or "another PMU's"
+        owners = " and ".join(map(_owner, known)) or "another"
         return (
-            f"{shown} is a {kinds} event, not {printable(row.pmu)}'s: the CPU rows show it, "
+            f"{shown} is an event of the {owners} PMU, not of {printable(row.pmu)}: the CPU rows show it, "
             "and a core PMU's Σ row sums only its own events"
         )
     where = sorted({cpu for pmu in known for cpu in pmu.cpus})
@@ -56,6 +58,6 @@ def _absent_event_why(label: str, row: CpuRow | PmuRow, snapshot: Snapshot, topo
     return f"{shown} has no counter on cpu{row.cpu}: it did not open there"
 
 
-def _kind(pmu: Pmu) -> str:
-    """`software`, `tracepoint`, or `uncore (uncore_imc_0)` where the name says more than the kind."""
-    return str(pmu.kind) if pmu.name == pmu.kind else f"{pmu.kind} ({printable(pmu.name)})"
+def _owner(pmu: Pmu) -> str:
+    """`software`, `tracepoint`, or `uncore_imc_0 (uncore)` where the kind says more than the name."""
+    return printable(pmu.name) if pmu.name == pmu.kind else f"{printable(pmu.name)} ({pmu.kind})"
