@@ -129,3 +129,22 @@ def test_hybrid_recording_shows_each_event_per_core_pmu(pmutop_command):
     ).stdout
     assert max(len(line) for line in text.splitlines()) <= 120
     assert re.search(r"^\s+3\.000\s+all\s+[\d,]+~\s+cpu_atom/branch-misses/\s+75%\s+8/8$", text, re.M)
+
+
+@pytest.mark.parametrize("mode", [(), ("-A",), ("--per-pmu",), ("--per-core",), ("--per-socket",)])
+@pytest.mark.parametrize("fixture", ["alder-lake-events.jsonl", "arm64-two-pmu.jsonl"])
+def test_every_na_in_stat_text_has_a_numbered_note(pmutop_command, mode, fixture):
+    """No bare n/a in any layout of the text output: a figure a row does not carry (eff GHz on a core
+    PMU's row), a failed counter and one that did not count all print n/a[N] with note N."""
+    path = FIXTURE.parent / fixture
+    result = subprocess.run(
+        [*pmutop_command, "stat", "--input", str(path), *mode], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if not line.startswith("#")]
+    assert not [line for line in rows if re.search(r"n/a(?!\[\d+\])", line)]
+    referenced = {int(n) for line in rows for n in re.findall(r"n/a\[(\d+)\]", line)}
+    noted = {int(n) for n in re.findall(r"^# \[(\d+)\] ", result.stdout, re.M)}
+    assert referenced <= noted
+    if fixture.startswith("alder") and "--per-pmu" in mode:
+        assert "# [1] TSC × APERF/MPERF, per CPU only" in result.stdout

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -39,18 +41,36 @@ def test_types_check():
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr
 
 
-def test_a_metric_named_by_a_string_is_a_type_error(tmp_path):
-    """A face that looks a figure up by a string (misspelt or not) fails the type check, where a
-    lookup would otherwise quietly give "not counted"."""
-    face = tmp_path / "face.py"
-    face.write_text(
+# A face that names a figure or a table column by a string (misspelt or not) fails the type check,
+# where a lookup would otherwise quietly give "not counted": (face source, mypy's errors expected).
+TYPED_NAMES = {
+    "metric": (
         "from pmutop.model.metrics import MetricKey\n"
         "from pmutop.model.snapshot import CpuRow\n"
         "def shown(row: CpuRow) -> object:\n"
         "    return row.metric(MetricKey.IPC), row.metric('ipx')\n"
         "def untyped(row):\n"
-        "    return MetricKey.IPX\n"
-    )
+        "    return MetricKey.IPX\n",
+        (
+            'face.py:4: error: Argument 1 to "metric" of "CpuRow" has incompatible type "str"',
+            'face.py:6: error: "type[MetricKey]" has no attribute "IPX"',
+        ),
+    ),
+    # The live table's columns are keyed by ColumnKeys (a MetricKey, a -e event's EventKey or a TableColumn).
+    "table column": (
+        "from pmutop.tui.live_model import LiveModel, TableColumn, cpu_key\n"
+        "def shown(model: LiveModel) -> object:\n"
+        "    return model.cell(cpu_key(0), TableColumn.COVERAGE), model.cell(cpu_key(0), 'coverage')\n",
+        ('face.py:3: error: Argument 2 to "cell" of "LiveModel" has incompatible type "str"',),
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", TYPED_NAMES)
+def test_a_name_given_as_a_string_is_a_type_error(tmp_path, kind):
+    source, expected = TYPED_NAMES[kind]
+    face = tmp_path / "face.py"
+    face.write_text(source)
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", "/dev/null", str(face)],
         cwd=REPO,
@@ -58,6 +78,6 @@ def test_a_metric_named_by_a_string_is_a_type_error(tmp_path):
         text=True,
     )
     errors = [line for line in result.stdout.splitlines() if ": error:" in line]
-    assert len(errors) == 2, result.stdout
-    assert 'face.py:4: error: Argument 1 to "metric" of "CpuRow" has incompatible type "str"' in errors[0]
-    assert 'face.py:6: error: "type[MetricKey]" has no attribute "IPX"' in errors[1]
+    assert len(errors) == len(expected), result.stdout
+    for error, wanted in zip(errors, expected, strict=True):
+        assert wanted in error

@@ -10,16 +10,19 @@ from sysfs_trees import build_alder_lake
 
 from pmutop.kernel.sysfs import read_sysfs
 from pmutop.live.topology_loader import topology_of
+from pmutop.model.rates import RateModel
 from pmutop.model.residency import ResidencyMethod
 from pmutop.model.samples import CounterFailure
-from pmutop.model.snapshot import CpuRow, Metric, PmuRow, Snapshot, TaskRow
+from pmutop.model.snapshot import CpuRow, Metric, PmuRow, Snapshot, TaskRow, event_metric
 from pmutop.model.topology import Topology
+from pmutop.recording.format import read_recording
 from pmutop.tui.live_model import (
     COLUMNS,
     LABEL_COLUMN,
     CpuKey,
     LiveModel,
     PmuKey,
+    TableColumn,
     cpu_key,
     pmu_key,
 )
@@ -198,6 +201,48 @@ def test_describe_names_each_reason_once(alder_lake):
     assert model.describe(cpu_key(23)).plain.endswith("offline: its counters resume when it comes back online")
     assert model.describe(ATOM).plain.startswith("cpu_atom type 8 · efficiency · CPUs 16-22")
     assert model.describe(None).plain == ""
+
+
+EVENTS_FIXTURE = REPO / "tests" / "fixtures" / "recordings" / "alder-lake-events.jsonl"
+
+
+def replayed(path: Path) -> tuple[Topology, Snapshot]:
+    """The recording's topology and its last snapshot, as the replay's RateModel makes it."""
+    recording = read_recording(path)
+    topology = topology_of(recording.header.sysfs)
+    model = RateModel(topology, recording.header.layouts, recording.header.notices)
+    snapshots = [model.update(tick) for tick in recording.ticks]
+    return topology, snapshots[-1]
+
+
+def test_every_na_cell_has_its_reason_in_the_detail_area():
+    """Every row of the hybrid -e recording with every column, its events too: each n/a cell's column is
+    named in the selected row's description with a reason, whether a counter failed, the model noted
+    why, or the row carries no such figure (an event of another PMU, a software event on a Σ row)."""
+    topology, last = replayed(EVENTS_FIXTURE)
+    labels = dict.fromkeys(total.label for total in last.events)
+    model = LiveModel(topology, tuple(cpu.cpu for cpu in topology.cpus))
+    model.set_columns((*COLUMNS, *((event_metric(label), label, 12) for label in labels)))
+    model.show(last)
+    unexplained, seen = [], 0
+    for key in model.row_order():
+        described = model.describe(key).plain.split("\n")
+        for (column, heading, _), (text, _) in zip(model.columns, model.row_cells(key)[1:], strict=True):
+            if text != "n/a":
+                continue
+            seen += 1
+            if not any(line.startswith(heading) or f", {heading}" in line.split(" n/a: ")[0] for line in described):
+                unexplained.append((key.name, column))
+    assert seen > 24, "the fixture has n/a cells of each kind"
+    assert unexplained == []
+    cpu0 = model.describe(cpu_key(0)).plain
+    assert (
+        "cpu_atom/cache-misses/ n/a: cpu_atom/cache-misses/ counts on cpu_atom's CPUs only (16-23), not on cpu0" in cpu0
+    )
+    core = model.describe(CORE).plain
+    assert "cs n/a: cs is an event of the software PMU, not of cpu_core" in core
+    assert "none of them cpu_core's" in core
+    assert model.cell(CORE, TableColumn.COVERAGE) == "98%", "the table's own columns are never n/a"
 
 
 def test_the_view_model_runs_without_textual():

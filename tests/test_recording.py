@@ -306,6 +306,8 @@ def test_replay_feed_hands_on_its_state_before_each_snapshot(alder_lake):
 
     def on_snapshot(snapshot):
         positions_at_snapshot.append((snapshot.index, states[-1].playback.position))
+        # What the header shows is the snapshot's interval number, as stat numbers it.
+        assert states[-1].playback.interval == snapshot.index
 
     def on_end(reason):
         done.set()
@@ -317,6 +319,7 @@ def test_replay_feed_hands_on_its_state_before_each_snapshot(alder_lake):
     assert positions_at_snapshot == [(index, index + 1) for index in range(1, TICKS)]
     last = states[-1]
     assert last.source is FeedSource.RECORDING and last.playback.at_end and last.playback.total == TICKS
+    assert last.playback.interval == last.playback.intervals == TICKS - 1
     assert last.capabilities == {FeedCapability.PAUSE, FeedCapability.STEP, FeedCapability.SEEK}
     paused = feed.set_paused(True)
     assert paused.paused and states[-1] == paused

@@ -4,13 +4,15 @@ import csv
 import io
 import json
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from pmutop.model.absence import ABSENT_FIGURE_WHY
 from pmutop.model.aggregate import AggregateRow
 from pmutop.model.coverage import row_coverage
 from pmutop.model.metrics import MetricKey, whole
 from pmutop.model.snapshot import (
     NOT_COUNTED,
+    NOT_COUNTED_WHY,
     CpuRow,
     EventTotal,
     Metric,
@@ -52,6 +54,23 @@ CSV_METRICS: tuple[MetricName, ...] = (
 )
 
 
+# What a row that lacks a figure of the table shows in its place: n/a with why it lacks it, made once.
+_ABSENT: dict[str, Metric] = {
+    name: Metric(None, note=ABSENT_FIGURE_WHY.get(name, NOT_COUNTED_WHY)) for name, _ in TEXT_COLUMNS
+}
+
+
+def explained(metrics: Mapping[str, Metric]) -> Callable[[MetricName], Metric]:
+    """A row's lookup that gives a figure of the table the row does not carry (eff GHz on a core PMU's
+    row) as n/a with its reason, numbered in the notes like any other."""
+
+    def metric_of(name: MetricName) -> Metric:
+        metric = metrics.get(name)
+        return metric if metric is not None else _ABSENT.get(name, NOT_COUNTED)
+
+    return metric_of
+
+
 def cell(metric: Metric, write: Callable[[float], str], note: str = "") -> str:
     """A figure as text (`write` makes it); n/a carries its note's number (`n/a[1]`) when there is one."""
     if metric.value is None:
@@ -89,10 +108,8 @@ class Notes:
             # The reason without what it was opening (`cycles on cpu0: ...`): a 256-CPU VM says it once.
             key = f"{metric.failure.errno_name}:{metric.failure.explanation.split(': ', 1)[-1]}"
             text = f"n/a ({metric.failure.errno_name}): {metric.failure.explanation}"
-        elif metric.note is not None:
-            key = text = metric.note
         else:
-            return ""
+            key = text = metric.note or NOT_COUNTED_WHY
         number = self._numbers.get(key)
         if number is None:
             number = self._numbers[key] = len(self._numbers) + 1
@@ -177,7 +194,10 @@ class TextRenderer:
     def _body(self, snapshot: Snapshot, aggregates: tuple[AggregateRow, ...] | None) -> list[str]:
         lines = []
         if aggregates is not None:
-            lines += [self._row(snapshot.time_s, row.label, f"{len(row.cpus)} CPUs", row.metric) for row in aggregates]
+            lines += [
+                self._row(snapshot.time_s, row.label, f"{len(row.cpus)} CPUs", explained(row.metrics))
+                for row in aggregates
+            ]
         elif not self.per_pmu_only:
             lines += [self._cpu_line(snapshot.time_s, row) for row in snapshot.cpus]
         lines += [self._pmu_line(snapshot.time_s, row) for row in snapshot.pmus]
@@ -218,11 +238,11 @@ class TextRenderer:
     def _cpu_line(self, time_s: float, row: CpuRow) -> str:
         if not row.online:
             return f"{time_s:10.3f} {row.cpu:>{LABEL_WIDTH}} {_fit(row.pmu or '-', PMU_WIDTH):<{PMU_WIDTH}} offline"
-        return self._row(time_s, str(row.cpu), row.pmu or "-", row.metric)
+        return self._row(time_s, str(row.cpu), row.pmu or "-", explained(row.metrics))
 
     def _pmu_line(self, time_s: float, row: PmuRow) -> str:
         # How much of it was scaled up is in the JSON (extrapolated_share); here the ~ marks and cover say it.
-        return self._row(time_s, "all", row.pmu, row.metric)
+        return self._row(time_s, "all", row.pmu, explained(row.metrics))
 
 
 def migration_losses(snapshot: Snapshot) -> list[str]:

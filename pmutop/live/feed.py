@@ -61,6 +61,17 @@ class Playback:
     def at_end(self) -> bool:
         return self.position >= self.total
 
+    # What a face shows: the interval whose snapshot is out, of how many the recording makes, numbered
+    # from 1 as `pmutop stat` numbers them (a snapshot is the interval between two ticks, so the first
+    # comes with the second tick and a recording of N ticks has N - 1).
+    @property
+    def interval(self) -> int:
+        return max(self.position - 1, 0)
+
+    @property
+    def intervals(self) -> int:
+        return max(self.total - 1, 0)
+
 
 @dataclass(frozen=True, slots=True)
 class FeedState:

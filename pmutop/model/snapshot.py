@@ -14,6 +14,9 @@ from pmutop.model.metrics import MetricKey
 from pmutop.model.residency import ResidencyMethod
 from pmutop.model.samples import CounterFailure, Encoding
 
+# Why a figure with no value, no failure and no note is n/a: the kernel gave no honest delta for it.
+NOT_COUNTED_WHY = "not counted this interval (its counter did not run, or is new or was reopened)"
+
 
 @dataclass(frozen=True, slots=True)
 class Metric:
@@ -41,7 +44,7 @@ class Metric:
             if self.failure:
                 record.update(error=self.failure.errno_name, reason=self.failure.explanation)
             else:
-                record["reason"] = self.note or "not counted this interval"
+                record["reason"] = self.note or NOT_COUNTED_WHY
             return record
         record = {"value": round(self.value, 6) if isinstance(self.value, float) else self.value}
         if self.coverage is not None:

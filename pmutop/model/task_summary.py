@@ -11,6 +11,7 @@ from typing import Any
 
 from pmutop.model.samples import CounterFailure
 from pmutop.model.snapshot import Metric
+from pmutop.model.text import Units, in_units
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +68,14 @@ class TaskSummary:
         }
 
 
+# perf's units for a software event's rate (`1.234 K/sec`).
+_PER_SECOND_UNITS: Units = ((1.0, ""), (1e3, "K"), (1e6, "M"), (1e9, "G"))
+
+
 def _per_second(value: float, elapsed_s: float) -> str:
     rate = value / elapsed_s if elapsed_s > 0 else 0.0
-    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if rate >= limit:
-            return f"{rate / limit:.3f} {suffix}/sec"
-    return f"{rate:.3f} /sec"
+    number, suffix = in_units(rate, _PER_SECOND_UNITS, "{:.3f}".format)
+    return f"{number} {suffix}/sec"
 
 
 def summarize(

@@ -314,7 +314,7 @@ class PmutopApp(App):
             # playback speed apart from it.
             piece("interval", f"recorded every {playback.recorded_interval_s:.3g}s")
             piece("recording", "replay ", literal(description.get("replay", "")))
-            piece("position", f"tick {playback.position}/{playback.total} ×{playback.speed:g}")
+            piece("position", f"tick {playback.interval}/{playback.intervals} ×{playback.speed:g}")
             if playback.at_end:
                 piece("state", ("END", "bold yellow"))
         else:

@@ -13,8 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from pmutop.model.snapshot import EVENT_METRIC_PREFIX, Snapshot
-from pmutop.tui.live_model import COLUMNS, Column
+from pmutop.model.snapshot import EVENT_METRIC_PREFIX, Snapshot, event_metric
+from pmutop.tui.live_model import COLUMNS, Column, ColumnKey
 
 EVENT_COLUMN_WIDTH = 8
 EVENT_HEADING_WIDTH = 12
@@ -26,7 +26,7 @@ def event_columns(snapshot: Snapshot | None) -> tuple[Column, ...]:
         return ()
     labels = dict.fromkeys(total.label for total in snapshot.events)
     return tuple(
-        (EVENT_METRIC_PREFIX + label, label[:EVENT_HEADING_WIDTH], max(EVENT_COLUMN_WIDTH, min(len(label), 12)))
+        (event_metric(label), label[:EVENT_HEADING_WIDTH], max(EVENT_COLUMN_WIDTH, min(len(label), 12)))
         for label in labels
     )
 
@@ -40,14 +40,15 @@ def chosen_columns(keys: tuple[str, ...] | None, available: tuple[Column, ...]) 
     events the user named with -e and never hid are shown too. None: every column."""
     if keys is None:
         return available
-    by_key = {column[0]: column for column in available}
+    # By the key as the config file spells it: a ColumnKey is a str equal to its spelling.
+    by_key: dict[str, Column] = {column[0]: column for column in available}
     shown = [by_key[key] for key in keys if key in by_key]
     known = set(keys)
     shown += [column for column in available if column[0].startswith(EVENT_METRIC_PREFIX) and column[0] not in known]
     return tuple(shown)
 
 
-class ColumnChooser(ModalScreen[tuple[str, ...] | None]):
+class ColumnChooser(ModalScreen[tuple[ColumnKey, ...] | None]):
     """Tick the columns to show; Enter applies, Esc cancels. Order follows the table's."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -69,7 +70,7 @@ class ColumnChooser(ModalScreen[tuple[str, ...] | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("Columns: space toggles, Enter applies, Esc cancels")
-            yield SelectionList[str](
+            yield SelectionList[ColumnKey](
                 *(Selection(f"{heading}  ({key})", key, key in self.shown) for key, heading, _ in self.available),
                 id="columns",
             )

@@ -8,26 +8,43 @@ Textual stays out of this module (an import-linter contract in pyproject.toml sa
 run without an app.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 
 from rich.text import Text
 
+from pmutop.model.absence import why_not_available
 from pmutop.model.coverage import row_coverage
 from pmutop.model.cpulist import format_cpulist, parse_cpulist
 from pmutop.model.metrics import MetricKey
-from pmutop.model.snapshot import EVENT_METRIC_PREFIX, NOT_COUNTED, CpuRow, Metric, PmuRow, Snapshot
+from pmutop.model.snapshot import EVENT_METRIC_PREFIX, NOT_COUNTED, CpuRow, EventKey, Metric, PmuRow, Snapshot
 from pmutop.model.text import printable
 from pmutop.model.topology import Topology
 from pmutop.tui.text import coverage_cell, literal, metric_cell
 
 
-def metric_column(key: MetricKey, width: int) -> tuple[str, str, int]:
+class TableColumn(StrEnum):
+    """The table's columns that are not figures: the row label, the coverage the row's cells had
+    (pmutop.model.coverage) and the CPU's core type. Their values are what the config file spells."""
+
+    LABEL = "label"
+    COVERAGE = "coverage"
+    CORE_TYPE = "core_type"
+
+
+# What a column is keyed by: a figure of the metric table, a -e event's metric, or one of the table's own.
+ColumnKey = MetricKey | EventKey | TableColumn
+# (column key, heading, width).
+Column = tuple[ColumnKey, str, int]
+
+
+def metric_column(key: MetricKey, width: int) -> Column:
     return (key, key.heading(width), width)
 
 
-# (column key, heading, width); metric columns are keyed by their MetricKey, headed by its label.
+# Metric columns are keyed by their MetricKey, headed by its label.
 COLUMNS = (
     metric_column(MetricKey.GHZ, 5),
     metric_column(MetricKey.IPC, 5),
@@ -35,41 +52,41 @@ COLUMNS = (
     metric_column(MetricKey.UTIL_PCT, 5),
     metric_column(MetricKey.CONTEXT_SWITCHES_PER_S, 6),
     metric_column(MetricKey.MIGRATIONS_PER_S, 6),
-    ("coverage", "cov", 4),
-    ("core_type", "core type", 12),
+    (TableColumn.COVERAGE, "cov", 4),
+    (TableColumn.CORE_TYPE, "core type", 12),
     metric_column(MetricKey.EFFECTIVE_GHZ, 7),
     metric_column(MetricKey.CYCLES, 7),
     metric_column(MetricKey.INSTRUCTIONS, 7),
 )
-LABEL_COLUMN = "label"
+LABEL_COLUMN = TableColumn.LABEL
 # Spaces between columns, and on each side of a row.
 GAP = 2
 PAD = 1
 # When the pane is narrower than every column, columns leave in this order (the first first), until
 # the rest fit: raw counts, then what the detail line or the Σ rows also say, then the rates. The CPU
 # label and util% always stay. (The README's "Layout by width" lists the same order.)
-DROP_ORDER = (
+DROP_ORDER: tuple[ColumnKey, ...] = (
     MetricKey.INSTRUCTIONS,
     MetricKey.CYCLES,
     MetricKey.EFFECTIVE_GHZ,
     MetricKey.CONTEXT_SWITCHES_PER_S,
     MetricKey.MIGRATIONS_PER_S,
-    "core_type",
+    TableColumn.CORE_TYPE,
     MetricKey.INSTRUCTIONS_PER_S,
     MetricKey.GHZ,
-    "coverage",
+    TableColumn.COVERAGE,
     MetricKey.IPC,
 )
 # Sort modes cycled by `s`: (name shown, column key or None for CPU number). Figures sort high first
 # and CPU numbers low first; `r` reverses either.
-SORT_ORDER = (
+SORT_ORDER: tuple[ColumnKey, ...] = (
     MetricKey.UTIL_PCT,
     MetricKey.IPC,
     MetricKey.GHZ,
     MetricKey.INSTRUCTIONS_PER_S,
     MetricKey.CONTEXT_SWITCHES_PER_S,
     MetricKey.MIGRATIONS_PER_S,
-    "coverage",
+    TableColumn.COVERAGE,
     MetricKey.EFFECTIVE_GHZ,
     MetricKey.CYCLES,
     MetricKey.INSTRUCTIONS,
@@ -77,14 +94,9 @@ SORT_ORDER = (
 TITLES = {key: title for key, title, _ in COLUMNS}
 
 Cell = tuple[str, str]
-Column = tuple[str, str, int]
-Sort = tuple[str, str | None]
+Sort = tuple[str, ColumnKey | None]
 BLANK: Cell = ("", "")
 ASCENDING, DESCENDING = "▲", "▼"
-# Why a column is n/a when the row has no such figure at all (no counter failed, the model noted nothing).
-ABSENT_WHY: dict[str, str] = {
-    MetricKey.EFFECTIVE_GHZ: "TSC × APERF/MPERF, per CPU only, where the msr PMU has aperf and mperf (x86)",
-}
 
 
 # -- row keys ---------------------------------------------------------------------------------
@@ -143,7 +155,7 @@ SORTS = sorts_for(COLUMNS)
 
 def placeholder_cells(core_type: Cell, first: Cell = BLANK, columns: tuple[Column, ...] = COLUMNS) -> tuple[Cell, ...]:
     """Cells of a row with no figures (before the first snapshot, or offline): only the core type."""
-    cells = [core_type if key == "core_type" else BLANK for key, _, _ in columns]
+    cells = [core_type if key is TableColumn.CORE_TYPE else BLANK for key, _, _ in columns]
     if cells:
         cells[0] = first
     return tuple(cells)
@@ -178,15 +190,17 @@ def matches_filter(text: str, cpu: int, pmu: str | None, core_type: str | None) 
     return any(needle in item.lower() for item in haystack)
 
 
-def sort_value(row: CpuRow, column: str) -> float | None:
+def sort_value(row: CpuRow, column: ColumnKey) -> float | None:
     """What a row is sorted by in a column: its figure, or for cov the coverage the cell shows."""
-    return row_coverage(row.metric) if column == "coverage" else row.metrics.get(column, NOT_COUNTED).value
+    return row_coverage(row.metric) if column is TableColumn.COVERAGE else row.metrics.get(column, NOT_COUNTED).value
 
 
 # -- a row laid out in columns ----------------------------------------------------------------
 
 
-def fit_columns(columns: tuple[Column, ...], width: int, label_width: int, keep: str | None = None) -> tuple[int, ...]:
+def fit_columns(
+    columns: tuple[Column, ...], width: int, label_width: int, keep: ColumnKey | None = None
+) -> tuple[int, ...]:
     """The indices into `columns` (the chosen ones) of those a row `width` cells wide has room for:
     the -e event columns leave first (the last named first), then pmutop's in DROP_ORDER, but for
     `keep` (the sorted column stays in sight); when even the last ones do not fit, the table scrolls
@@ -224,20 +238,20 @@ def line_pieces(
         column, _, width = columns[index]
         value, style = rest[index]
         pieces.append((" " * GAP, ""))
-        pieces.append((fit_text(value, width) if column == "core_type" else value.rjust(width), style))
+        pieces.append((fit_text(value, width) if column is TableColumn.CORE_TYPE else value.rjust(width), style))
     pieces.append((" " * PAD, ""))
     return pieces
 
 
 def heading_pieces(
-    label_width: int, columns: tuple[Column, ...], shown: tuple[int, ...], sort_key: str | None, arrow: str
+    label_width: int, columns: tuple[Column, ...], shown: tuple[int, ...], sort_key: ColumnKey | None, arrow: str
 ) -> list[Cell]:
     """The heading line; the sorted column's title carries the arrow (in the gap before a figure's)."""
     label = "CPU" + (arrow if sort_key is None else "")
     pieces: list[Cell] = [(" " * PAD, ""), (label.ljust(label_width), "")]
     for index in shown:
         key, title, width = columns[index]
-        if key == "core_type":
+        if key is TableColumn.CORE_TYPE:
             pieces.append((" " * GAP + title.ljust(width), ""))
         else:
             pieces.append(((arrow + title if key == sort_key else title).rjust(GAP + width), ""))
@@ -326,7 +340,7 @@ class LiveModel:
         return self.sorts[self.sort_index][0]
 
     @property
-    def sort_key(self) -> str | None:
+    def sort_key(self) -> ColumnKey | None:
         """The key of the column sorted by; None for CPU number."""
         return self.sorts[self.sort_index][1]
 
@@ -337,7 +351,7 @@ class LiveModel:
         return ASCENDING if ascending else DESCENDING
 
     @property
-    def column_keys(self) -> tuple[str, ...]:
+    def column_keys(self) -> tuple[ColumnKey, ...]:
         return tuple(key for key, _, _ in self.columns)
 
     # -- rows ------------------------------------------------------------------------------
@@ -425,7 +439,7 @@ class LiveModel:
             return self._pmu_cells(key.pmu, pmu_rows.get(key.pmu))
         return self._cpu_cells(key.cpu, cpu_rows.get(key.cpu))
 
-    def cell(self, key: RowKey, column: str) -> str:
+    def cell(self, key: RowKey, column: ColumnKey) -> str:
         """The text shown in one column of a row (LABEL_COLUMN or a chosen column's key)."""
         return self.row_cells(key)[(LABEL_COLUMN, *self.column_keys).index(column)][0]
 
@@ -461,9 +475,9 @@ class LiveModel:
     def _metric_cells(self, lookup: Callable[..., Metric], core_type: str, *, bold: bool) -> tuple[Cell, ...]:
         result = []
         for key, _, _ in self.columns:
-            if key == "coverage":
+            if key is TableColumn.COVERAGE:
                 cell = coverage_cell(row_coverage(lookup))
-            elif key == "core_type":
+            elif key is TableColumn.CORE_TYPE:
                 cell = (core_type, "")
             else:
                 cell = metric_cell(key, lookup(key))
@@ -488,13 +502,13 @@ class LiveModel:
         elif isinstance(row, PmuRow):
             said = (
                 key,
-                _reasons(row.metrics, self.columns),
+                self._reasons(row),
                 row.encoding,
                 row.metric(MetricKey.CYCLES).coverage,
                 row.extrapolated_share,
             )
         else:
-            said = (key, row.online, _reasons(row.metrics, self.columns))
+            said = (key, row.online, self._reasons(row))
         if self._described is None or self._described[0] != said:
             text = self._describe_pmu(key.pmu) if isinstance(key, PmuKey) else self._describe_cpu(key.cpu)
             self._described = (said, text)
@@ -518,7 +532,7 @@ class LiveModel:
                     f" · {row.extrapolated_share * 100:.1f}% of cycles+instructions extrapolated (multiplexed)",
                     style="yellow",
                 )
-            _append_reasons(text, row.metrics, self.columns)
+            _append_reasons(text, self._reasons(row))
         return text
 
     def _describe_cpu(self, cpu: int) -> Text:
@@ -543,31 +557,30 @@ class LiveModel:
             text.append(" · offline: its counters resume when it comes back online", style="yellow")
             return text
         if row is not None:
-            _append_reasons(text, row.metrics, self.columns)
+            _append_reasons(text, self._reasons(row))
         return text
 
+    def _reasons(self, row: CpuRow | PmuRow) -> tuple[tuple[str, str], ...]:
+        """(column heading, why) for each n/a figure column of the row: the counter's failure, the model's
+        note (a CPU too idle to measure its clock), or why the row has no such figure
+        (pmutop.model.absence)."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            return ()
+        reasons = []
+        for key, heading, _ in self.columns:
+            if isinstance(key, TableColumn):
+                continue
+            why = why_not_available(key, row.metrics.get(key), row, snapshot, self.topology)
+            if why:
+                reasons.append((heading, why))
+        return tuple(reasons)
 
-def _reasons(metrics: Mapping[str, Metric], columns: tuple[Column, ...]) -> tuple[tuple[str, str], ...]:
-    """(column heading, why) for each n/a column: the counter's failure, or the model's note (a CPU too
-    idle to measure its clock), or for a figure the row does not have, ABSENT_WHY."""
-    reasons = []
-    for key, heading, _ in columns:
-        metric = metrics.get(key)
-        if metric is None:
-            why = ABSENT_WHY.get(key)
-        elif metric.value is None:
-            why = metric.failure.explanation if metric.failure is not None else metric.note
-        else:
-            why = None
-        if why:
-            reasons.append((heading, why))
-    return tuple(reasons)
 
-
-def _append_reasons(text: Text, metrics: Mapping[str, Metric], columns: tuple[Column, ...]) -> None:
+def _append_reasons(text: Text, reasons: tuple[tuple[str, str], ...]) -> None:
     """One line per distinct reason, naming the columns it blanks."""
     by_reason: dict[str, list[str]] = {}
-    for heading, why in _reasons(metrics, columns):
+    for heading, why in reasons:
         by_reason.setdefault(why, []).append(heading)
     for reason, headings in by_reason.items():
         text.append("\n")

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from pmutop.model.metrics import MetricKey
 from pmutop.model.snapshot import EVENT_METRIC_PREFIX, Metric
-from pmutop.model.text import printable
+from pmutop.model.text import Units, in_units, printable
 
 
 def literal(value: str, style: str = "") -> Text:
@@ -19,17 +19,16 @@ def literal(value: str, style: str = "") -> Text:
     return Text(printable(value), style=style, no_wrap=True)
 
 
-_SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+_SI: Units = ((1.0, ""), (1e3, "k"), (1e6, "M"), (1e9, "G"), (1e12, "T"))
+
+
+def _three_digits(scaled: float) -> str:
+    return f"{scaled:.3g}" if abs(scaled) < 100 else f"{scaled:.0f}"
 
 
 def si(value: float) -> str:
-    """A compact count or rate: 3.21G, 845M, 12.3k, 7."""
-    magnitude = abs(value)
-    for scale, suffix in _SI:
-        if magnitude >= scale:
-            scaled = value / scale
-            return f"{scaled:.3g}{suffix}" if abs(scaled) < 100 else f"{scaled:.0f}{suffix}"
-    return f"{value:.3g}" if magnitude < 100 else f"{value:.0f}"
+    """A compact count or rate in at most 3 digits: 3.21G, 845M, 12.3k, 7 (999.96M is 1G, not 1000M)."""
+    return "".join(in_units(value, _SI, _three_digits))
 
 
 NOT_AVAILABLE = ("n/a", "dim")

@@ -6,11 +6,12 @@ import pytest
 from textual.widgets import SelectionList
 from tui_support import alder_lake_recording, paused_replay, wait_for_tick
 
+from pmutop.model.metrics import MetricKey
 from pmutop.model.snapshot import event_metric
 from pmutop.tui.app import PmutopApp, current_config
-from pmutop.tui.columns import ColumnChooser
+from pmutop.tui.columns import ColumnChooser, available_columns, chosen_columns
 from pmutop.tui.config import TuiConfig, config_path, load_config, save_config
-from pmutop.tui.live_model import cpu_key
+from pmutop.tui.live_model import COLUMNS, TableColumn, cpu_key, pmu_key
 
 SIZE = (140, 40)
 
@@ -147,3 +148,22 @@ async def test_hiding_the_sorted_column_sorts_by_cpu_and_drops_it_from_the_sorts
         await pilot.pause()
         assert tuple(key for key, _, _ in app.live.model.columns) == keys
         assert app.live.model.sort_key is None and "ipc" not in [key for _, key in app.live.model.sorts]
+
+
+def test_column_keys_are_typed_and_the_config_spellings_find_them():
+    """Every column is keyed by a MetricKey or a TableColumn (an event's by its EventKey), and the
+    config file's spellings of the table's own columns give the typed ones, whose cells they fill."""
+    assert all(isinstance(key, (MetricKey, TableColumn)) for key, _, _ in COLUMNS)
+    chosen = chosen_columns(("core_type", "coverage", "no such column"), COLUMNS)
+    assert [key for key, _, _ in chosen] == [TableColumn.CORE_TYPE, TableColumn.COVERAGE]
+    assert all(type(key) is TableColumn for key, _, _ in chosen)
+
+
+async def test_the_tables_own_columns_chosen_by_config_fill_their_cells(events_recording, config_home):
+    save_config(TuiConfig(columns=("core_type", "coverage")))
+    app = PmutopApp(paused_replay(events_recording), config=load_config())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_tick(pilot, app)
+        assert app.live.model.cell(cpu_key(0), TableColumn.CORE_TYPE) == "performance"
+        assert app.live.model.cell(pmu_key("cpu_core"), TableColumn.COVERAGE).endswith("%")
+        assert [key for key, _, _ in available_columns(app.snapshot)][-1] == event_metric("cs")

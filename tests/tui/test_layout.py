@@ -156,12 +156,17 @@ async def test_replay_seeks_with_arrows_home_and_end(alder_lake):
         await settle(SHOWN_TICK + 11)
         await pilot.press("left", "left")
         await settle(SHOWN_TICK - 9)
+        # The header counts intervals (snapshots) as stat does: the first is 1, the last the recording's ticks - 1.
+        intervals = len(alder_lake.ticks) - 1
+        assert f"tick {SHOWN_TICK - 9 - 1}/{intervals} " in app.header.content.plain
         await pilot.press("end")
         await settle(len(alder_lake.ticks))
         assert app.feed_state.playback.at_end and "END" in app.header.content.plain
+        assert f"tick {intervals}/{intervals} " in app.header.content.plain
         await pilot.press("home")
         await settle(2)
         assert "END" not in app.header.content.plain and feed.state().paused
+        assert f"tick 1/{intervals} " in app.header.content.plain and app.snapshot.index == 1
         # The history starts again with the replay.
         assert len(app.inbox.history(pmu_key("cpu_core"), "ipc")) == 1
 
