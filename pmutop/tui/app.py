@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -81,29 +82,33 @@ class PmutopApp(App):
     # drawn in the focused style and kept so, cached, in a screenshot).
     AUTO_FOCUS = "#live"
     BINDINGS: ClassVar[list[BindingType]] = [
-        # Footer order is what a newcomer needs first; the footer shows those that fit (help lists all).
+        # Footer order is footer priority: what a newcomer needs first; the footer shows those that fit, in
+        # this order (help lists them all).
         Binding("q", "quit", "Quit"),
+        # ctrl+c quits as in any terminal program (Textual would only say "press ctrl+q"), from any screen
+        # (priority: a modal screen hides the app's other bindings); selected text it copies instead.
+        Binding("ctrl+c", "copy_or_quit", "Quit", show=False, priority=True),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         # Priority: space pauses whatever pane has focus (the tree would toggle a node); check_action
         # leaves it to a text box that has focus.
         Binding("space", "toggle_pause", "Pause", priority=True),
         Binding("p", "pick_process", "Follow"),
+        Binding("f", "unfollow", "Unfollow"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("s", "cycle_sort", "Sort"),
         Binding("t", "toggle_topology", "Tree"),
-        Binding("f", "unfollow", "Unfollow"),
-        Binding("r", "reverse_sort", "Reverse"),
+        Binding("m", "toggle_heat_map", "Map"),
+        Binding("c", "choose_columns", "Columns"),
         Binding("left", "seek_back", "Seek", key_display="←/→", priority=True),
         Binding("right", "seek_forward", "Seek forward", show=False, priority=True),
         Binding("full_stop", "step", "Step", key_display="."),
         Binding("home", "seek_start", "Start", show=False, priority=True),
         Binding("end", "seek_end", "End", show=False, priority=True),
+        Binding("r", "reverse_sort", "Reverse"),
         Binding("plus", "slower", "Interval", key_display="+/-"),
         Binding("minus", "faster", "Shorter interval", show=False),
         Binding("g", "toggle_grouping", "Group"),
-        Binding("m", "toggle_heat_map", "Map", show=False),
-        Binding("c", "choose_columns", "Columns", show=False),
-        Binding("x", "hide_banner", "Hide notice", show=False),
+        Binding("x", "hide_banner", "Hide notice"),
     ]
 
     def get_default_screen(self) -> Screen:
@@ -185,16 +190,19 @@ class PmutopApp(App):
     def on_unmount(self) -> None:
         self.feed.stop()
 
-    def on_resize(self) -> None:
-        self._apply_topology_visibility()
+    def on_resize(self, event: events.Resize) -> None:
+        # The new size is the event's: this handler runs before App's, which is what sets `self.size`
+        # (fitted to the old width, the header was cut at the edge without its ellipsis).
+        width = event.size.width
+        self._apply_topology_visibility(width)
         # Spaced out, fewer of the footer's keys fit.
-        self.query_one(FittingFooter).compact = self.size.width < COMPACT_FOOTER_WIDTH
-        self._update_header()
+        self.query_one(FittingFooter).compact = width < COMPACT_FOOTER_WIDTH
+        self._update_header(width)
 
-    def _apply_topology_visibility(self) -> None:
+    def _apply_topology_visibility(self, width: int | None = None) -> None:
         shown = self._topology_choice
         if shown is None:
-            shown = self.size.width >= TOPOLOGY_MIN_WIDTH
+            shown = (self.size.width if width is None else width) >= TOPOLOGY_MIN_WIDTH
         self.query_one("#topology").display = shown
 
     # -- snapshots -------------------------------------------------------------------------
@@ -262,11 +270,13 @@ class PmutopApp(App):
             self._texts[widget] = text
             update_in_place(widget, text)
 
-    def _update_header(self) -> None:
+    def _update_header(self, width: int | None = None) -> None:
+        """Fit the header to `width` columns (the screen's now unless given: a resize gives the new one)."""
         # What the header shows, in short: most ticks change none of it, and then no Text is built.
         live = self.live
+        width = self.size.width if width is None else width
         key = (
-            self.size.width,
+            width,
             self.feed_state,
             self.ended,
             live.model.sort_name,
@@ -277,7 +287,7 @@ class PmutopApp(App):
         if key == self._header_key:
             return
         self._header_key = key
-        self._set_text(self.header, fit_header(self._header_pieces(), self.size.width - 2))
+        self._set_text(self.header, fit_header(self._header_pieces(), width - 2))
 
     def _header_pieces(self) -> list[tuple[str, Text]]:
         """(name, text) of each piece of the header, in order; HEADER_DROP_ORDER names those that can go."""
@@ -342,6 +352,8 @@ class PmutopApp(App):
         notices = self._notices()
         if banner.display != bool(notices):
             banner.display = bool(notices)
+            # `x` is in the footer only while the banner shows.
+            self.refresh_bindings()
         if notices and notices != self._banner_notices:
             self._banner_notices = notices
             text = Text()
@@ -386,6 +398,9 @@ class PmutopApp(App):
             return False
         if action == "unfollow":
             return self._following
+        if action == "hide_banner":
+            # In the footer while there is a notice to hide.
+            return self.banner.display
         return True
 
     def action_toggle_pause(self) -> None:
@@ -537,6 +552,16 @@ class PmutopApp(App):
     async def action_quit(self) -> None:
         self._save_config()
         await super().action_quit()
+
+    async def action_copy_or_quit(self) -> None:
+        """ctrl+c: copy the text selected (with the mouse, or in a text box), as Textual's ctrl+c does;
+        with none selected, quit."""
+        focused = self.focused
+        selected = focused.selected_text if isinstance(focused, Input) else self.screen.get_selected_text()
+        if selected:
+            self.copy_to_clipboard(selected)
+        else:
+            await self.action_quit()
 
     def _save_config(self) -> None:
         if self.config is None:
