@@ -15,7 +15,7 @@ from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Input, Static
@@ -69,6 +69,12 @@ SHARED_KEY_ACTIONS = frozenset({"toggle_pause", "seek_back", "seek_forward", "se
 # host, the core PMUs, the replay position and the state (PAUSED, end, filter) always stay.
 HEADER_DROP_ORDER = ("sort", "kernel", "privileges", "cpus", "recording", "interval")
 STYLES = resources.files("pmutop.styles").joinpath("pmutop.tcss")
+
+
+class OverflowScroll(VerticalScroll, can_focus=False):
+    """Room for a text that can outgrow its max-height (the notices, the row's story, the task pane): past it a
+    scrollbar shows and the wheel scrolls, where a Static alone would be cut without a sign. Not a pane
+    Tab goes to."""
 
 
 def _privilege_style(privileges: str) -> str:
@@ -156,15 +162,18 @@ class PmutopApp(App):
             placeholder="filter CPUs: 0-3,8 or cpu_atom; Enter keeps, Esc clears", id="filter", select_on_focus=False
         )
         yield self.header
-        yield self.banner
+        with OverflowScroll(id="banner-area"):
+            yield self.banner
         with Horizontal(id="body"):
             yield TopologyTree(self.topology, id="topology")
             with Vertical(id="main"):
                 yield self.live
                 yield self.heat_map
-                yield self.detail
+                with OverflowScroll(id="detail-area"):
+                    yield self.detail
                 yield self.history
-                yield self.task_pane
+                with OverflowScroll(id="tasks-area"):
+                    yield self.task_pane
         yield self.filter_box
         yield FittingFooter()
 

@@ -1,6 +1,7 @@
 """Text that fits or says it was cut, and the keys around it: the detail area's whole story, -e headings,
 the header after a resize, the help screen's scrolling, the footer's keys, ctrl+c."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,8 @@ async def test_the_detail_area_shows_the_longest_story_whole_at_80x24(which, tmp
         app.live.move_cursor(longest)
         await settle(pilot, app)
         assert detail.content == app.live.model.describe(order[longest])
-        assert detail.max_scroll_y == 0 and detail.content_region.height == lines(order[longest])
+        assert app.query_one("#detail-area").max_scroll_y == 0
+        assert detail.content_region.height == lines(order[longest])
         assert cut_words(app) == []
 
 
@@ -179,3 +181,19 @@ async def test_ctrl_c_copies_selected_text_in_the_filter_box(alder_lake):
         await pilot.press("ctrl+c")
         await pilot.pause()
         assert app.return_code is None and app.clipboard == "16-19"
+
+
+async def test_a_banner_with_more_notices_than_it_holds_scrolls(alder_lake):
+    """Five lines of notices at most; more show a scrollbar, never a silent cut."""
+    notices = tuple(f"notice {index}: something the user must know" for index in range(7))
+    header = dataclasses.replace(alder_lake.header, notices=alder_lake.header.notices + notices)
+    app = PmutopApp(paused_replay(dataclasses.replace(alder_lake, header=header)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_tick(pilot, app)
+        area = app.query_one("#banner-area")
+        assert area.outer_size.height == 5
+        assert area.max_scroll_y > 0 and area.show_vertical_scrollbar
+        assert cut_words(app) == []
+        area.scroll_end(animate=False)
+        await settle(pilot, app)
+        assert "notice 6" in "\n".join(strip.text for strip in app.screen._compositor.render_strips())

@@ -10,7 +10,9 @@ from rich.table import Table
 from rich.text import Text
 from synthetic_recordings import synthetic_recording
 from sysfs_trees import build_alder_lake, build_this_vm
+from textual.errors import NoWidget
 from textual.geometry import Region
+from textual.widget import Widget
 from textual.widgets import Static
 from waiting import HANG_S
 
@@ -224,15 +226,22 @@ def cut_words(app: PmutopApp) -> list[str]:
     """Where the active screen's text widgets drop part of their text without saying so: each as
     "widget id: word". A word of a widget's text is shown whole, or on a line that ends in an ellipsis
     (the rest of that line goes with it); one cut at the edge or mid-word, or on a line that is not
-    drawn, is reported. A widget that scrolls (its scrollbar shows) is left to scroll; the rich Table of
-    the help screen is checked through its cells."""
+    drawn, is reported, and so are lines past the edge of a container that does not scroll (one that
+    scrolls shows its scrollbar). The rich Table of the help screen is checked through its cells."""
     problems = []
     for widget in app.screen.query(Static):
-        if not widget.display or widget.outer_size.area == 0 or widget.max_scroll_y > 0:
+        if not widget.display or widget.outer_size.area == 0:
             continue
         source = _source_lines(widget.content)
         if source is None:
             continue
+        try:
+            geometry = app.screen.find_widget(widget)
+        except NoWidget:
+            continue  # not on screen at all (a pane folded away)
+        scrolls = any(isinstance(node, Widget) and node.max_scroll_y > 0 for node in widget.ancestors_with_self)
+        if geometry.visible_region.height < geometry.region.height and not scrolls:
+            problems.append(f"{widget.id or type(widget).__name__}: lines past the edge of what holds it")
         drawn = [strip.text for strip in widget.render_lines(Region(0, 0, *widget.outer_size))]
         shown = {token for line in drawn for token in line.split()}
         cut = [token[:-1] for token in shown if token.endswith("…")]
