@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Input, Static
@@ -70,6 +71,12 @@ HEADER_DROP_ORDER = ("sort", "kernel", "privileges", "cpus", "recording", "inter
 STYLES = resources.files("pmutop.styles").joinpath("pmutop.tcss")
 
 
+class OverflowScroll(VerticalScroll, can_focus=False):
+    """Room for a text that can outgrow its max-height (the notices, the row's story, the task pane): past it a
+    scrollbar shows and the wheel scrolls, where a Static alone would be cut without a sign. Not a pane
+    Tab goes to."""
+
+
 def _privilege_style(privileges: str) -> str:
     return "green" if privileges in ("root", "CAP_PERFMON") else "yellow"
 
@@ -81,29 +88,33 @@ class PmutopApp(App):
     # drawn in the focused style and kept so, cached, in a screenshot).
     AUTO_FOCUS = "#live"
     BINDINGS: ClassVar[list[BindingType]] = [
-        # Footer order is what a newcomer needs first; the footer shows those that fit (help lists all).
+        # Footer order is footer priority: what a newcomer needs first; the footer shows those that fit, in
+        # this order (help lists them all).
         Binding("q", "quit", "Quit"),
+        # ctrl+c quits as in any terminal program (Textual would only say "press ctrl+q"), from any screen
+        # (priority: a modal screen hides the app's other bindings); selected text it copies instead.
+        Binding("ctrl+c", "copy_or_quit", "Quit", show=False, priority=True),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         # Priority: space pauses whatever pane has focus (the tree would toggle a node); check_action
         # leaves it to a text box that has focus.
         Binding("space", "toggle_pause", "Pause", priority=True),
         Binding("p", "pick_process", "Follow"),
+        Binding("f", "unfollow", "Unfollow"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("s", "cycle_sort", "Sort"),
         Binding("t", "toggle_topology", "Tree"),
-        Binding("f", "unfollow", "Unfollow"),
-        Binding("r", "reverse_sort", "Reverse"),
+        Binding("m", "toggle_heat_map", "Map"),
+        Binding("c", "choose_columns", "Columns"),
         Binding("left", "seek_back", "Seek", key_display="←/→", priority=True),
         Binding("right", "seek_forward", "Seek forward", show=False, priority=True),
         Binding("full_stop", "step", "Step", key_display="."),
         Binding("home", "seek_start", "Start", show=False, priority=True),
         Binding("end", "seek_end", "End", show=False, priority=True),
+        Binding("r", "reverse_sort", "Reverse"),
         Binding("plus", "slower", "Interval", key_display="+/-"),
         Binding("minus", "faster", "Shorter interval", show=False),
         Binding("g", "toggle_grouping", "Group"),
-        Binding("m", "toggle_heat_map", "Map", show=False),
-        Binding("c", "choose_columns", "Columns", show=False),
-        Binding("x", "hide_banner", "Hide notice", show=False),
+        Binding("x", "hide_banner", "Hide notice"),
     ]
 
     def get_default_screen(self) -> Screen:
@@ -151,15 +162,18 @@ class PmutopApp(App):
             placeholder="filter CPUs: 0-3,8 or cpu_atom; Enter keeps, Esc clears", id="filter", select_on_focus=False
         )
         yield self.header
-        yield self.banner
+        with OverflowScroll(id="banner-area"):
+            yield self.banner
         with Horizontal(id="body"):
             yield TopologyTree(self.topology, id="topology")
             with Vertical(id="main"):
                 yield self.live
                 yield self.heat_map
-                yield self.detail
+                with OverflowScroll(id="detail-area"):
+                    yield self.detail
                 yield self.history
-                yield self.task_pane
+                with OverflowScroll(id="tasks-area"):
+                    yield self.task_pane
         yield self.filter_box
         yield FittingFooter()
 
@@ -186,16 +200,19 @@ class PmutopApp(App):
     def on_unmount(self) -> None:
         self.feed.stop()
 
-    def on_resize(self) -> None:
-        self._apply_topology_visibility()
+    def on_resize(self, event: events.Resize) -> None:
+        # The new size is the event's: this handler runs before App's, which is what sets `self.size`
+        # (fitted to the old width, the header was cut at the edge without its ellipsis).
+        width = event.size.width
+        self._apply_topology_visibility(width)
         # Spaced out, fewer of the footer's keys fit.
-        self.query_one(FittingFooter).compact = self.size.width < COMPACT_FOOTER_WIDTH
-        self._update_header()
+        self.query_one(FittingFooter).compact = width < COMPACT_FOOTER_WIDTH
+        self._update_header(width)
 
-    def _apply_topology_visibility(self) -> None:
+    def _apply_topology_visibility(self, width: int | None = None) -> None:
         shown = self._topology_choice
         if shown is None:
-            shown = self.size.width >= TOPOLOGY_MIN_WIDTH
+            shown = (self.size.width if width is None else width) >= TOPOLOGY_MIN_WIDTH
         self.query_one("#topology").display = shown
 
     # -- snapshots -------------------------------------------------------------------------
@@ -263,11 +280,13 @@ class PmutopApp(App):
             self._texts[widget] = text
             update_in_place(widget, text)
 
-    def _update_header(self) -> None:
+    def _update_header(self, width: int | None = None) -> None:
+        """Fit the header to `width` columns (the screen's now unless given: a resize gives the new one)."""
         # What the header shows, in short: most ticks change none of it, and then no Text is built.
         live = self.live
+        width = self.size.width if width is None else width
         key = (
-            self.size.width,
+            width,
             self.feed_state,
             self.ended,
             live.model.sort_name,
@@ -278,7 +297,7 @@ class PmutopApp(App):
         if key == self._header_key:
             return
         self._header_key = key
-        self._set_text(self.header, fit_header(self._header_pieces(), self.size.width - 2))
+        self._set_text(self.header, fit_header(self._header_pieces(), width - 2))
 
     def _header_pieces(self) -> list[tuple[str, Text]]:
         """(name, text) of each piece of the header, in order; HEADER_DROP_ORDER names those that can go."""
@@ -343,6 +362,8 @@ class PmutopApp(App):
         notices = self._notices()
         if banner.display != bool(notices):
             banner.display = bool(notices)
+            # `x` is in the footer only while the banner shows.
+            self.refresh_bindings()
         if notices and notices != self._banner_notices:
             self._banner_notices = notices
             text = Text()
@@ -394,6 +415,9 @@ class PmutopApp(App):
             return False
         if action == "unfollow":
             return self._following
+        if action == "hide_banner":
+            # In the footer while there is a notice to hide.
+            return self.banner.display
         return True
 
     def action_toggle_pause(self) -> None:
@@ -553,6 +577,16 @@ class PmutopApp(App):
     async def action_quit(self) -> None:
         self._save_config()
         await super().action_quit()
+
+    async def action_copy_or_quit(self) -> None:
+        """ctrl+c: copy the text selected (with the mouse, or in a text box), as Textual's ctrl+c does;
+        with none selected, quit."""
+        focused = self.focused
+        selected = focused.selected_text if isinstance(focused, Input) else self.screen.get_selected_text()
+        if selected:
+            self.copy_to_clipboard(selected)
+        else:
+            await self.action_quit()
 
     def _save_config(self) -> None:
         if self.config is None:

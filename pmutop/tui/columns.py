@@ -14,21 +14,25 @@ from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from pmutop.model.snapshot import EVENT_METRIC_PREFIX, Snapshot, event_metric
-from pmutop.tui.live_model import COLUMNS, Column, ColumnKey
+from pmutop.tui.live_model import COLUMNS, Column, ColumnKey, fit_text
 
 EVENT_COLUMN_WIDTH = 8
-EVENT_HEADING_WIDTH = 12
+# The widest an event's column grows for its heading: room for perf's common names (branch-misses,
+# cpu-migrations); a longer label ends in an ellipsis (the chooser, c, shows it whole).
+EVENT_HEADING_WIDTH = 14
+
+
+def event_column(label: str) -> Column:
+    """The column of the -e event `label`: as wide as its heading up to EVENT_HEADING_WIDTH."""
+    width = max(EVENT_COLUMN_WIDTH, min(len(label), EVENT_HEADING_WIDTH))
+    return (event_metric(label), fit_text(label, width).rstrip(), width)
 
 
 def event_columns(snapshot: Snapshot | None) -> tuple[Column, ...]:
     """A column per -e event the snapshot carries, in the order given (counts per interval, SI-suffixed)."""
     if snapshot is None:
         return ()
-    labels = dict.fromkeys(total.label for total in snapshot.events)
-    return tuple(
-        (event_metric(label), label[:EVENT_HEADING_WIDTH], max(EVENT_COLUMN_WIDTH, min(len(label), 12)))
-        for label in labels
-    )
+    return tuple(event_column(label) for label in dict.fromkeys(total.label for total in snapshot.events))
 
 
 def available_columns(snapshot: Snapshot | None) -> tuple[Column, ...]:

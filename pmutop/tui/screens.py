@@ -27,7 +27,7 @@ class FilterInput(Input):
 
 # (keys, what they do): the help screen's list, in the order a new user needs them.
 KEYS_HELP = (
-    ("q", "quit"),
+    ("q / ctrl+c", "quit"),
     ("space", "pause / resume sampling (a replay: pause the playback)"),
     ("+ / -", "longer / shorter refresh interval (a replay: slower / faster playback)"),
     ("← / →", "a replay: back / forward 10 ticks"),
@@ -52,7 +52,7 @@ KEYS_HELP = (
     ("↑ ↓ PgUp PgDn", "move in the focused pane (the heat map: ← → too, shift+← → in a replay); Tab switches panes"),
 )
 COLUMNS_HELP = (
-    (MetricKey.GHZ.label, "cycles / busy time: the clock while not idle"),
+    (MetricKey.GHZ.label, "cycles / busy time (from /proc/stat): the clock while not idle"),
     (MetricKey.IPC.label, "instructions / cycles"),
     (MetricKey.UTIL_PCT.label, "busy share from /proc/stat"),
     (
@@ -60,7 +60,11 @@ COLUMNS_HELP = (
         "context switches and migrations per second",
     ),
     ("cov", "share of the interval the counters were on the PMU; below 100% values are scaled (marked ~)"),
-    (MetricKey.EFFECTIVE_GHZ.label, "cycles / time enabled; n/a where cycles are not counted (select the row for why)"),
+    (
+        MetricKey.EFFECTIVE_GHZ.label,
+        "TSC rate × APERF/MPERF from the msr PMU (turbostat's Bzy_MHz): the clock while not idle, with no"
+        " core PMU needed; per CPU only, n/a where the msr PMU has no aperf and mperf (select the row for why)",
+    ),
     ("n/a", "not countable here: select the row to see why and the fix"),
     ("Σ rows", "per core PMU: sums of what was counted on its CPUs"),
 )
@@ -84,6 +88,9 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark,f1", "dismiss", "Close"),
     ]
+    # The scrolling dialog has focus from the start, so ↓, PgDn and End scroll it where it does not fit
+    # (the app's AUTO_FOCUS names the live table, which this screen does not have: nothing had focus).
+    AUTO_FOCUS = "#help-dialog"
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-dialog"):

@@ -103,7 +103,7 @@ async def test_help_lists_the_keys(alder_lake, key):
         assert isinstance(app.screen, HelpScreen)
         body = app.screen.query_one("#help-body").content
         listed = {str(cell) for cell in body.columns[0].cells}
-        assert {"q", "space", "+ / -", "? / F1", "/", "p", "f", "s", "t", "g"} <= listed
+        assert {"q / ctrl+c", "space", "+ / -", "? / F1", "/", "p", "f", "s", "t", "g"} <= listed
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 

@@ -8,7 +8,15 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from tui_support import SHOWN_TICK, alder_lake_recording, following_feed, paused_replay, settle, wait_for_tick
+from tui_support import (
+    SHOWN_TICK,
+    alder_lake_recording,
+    cut_words,
+    following_feed,
+    paused_replay,
+    settle,
+    wait_for_tick,
+)
 
 from pmutop.model.failures import Privileges
 from pmutop.recording.format import read_recording
@@ -29,6 +37,8 @@ def at_shown_tick(app: PmutopApp, *keys: str, tick: int = SHOWN_TICK):
             await pilot.press(*keys)
             await app.workers.wait_for_complete()
             await settle(pilot, app)
+        # Every screen here shows its text whole, or cut with an ellipsis: never cut at an edge or mid-word.
+        assert cut_words(app) == []
 
     return run_before
 

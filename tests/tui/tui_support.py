@@ -6,8 +6,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from rich.table import Table
+from rich.text import Text
 from synthetic_recordings import synthetic_recording
 from sysfs_trees import build_alder_lake, build_this_vm
+from textual.errors import NoWidget
+from textual.geometry import Region
+from textual.widget import Widget
+from textual.widgets import Static
 from waiting import HANG_S
 
 from pmutop.kernel.sysfs import read_sysfs
@@ -16,11 +22,12 @@ from pmutop.live.topology_loader import topology_of
 from pmutop.model.processes import ProcessInfo, ProcessList
 from pmutop.model.rates import RateModel
 from pmutop.model.residency import ResidencyMethod
-from pmutop.model.snapshot import Metric, MigrationEntry, Snapshot, TaskRow
+from pmutop.model.snapshot import EVENT_METRIC_PREFIX, Metric, MigrationEntry, Snapshot, TaskRow
 from pmutop.model.topology import Topology
 from pmutop.recording.format import Recording
 from pmutop.recording.replay import ReplayFeed
 from pmutop.tui.app import PmutopApp
+from pmutop.tui.live_pane import LiveTable
 
 # The moment of a recording the screen tests show: enough ticks for a sparkline.
 SHOWN_TICK = 12
@@ -213,3 +220,55 @@ def following_feed(recording: Recording) -> ScriptedFeed:
     snapshots[-2] = dataclasses.replace(snapshots[-2], tasks=(task,), migrations=MIGRATIONS[:1])
     snapshots[-1] = dataclasses.replace(snapshots[-1], tasks=(task,), migrations=MIGRATIONS[1:])
     return ScriptedFeed(topology, snapshots)
+
+
+def cut_words(app: PmutopApp) -> list[str]:
+    """Where the active screen's text widgets drop part of their text without saying so: each as
+    "widget id: word". A word of a widget's text is shown whole, or on a line that ends in an ellipsis
+    (the rest of that line goes with it); one cut at the edge or mid-word, or on a line that is not
+    drawn, is reported, and so are lines past the edge of a container that does not scroll (one that
+    scrolls shows its scrollbar). The rich Table of the help screen is checked through its cells."""
+    problems = []
+    for widget in app.screen.query(Static):
+        if not widget.display or widget.outer_size.area == 0:
+            continue
+        source = _source_lines(widget.content)
+        if source is None:
+            continue
+        try:
+            geometry = app.screen.find_widget(widget)
+        except NoWidget:
+            continue  # not on screen at all (a pane folded away)
+        scrolls = any(isinstance(node, Widget) and node.max_scroll_y > 0 for node in widget.ancestors_with_self)
+        if geometry.visible_region.height < geometry.region.height and not scrolls:
+            problems.append(f"{widget.id or type(widget).__name__}: lines past the edge of what holds it")
+        drawn = [strip.text for strip in widget.render_lines(Region(0, 0, *widget.outer_size))]
+        shown = {token for line in drawn for token in line.split()}
+        cut = [token[:-1] for token in shown if token.endswith("…")]
+        for line in source:
+            for word in line.split():
+                if word in shown:
+                    continue
+                if any(prefix and word.startswith(prefix) for prefix in cut) or (word == "…" and cut):
+                    break  # cut with an ellipsis: the rest of the line went with it
+                problems.append(f"{widget.id or type(widget).__name__}: {word}")
+                break
+    for table in app.screen.query(LiveTable):
+        # The headings: an -e event's label whole, or ended in an ellipsis.
+        heading = table.render_line(0).text.replace("▲", " ").replace("▼", " ").split()
+        for key, title, _ in (table.model.columns[index] for index in table.shown):
+            name = key.removeprefix(EVENT_METRIC_PREFIX) if key.startswith(EVENT_METRIC_PREFIX) else title
+            if not all(word in heading for word in name.split()) and f"{name[: len(title) - 1]}…" not in heading:
+                problems.append(f"{table.id} heading: {name}")
+    return problems
+
+
+def _source_lines(content) -> list[str] | None:
+    """The lines of a widget's text as given (a Text, a string, or the cells of a rich Table grid)."""
+    if isinstance(content, Text):
+        return content.plain.split("\n")
+    if isinstance(content, str):
+        return content.split("\n")
+    if isinstance(content, Table):
+        return [" ".join(str(column._cells[row]) for column in content.columns) for row in range(content.row_count)]
+    return None
