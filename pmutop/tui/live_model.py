@@ -573,7 +573,9 @@ class LiveModel:
                 continue
             why = why_not_available(key, row.metrics.get(key), row, snapshot, self.topology)
             if why:
-                reasons.append((heading, why))
+                # An event's heading may end in an ellipsis; its reason names the event whole.
+                event = key.removeprefix(EVENT_METRIC_PREFIX)
+                reasons.append((printable(event) if event != key else heading, why))
         return tuple(reasons)
 
 

@@ -16,6 +16,7 @@ from pmutop.recording.replay import ReplayFeed
 from pmutop.tui.app import PmutopApp
 from pmutop.tui.columns import EVENT_HEADING_WIDTH, event_column
 from pmutop.tui.footer import FittingFooter
+from pmutop.tui.live_model import CpuKey
 from pmutop.tui.screens import HelpScreen
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "fixtures" / "recordings"
@@ -80,6 +81,10 @@ async def test_the_live_tables_event_headings_are_whole_or_end_in_an_ellipsis():
         heading = app.live.render_line(0).text
         assert "branch-misses" in heading and "cpu_atom/cach…" in heading
         assert cut_words(app) == []
+        # cpu0 is a cpu_core CPU: the detail says why cpu_atom's event is n/a there, naming it whole.
+        reasons = [line for line in str(app.live.model.describe(CpuKey(0))).splitlines() if " n/a: " in line]
+        assert any(line.startswith("cpu_atom/cache-misses/") for line in reasons), reasons
+        assert not any("…" in line.split(" n/a: ")[0] for line in reasons), reasons
 
 
 async def test_a_resize_fits_the_header_tree_and_footer_to_the_new_width(alder_lake):
