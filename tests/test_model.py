@@ -201,6 +201,23 @@ def test_task_residency_ipc_and_cross_type_migrations(tmp_path):
     assert entry.cross_type and (entry.from_pmu, entry.to_pmu) == ("armv8_cortex_a53", "armv8_cortex_a72")
     assert entry.time_s == 0.5 and row.cross_type_migrations == 1 and interval.lost_migrations == 0
 
+    # Next interval it runs on the A72 only: IPC on the A53 is n/a and says why, never 0 or a bare n/a.
+    later = model.update(
+        TaskTick(
+            (process,),
+            reads((2 * 10**9, 2 * 10**8, (100, 50)), (2 * 10**9, 18 * 10**8, (900, 1800))),
+            (),
+            0,
+            ResidencyMethod.CORE_PMU_CYCLES,
+        ),
+        0,
+    )
+    (row,) = later.rows
+    assert row.ipc["armv8_cortex_a53"] == Metric(None, note="did not run there")
+    assert row.ipc["armv8_cortex_a72"].value == 2.0
+    assert row.ipc_total["armv8_cortex_a53"].value == 0.5
+    assert row.ipc["armv8_cortex_a53"].to_json()["reason"] == "did not run there"
+
 
 # ---------------------------------------------------------------------------- tracepoints, text, errno
 

@@ -261,10 +261,17 @@ def migration_losses(snapshot: Snapshot) -> list[str]:
     return lines
 
 
+def _task_ipc(metric: Metric) -> str:
+    """A task's IPC on one core PMU; n/a says why (it did not run there)."""
+    if metric.value is None and metric.note:
+        return f"n/a({metric.note})"
+    return cell(metric, MetricKey.IPC.text)
+
+
 def task_lines(task: TaskRow) -> list[str]:
     """A followed task in two lines of at most 120 columns: where it is, then where it ran and how fast."""
     residency = " ".join(f"{place}={100 * share:.0f}%" for place, share in task.residency.items()) or "-"
-    ipc = " ".join(f"{place}={cell(metric, MetricKey.IPC.text)}" for place, metric in task.ipc.items()) or "-"
+    ipc = " ".join(f"{place}={_task_ipc(metric)}" for place, metric in task.ipc.items()) or "-"
     state = "running" if task.alive else f"exited({task.exit_status})" if task.exit_status is not None else "exited"
     where = f"cpu{task.cpu_now}" if task.cpu_now is not None else "-"
     kind = task.core_type_now or task.pmu_now or "-"

@@ -252,7 +252,14 @@ class TaskModel:
 
 
 def _ipc(places: list[str], cycles: dict[str, int], instructions: dict[str, int]) -> dict[str, Metric]:
-    return {p: Metric(instructions.get(p, 0) / cycles[p]) if cycles.get(p) else Metric(None) for p in places}
+    """IPC per core PMU; n/a says why: the task never ran on that PMU's CPUs (perf's "not counted"), or
+    it ran there and the PMU counted no cycles."""
+    return {
+        p: Metric(instructions.get(p, 0) / cycles[p])
+        if cycles.get(p)
+        else Metric(None, note="no cycles there" if p in cycles else "did not run there")
+        for p in places
+    }
 
 
 def _counts(places: list[str], counts: dict[str, int]) -> dict[str, Metric]:

@@ -81,6 +81,8 @@ def _ipc_line(task: TaskRow, order) -> Text:
         text.append("  ")
         text.append_text(literal(place))
         text.append(f" {value}", style=style)
+        if metric.value is None and metric.note:
+            text.append_text(literal(f" ({metric.note})", "dim"))
     return text
 
 
