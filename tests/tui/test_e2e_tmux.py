@@ -76,7 +76,16 @@ class Tmux:
         assert self.run("display-message", "-p", "-t", "e2e", "#{alternate_on}").strip() == "0"
 
     def kill(self) -> None:
+        # tmux (3.3a) leaves its socket file behind on kill-server: one per test run would pile up.
+        path = subprocess.run(
+            ["tmux", "-L", self.socket, "display-message", "-p", "#{socket_path}"],
+            capture_output=True,
+            text=True,
+            timeout=HANG_S,
+        ).stdout.strip()
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=HANG_S)
+        if path:
+            Path(path).unlink(missing_ok=True)
 
 
 @pytest.fixture
