@@ -19,6 +19,7 @@ from itertools import chain, repeat
 
 import numpy as np
 
+from pmutop.model.plan import event_order
 from pmutop.model.samples import CounterFailure, CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.model.snapshot import (
     CpuRow,
@@ -271,6 +272,23 @@ _NO_TIMES = CpuTimes(0, 0)
 _busy_total_of = operator.attrgetter("busy", "total")
 
 
+def _in_event_order(
+    events: dict[tuple[str, str], list[tuple[int, int, int, int]]], layouts: tuple[GroupLayout, ...]
+) -> dict[tuple[str, str], list[tuple[int, int, int, int]]]:
+    """The -e events as perf prints them: in the order they were given (an event on several core PMUs
+    once per PMU, adjacent), not in the order their groups come on the CPUs. Within one group, members
+    that did not open follow those that did (a layout keeps no more of the order)."""
+    unknown = (1 << 62, 0)
+
+    def position(item: tuple[tuple[str, str], list[tuple[int, int, int, int]]]) -> tuple[tuple[int, int], int]:
+        (_, name), entries = item
+        layout = layouts[entries[0][1]]
+        return event_order(layout.key) or unknown, (*layout.members, *(n for n, _ in layout.failures)).index(name)
+
+    # sorted() is stable: events with no order in their keys keep the layouts' order, after the others.
+    return dict(sorted(events.items(), key=position))
+
+
 class RateModel:
     """Turns successive RawTicks into Snapshots. Holds only the previous tick's raw reads."""
 
@@ -334,6 +352,7 @@ class RateModel:
                 continue
             by_role[layout.role][row] = index
             names_of_row[row].update(dict.fromkeys(role_metric_names(layout)))
+        events = _in_event_order(events, layouts)
         # Rows with the same names share one dict.
         shared: dict[tuple[str, ...], dict[str, None]] = {}
         self._row_names = [shared.setdefault(tuple(names), names) for names in names_of_row]
