@@ -80,7 +80,7 @@ class MetricColumns:
     Widgets that show many rows read the arrays; `metric()` builds one row's Metric when asked.
     """
 
-    __slots__ = ("_lists", "failures", "figure_of", "figures", "notes")
+    __slots__ = ("_lists", "_missing", "failures", "figure_of", "figures", "notes")
 
     def __init__(
         self,
@@ -96,6 +96,7 @@ class MetricColumns:
         # The figures as Python lists, made on first use (indexing a list beats indexing an array), all
         # at once: four conversions, whatever the number of metrics looked up.
         self._lists: tuple[list[list[float]], list[list[float]], list[list[bool]], list[list[int]]] | None = None
+        self._missing: dict[tuple[int, float | None], Metric] = {}
 
     def metric(self, name: str, row: int) -> Metric:
         lists = self._lists
@@ -114,6 +115,14 @@ class MetricColumns:
         coverage = covered if covered == covered else None
         if value == value:
             return Metric(value, coverage, lists[2][figure][row])
+        # An n/a figure is the same Metric for the same reason and coverage: made once (most of a row's
+        # figures on a machine without a core PMU).
+        missing = self._missing.get((reason, coverage))
+        if missing is None:
+            missing = self._missing[reason, coverage] = self._missing_metric(reason, coverage)
+        return missing
+
+    def _missing_metric(self, reason: int, coverage: float | None) -> Metric:
         if reason > 0:
             return Metric(None, coverage, failure=self.failures[reason - 1])
         if reason < 0:
