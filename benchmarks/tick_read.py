@@ -8,7 +8,13 @@ Each group is cpu-clock + context-switches + cpu-migrations, read with PERF_FORM
 TOTAL_TIME_ENABLED | TOTAL_TIME_RUNNING | ID (9 words); groups are spread round-robin over the online
 CPUs, as pmutop does. Needs root (CPU-wide events) and gcc.
 
-    sudo .venv/bin/python benchmarks/tick_read.py [--iterations N]
+    sudo .venv/bin/python benchmarks/tick_read.py [--iterations N] [--split-groups 512]
+
+With --split-groups N, whether splitting a tick's reads across reader threads pays (issue 12: by NUMA node
+"if it pays"): N groups read by one TickReader in the calling thread, against the same groups cut by
+their CPU into one TickReader per CPU set, each read by its own long-lived thread (woken per tick, the
+caller waiting for all), unpinned and pinned to the CPUs it reads (a counter read on its own CPU needs no
+IPI). On this 2-CPU VM the "node" split is CPU 0 | CPU 1. Wall and process CPU (all threads) per tick.
 """
 
 import argparse
@@ -19,6 +25,7 @@ import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
 
 from cffi import FFI
@@ -117,9 +124,88 @@ def measure(leaders: list[int], c_mod, iterations: int) -> dict[str, float]:
     return {name: statistics.median(ns) / 1000 for name, ns in samples.items()}
 
 
+class SplitReaders:
+    """One reader thread per part, each reading its groups with its own TickReader when woken."""
+
+    def __init__(self, parts: list[tuple[list[int], set[int] | None]]) -> None:
+        self._start = threading.Barrier(len(parts) + 1)
+        self._done = threading.Barrier(len(parts) + 1)
+        self._stop = False
+        self._threads = [
+            threading.Thread(target=self._run, args=(leaders, cpus), daemon=True) for leaders, cpus in parts
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self, leaders: list[int], cpus: set[int] | None) -> None:
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)  # 0: the calling thread
+        reader = perf.TickReader(leaders, WORDS)
+        while True:
+            self._start.wait()
+            if self._stop:
+                return
+            reader.read()
+            self._done.wait()
+
+    def read(self) -> None:
+        self._start.wait()
+        self._done.wait()
+
+    def close(self) -> None:
+        self._stop = True
+        self._start.wait()
+        for thread in self._threads:
+            thread.join()
+
+
+def measure_split(leaders: list[int], cpu_of: list[int], iterations: int) -> dict[str, tuple[float, float]]:
+    """(median wall µs, median process CPU µs of a batch) per tick: one reader, the split unpinned, the split pinned;
+    interleaved in batches so drift hits all three alike."""
+    cpus = sorted(set(cpu_of))
+    by_cpu = [[fd for fd, cpu in zip(leaders, cpu_of, strict=True) if cpu == each] for each in cpus]
+    split = SplitReaders([(part, None) for part in by_cpu])
+    pinned = SplitReaders([(part, {cpu}) for part, cpu in zip(by_cpu, cpus, strict=True)])
+    ways = {
+        "1 thread": perf.TickReader(leaders, WORDS).read,
+        f"{len(cpus)} threads": split.read,
+        f"{len(cpus)} threads, pinned": pinned.read,
+    }
+    wall: dict[str, list[int]] = {name: [] for name in ways}
+    cpu: dict[str, list[int]] = {name: [] for name in ways}
+    try:
+        for _ in range(max(1, iterations // BATCH)):
+            for name, read in ways.items():
+                cpu_start = time.process_time_ns()
+                for _ in range(BATCH):
+                    t0 = time.perf_counter_ns()
+                    read()
+                    wall[name].append(time.perf_counter_ns() - t0)
+                cpu[name].append((time.process_time_ns() - cpu_start) // BATCH)
+    finally:
+        split.close()
+        pinned.close()
+    return {name: (statistics.median(wall[name]) / 1000, statistics.median(cpu[name]) / 1000) for name in ways}
+
+
+def split(count: int, cpus: list[int], iterations: int) -> None:
+    leaders, fds = open_groups(count, cpus)
+    cpu_of = [cpus[g % len(cpus)] for g in range(count)]
+    try:
+        measure_split(leaders, cpu_of, BATCH)  # warm-up
+        result = measure_split(leaders, cpu_of, iterations)
+    finally:
+        for fd in reversed(fds):
+            perf.close(fd)
+    print(f"{count} groups split by CPU: {'way':<20} {'wall µs':>9} {'CPU µs':>9}")
+    for name, (wall, cpu) in result.items():
+        print(f"{'':>24}{name:<20} {wall:>9.1f} {cpu:>9.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=500, help="ticks timed per method and size")
+    parser.add_argument("--split-groups", type=int, help="measure only the reader-thread split at this many groups")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root: CPU-wide software events are refused to normal users")
@@ -129,6 +215,9 @@ def main() -> None:
     cpus = online_cpus()
     machine = f"{platform.machine()}, {len(cpus)} online CPUs, kernel {platform.release()}"
     print(f"{machine}, Python {platform.python_version()}")
+    if args.split_groups:
+        split(args.split_groups, cpus, args.iterations)
+        return
     print(f"{'groups':>6} {'fds':>5} {'C µs':>9} {'pmutop µs':>10} {'python µs':>10} {'pmutop/C':>9} {'python/C':>9}")
     with tempfile.TemporaryDirectory() as tmpdir:
         c_mod = build_c_loop(tmpdir)

@@ -148,3 +148,38 @@ def test_every_na_in_stat_text_has_a_numbered_note(pmutop_command, mode, fixture
     assert referenced <= noted
     if fixture.startswith("alder") and "--per-pmu" in mode:
         assert "# [1] TSC × APERF/MPERF, per CPU only" in result.stdout
+
+
+def test_events_come_in_the_order_given_not_the_order_of_their_groups(pmutop_command):
+    # The fixture's -e list is `branch-misses,cpu_atom/cache-misses/,cs`: on the first (cpu_core) CPUs
+    # the groups are branch-misses and cs, cache-misses only opens on the cpu_atom CPUs after them.
+    # perf prints -e order, an event on several core PMUs once per PMU, adjacent.
+    given = ["cpu_core/branch-misses/", "cpu_atom/branch-misses/", "cpu_atom/cache-misses/", "cs"]
+
+    def stat(*flags):
+        result = subprocess.run(
+            [*pmutop_command, "stat", "--input", str(FIXTURE), "-n", "1", *flags],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+
+    text = [line.split()[3] for line in stat() if re.match(r" +1\.000 +all +\S+~?  \S", line)]
+    assert text == given
+    json_names = [total["name"] for total in json.loads(stat("--json")[0])["events"]]
+    assert json_names == given
+    perf_csv = [line.split(";")[3] for line in stat("-x", ";") if line.startswith("1.000")]
+    assert perf_csv == given
+    # Per CPU (-A, -x -A and the CSV's columns): the labels in -e order on a CPU of each core PMU.
+    per_cpu = [line.split()[3] for line in stat("-A") if re.match(r" +1\.000 +CPU16 ", line)]
+    assert per_cpu == ["branch-misses", "cpu_atom/cache-misses/", "cs"]
+    perf_csv_cpu = [line.split(";")[4] for line in stat("-x", ";", "-A") if line.startswith("1.000000000;CPU0;")]
+    assert perf_csv_cpu == ["branch-misses", "cs"]
+    header = stat("--csv")[0].split(",")
+    assert [name for name in header if name.startswith("event:")] == [
+        "event:branch-misses",
+        "event:cpu_atom/cache-misses/",
+        "event:cs",
+    ]

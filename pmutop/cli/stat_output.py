@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 
 from pmutop.model.absence import ABSENT_FIGURE_WHY
 from pmutop.model.aggregate import AggregateRow
-from pmutop.model.coverage import row_coverage
+from pmutop.model.coverage import COVERAGE_METRICS, least_coverage, row_coverage
 from pmutop.model.metrics import MetricKey, whole
 from pmutop.model.snapshot import (
     NOT_COUNTED,
@@ -37,6 +37,9 @@ TEXT_COLUMNS = (
     (MetricKey.MIGRATIONS_PER_S, 6),
     (MetricKey.EFFECTIVE_GHZ, 6),
 )
+_TEXT_METRICS = tuple(name for name, _ in TEXT_COLUMNS)
+# The row's coverage is that of these columns' figures (every one of COVERAGE_METRICS is a column).
+_COVERAGE_COLUMNS = tuple(map(_TEXT_METRICS.index, COVERAGE_METRICS))
 LABEL_WIDTH = 9
 PMU_WIDTH = 15
 EVENT_NAME_WIDTH = 50
@@ -148,11 +151,15 @@ class TextRenderer:
         return f"#{'time':>9} {'CPU':>{LABEL_WIDTH}} {'counts':>20}  {event} {'cover':>6} {'CPUs':>7}"
 
     def _row(self, time_s: float, label: str, pmu: str, metrics_of) -> str:
+        # Each figure looked up once (a lookup builds a Metric): its cell, its note and the row's coverage.
+        metrics = list(map(metrics_of, _TEXT_METRICS))
+        ref = self.notes.ref
         cells = "".join(
-            f" {cell(metrics_of(name), name.text, self.notes.ref(metrics_of(name))):>{width}}"
-            for name, width in TEXT_COLUMNS
+            f" {cell(metric, name.text, ref(metric)):>{width}}"
+            for metric, (name, width) in zip(metrics, TEXT_COLUMNS, strict=True)
         )
-        cover = coverage_text(metrics_of)
+        coverage = least_coverage(map(metrics.__getitem__, _COVERAGE_COLUMNS))
+        cover = f"{100 * coverage:.0f}%" if coverage is not None else "-"
         where = f"{_fit(label, LABEL_WIDTH):>{LABEL_WIDTH}} {_fit(pmu, PMU_WIDTH):<{PMU_WIDTH}}"
         return f"{time_s:10.3f} {where}{cells} {cover:>5}"
 

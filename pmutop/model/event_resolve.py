@@ -30,7 +30,7 @@ from pmutop.model.event_syntax import (
     TracepointEvent,
 )
 from pmutop.model.perf_abi import EventType, HardwareEvent, SoftwareEvent, config_attr
-from pmutop.model.plan import CounterSpec, GroupPlan, alias_config
+from pmutop.model.plan import CounterSpec, GroupPlan, alias_config, event_tag
 from pmutop.model.samples import Encoding, GroupRole
 from pmutop.model.topology import Pmu, PmuKind, Topology, per_pmu_name, pmu_base_name
 
@@ -321,7 +321,7 @@ class Resolver:
                     by_pmu.setdefault((counter.pmu, counter.cpus), []).append(counter)
                 parts = list(by_pmu.values())
             plans += [
-                EventGroupPlan(f"e{index}.{number}", members[0].pmu, tuple(members))
+                EventGroupPlan(event_tag(index, number), members[0].pmu, tuple(members))
                 for number, members in enumerate(parts)
             ]
         return tuple(plans)

@@ -8,6 +8,7 @@ The encoding chooser follows perf (tools/perf/util/pmus.c, parse-events.c):
 - never a group mixing PMUs: the kernel rejects it, and it would count nothing useful.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -39,6 +40,23 @@ class CounterSpec:
     def with_flags(self, **flags: bool) -> "CounterSpec":
         """The same event with some of its attr's flags (exclude_kernel, inherit, ...) set otherwise."""
         return replace(self, attr=replace(self.attr, **flags))
+
+
+def event_tag(group: int, part: int) -> str:
+    """The tag of the `part`-th kernel group (one per PMU) of the `group`-th item of a `-e` list."""
+    return f"e{group}.{part}"
+
+
+# `eG` alone (a key written by hand) is the group's part 0.
+_EVENT_TAG = re.compile(r"/e([0-9]{1,9})(?:\.([0-9]{1,9}))?\Z")
+
+
+def event_order(key: str) -> tuple[int, int] | None:
+    """Where an events group's key (`cpuN/events/PMU/eG.P`, see event_tag) comes in its `-e` list: (G, P).
+    The key is what recordings keep of a layout, so the order is read back from it; None when the key
+    has no such tag (a recording's key is untrusted text)."""
+    match = _EVENT_TAG.search(key)
+    return (int(match[1]), int(match[2] or 0)) if match else None
 
 
 @dataclass(frozen=True, slots=True)

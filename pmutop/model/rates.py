@@ -19,6 +19,7 @@ from itertools import chain, repeat
 
 import numpy as np
 
+from pmutop.model.plan import event_order
 from pmutop.model.samples import CounterFailure, CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
 from pmutop.model.snapshot import (
     CpuRow,
@@ -113,6 +114,9 @@ class ReadArrays:
     meta: np.ndarray  # int64, groups × 4
     # Member values, padded with zeros to the widest layout.
     values: np.ndarray  # uint64, groups × widest
+    # How many member values each read had (meta's last column, as a list: compared with the layouts'
+    # widths in Python, where they are almost always the same).
+    widths: list[int]
 
 
 # What stands for a read that is absent (and for the absent row): told apart by identity, not value.
@@ -148,6 +152,7 @@ def _read_arrays(got: list[GroupRead], widest: int) -> ReadArrays:
         present=np.fromiter(map(operator.is_not, got, repeat(_ABSENT)), bool, size),
         meta=np.fromiter(meta, np.int64, 4 * size).reshape(size, 4),
         values=np.fromiter(values, np.uint64, widest * size).reshape(size, widest),
+        widths=widths,
     )
 
 
@@ -172,15 +177,34 @@ class Deltas:
     extrapolated: np.ndarray  # bool
 
 
-def deltas(previous: ReadArrays, current: ReadArrays, layout_widths: np.ndarray, usable: np.ndarray) -> Deltas:
+@dataclass(frozen=True, slots=True)
+class LaidOut:
+    """The layouts' widths (a value per group and 0 for the absent row past the last), and what a tick
+    whose reads have those widths zips: worked out once per layouts, not every tick."""
+
+    widths: np.ndarray  # int64
+    width_list: list[int]
+    in_zip: np.ndarray  # bool, groups × widest: the members a read of the layout's width has
+    nonempty: np.ndarray  # bool: groups with a member
+
+    @classmethod
+    def of(cls, widths: list[int], widest: int) -> "LaidOut":
+        array = np.array(widths, np.int64)
+        return cls(array, widths, np.arange(widest) < array[:, None], array > 0)
+
+
+def deltas(previous: ReadArrays, current: ReadArrays, laid_out: LaidOut, usable: np.ndarray) -> Deltas:
     """The deltas of the `usable` groups. Scaling follows perf_counts_values__scale: value × enabled /
     running when the group was multiplexed off the PMU part of the time; running == 0 means nothing was
     counted at all."""
     change = current.meta - previous.meta
     enabled, running = change[:, 0], change[:, 1]
-    widest = current.values.shape[1]
-    zipped = np.minimum(current.meta[:, 3], layout_widths)
-    in_zip = np.arange(widest) < zipped[:, None]
+    if current.widths == laid_out.width_list:
+        in_zip, nonempty = laid_out.in_zip, laid_out.nonempty
+    else:
+        zipped = np.minimum(current.meta[:, 3], laid_out.widths)
+        in_zip = np.arange(current.values.shape[1]) < zipped[:, None]
+        nonempty = zipped > 0
     # Counts are 64-bit and cumulative: a decrease is a reset or a reopen, never real, and is dropped
     # rather than shown as a 2^64 spike.
     backwards = np.logical_or.reduce((current.values < previous.values) & in_zip, axis=1)
@@ -192,7 +216,7 @@ def deltas(previous: ReadArrays, current: ReadArrays, layout_widths: np.ndarray,
     counted = in_zip & counting[:, None]
     scaled = raw.astype(np.float64)
     extrapolated = counting & (running < enabled)
-    for group in (extrapolated & (zipped > 0)).nonzero()[0].tolist():
+    for group in (extrapolated & nonempty).nonzero()[0].tolist():
         # Exact integers, as perf does: value × enabled / running is rounded once.
         factor_e, factor_r = int(enabled[group]), int(running[group])
         scaled[group] = [value * factor_e / factor_r for value in raw[group].tolist()]
@@ -267,8 +291,31 @@ class PmuGroups:
     cycles_failure: int
 
 
-_NO_TIMES = CpuTimes(0, 0)
+class _Unlisted:
+    """Stands for a CPU /proc/stat did not list: NaN ticks, so that every figure made from them is NaN."""
+
+    busy = total = NAN
+
+
+_NO_TIMES = _Unlisted()
 _busy_total_of = operator.attrgetter("busy", "total")
+
+
+def _in_event_order(
+    events: dict[tuple[str, str], list[tuple[int, int, int, int]]], layouts: tuple[GroupLayout, ...]
+) -> dict[tuple[str, str], list[tuple[int, int, int, int]]]:
+    """The -e events as perf prints them: in the order they were given (an event on several core PMUs
+    once per PMU, adjacent), not in the order their groups come on the CPUs. Within one group, members
+    that did not open follow those that did (a layout keeps no more of the order)."""
+    unknown = (1 << 62, 0)
+
+    def position(item: tuple[tuple[str, str], list[tuple[int, int, int, int]]]) -> tuple[tuple[int, int], int]:
+        (_, name), entries = item
+        layout = layouts[entries[0][1]]
+        return event_order(layout.key) or unknown, (*layout.members, *(n for n, _ in layout.failures)).index(name)
+
+    # sorted() is stable: events with no order in their keys keep the layouts' order, after the others.
+    return dict(sorted(events.items(), key=position))
 
 
 class RateModel:
@@ -289,7 +336,7 @@ class RateModel:
         self._failures: tuple[CounterFailure, ...] = ()
         self._previous: RawTick | None = None
         self._previous_reads: ReadArrays | None = None
-        self._previous_times: tuple[np.ndarray, np.ndarray] | None = None
+        self._previous_times: np.ndarray | None = None
         self._first_ns: int | None = None
         self.task_model = TaskModel(topology)
         self.set_layouts(layouts)
@@ -308,10 +355,10 @@ class RateModel:
     def set_layouts(self, layouts: tuple[GroupLayout, ...]) -> None:
         self._layout_list = layouts
         self._keys = tuple(layout.key for layout in layouts)
-        # A value per group and one for the absent row past the last (read_arrays).
-        self._layout_widths = np.array([*(len(layout.members) for layout in layouts), 0], np.int64)
         # At least one column, so that every group has a (never counted) member to index.
         self._widest = max((len(layout.members) for layout in layouts), default=1) or 1
+        # A value per group and one for the absent row past the last (read_arrays).
+        self._laid_out = LaidOut.of([*(len(layout.members) for layout in layouts), 0], self._widest)
         self._key_index = {key: index for index, key in enumerate(self._keys)}
         # A core group that never opened gives the same n/a figures every tick, with no delta, unless lost.
         self._opened = np.array(
@@ -334,6 +381,7 @@ class RateModel:
                 continue
             by_role[layout.role][row] = index
             names_of_row[row].update(dict.fromkeys(role_metric_names(layout)))
+        events = _in_event_order(events, layouts)
         # Rows with the same names share one dict.
         shared: dict[tuple[str, ...], dict[str, None]] = {}
         self._row_names = [shared.setdefault(tuple(names), names) for names in names_of_row]
@@ -465,7 +513,7 @@ class RateModel:
                 if index is not None:
                     lost[index] = self._failure_code(cause)
             usable = self._opened | (lost > 0)
-        group = deltas(previous_reads, current_reads, self._layout_widths, usable)
+        group = deltas(previous_reads, current_reads, self._laid_out, usable)
         figures = self._cpu_figures(group, lost, busy_s, util_pct, interval_s)
         totals = self._event_totals(group, lost)
         cpu_columns = MetricColumns(figures, self._column_rows, self._failures, NOTES)
@@ -501,12 +549,11 @@ class RateModel:
             )
         return snapshot
 
-    def _cpu_times(self, times: dict[int, CpuTimes]) -> tuple[np.ndarray, np.ndarray]:
-        """Which CPUs /proc/stat listed, and their (busy, total) ticks."""
-        got = list(map(times.get, self._cpu_numbers, repeat(_NO_TIMES)))
-        present = np.fromiter(map(operator.is_not, got, repeat(_NO_TIMES)), bool, len(got))
-        ticks = np.fromiter(chain.from_iterable(map(_busy_total_of, got)), np.float64, 2 * len(got))
-        return present, ticks.reshape(len(got), 2)
+    def _cpu_times(self, times: dict[int, CpuTimes]) -> np.ndarray:
+        """The CPUs' (busy, total) ticks from /proc/stat, NaN for a CPU it did not list."""
+        got = map(times.get, self._cpu_numbers, repeat(_NO_TIMES))
+        count = len(self._cpu_numbers)
+        return np.fromiter(chain.from_iterable(map(_busy_total_of, got)), np.float64, 2 * count).reshape(count, 2)
 
     def _cpu_figures(
         self, group: Deltas, lost: np.ndarray | None, busy_s: np.ndarray, util_pct: np.ndarray, interval_s: float
@@ -721,18 +768,12 @@ def whole_run_summary(
     )
 
 
-def _busy(
-    previous: tuple[np.ndarray, np.ndarray] | None, current: tuple[np.ndarray, np.ndarray], online: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Busy seconds and utilisation per CPU (NaN: unknown) from /proc/stat's cumulative ticks."""
-    present, now = current
+def _busy(previous: np.ndarray | None, current: np.ndarray, online: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Busy seconds and utilisation per CPU (NaN: unknown) from /proc/stat's cumulative ticks (NaN where
+    a CPU was not listed, which makes its change NaN, and every comparison with it False)."""
     if previous is None:
-        return np.full(len(present), NAN), np.full(len(present), NAN)
-    was_present, before = previous
-    change = now - before
+        return np.full(len(current), NAN), np.full(len(current), NAN)
+    change = current - previous
     busy, total = change[:, 0], change[:, 1]
-    unknown = ~(online & present & was_present & (total > 0) & (busy >= 0))
-    busy_s = busy / USER_HZ
-    util_pct = 100.0 * busy / total
-    busy_s[unknown] = util_pct[unknown] = NAN
-    return busy_s, util_pct
+    busy = np.where(online & (total > 0) & (busy >= 0), busy, NAN)
+    return busy / USER_HZ, 100.0 * busy / total
