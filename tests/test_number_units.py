@@ -10,7 +10,7 @@ from pmutop.model.snapshot import Metric, event_metric
 from pmutop.model.task_summary import _per_second
 from pmutop.tui.text import metric_cell, si
 
-SCALE = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+SCALE = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 
 
 @pytest.mark.parametrize(
@@ -28,15 +28,18 @@ SCALE = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
         (99.96e6, "100M"),
         (12.34e3, "12.3k"),
         (-999.96e6, "-1G"),
-        # Past the largest unit the number grows: nothing is larger than T.
-        (1.5e16, "15000T"),
+        # Up to what a 64-bit counter holds, and never 1000T (the trial saw si(1e15) give it).
+        (1e15, "1P"),
+        (1.5e16, "15P"),
+        (999.96e15, "1E"),
+        (2.0**64, "18.4E"),
     ],
 )
 def test_si_picks_its_unit_after_rounding(value, text):
     assert si(value) == text
 
 
-@given(st.floats(min_value=1.0, max_value=9.99e14, allow_nan=False))
+@given(st.floats(min_value=1.0, max_value=2.0**64, allow_nan=False))
 def test_si_never_writes_a_thousand_of_a_unit_and_stays_close(value):
     text = si(value)
     number, suffix = (text[:-1], text[-1]) if text[-1] in SCALE else (text, "")

@@ -19,7 +19,8 @@ def literal(value: str, style: str = "") -> Text:
     return Text(printable(value), style=style, no_wrap=True)
 
 
-_SI: Units = ((1.0, ""), (1e3, "k"), (1e6, "M"), (1e9, "G"), (1e12, "T"))
+# Up to E: a 64-bit counter reaches 18.4E, and nothing it counts may print as 1000T.
+_SI: Units = ((1.0, ""), (1e3, "k"), (1e6, "M"), (1e9, "G"), (1e12, "T"), (1e15, "P"), (1e18, "E"))
 
 
 def _three_digits(scaled: float) -> str:
