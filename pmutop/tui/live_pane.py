@@ -129,7 +129,9 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
         built again."""
         model = self.model
         if self.is_mounted:
-            self.shown = fit_columns(model.columns, self.styling.content_size.width, model.label_width, model.sort_key)
+            # The width the rows can use: less the scrollbar's gutter, kept for it whether or not it shows.
+            width = self.scrollable_content_region.width
+            self.shown = fit_columns(model.columns, width, model.label_width, model.sort_key)
         else:
             self.shown = tuple(range(len(model.columns)))
         self._heading = heading_pieces(model.label_width, model.columns, self.shown, model.sort_key, model.sort_arrow)

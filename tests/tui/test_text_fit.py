@@ -202,3 +202,21 @@ async def test_a_banner_with_more_notices_than_it_holds_scrolls(alder_lake):
         area.scroll_end(animate=False)
         await settle(pilot, app)
         assert "notice 6" in "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_every_sort_fits_the_table_beside_its_scrollbar(size):
+    """Whatever column is sorted by (it stays in sight), the row fits the width left beside the vertical
+    scrollbar's gutter: the newcomer trial saw `▼c` and `n/` at 80x24 when sorted by an -e event."""
+    app = PmutopApp(recorded_events())
+    async with app.run_test(size=size) as pilot:
+        await wait_for_tick(pilot, app, 0)
+        live = app.live
+        seen = set()
+        while live.model.sort_key not in seen:
+            seen.add(live.model.sort_key)
+            await settle(pilot, app)
+            assert live._row_width <= live.scrollable_content_region.width, live.model.sort_key
+            assert cut_words(app) == [], live.model.sort_key
+            await pilot.press("s")
+        assert len(seen) > 5
