@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pmutop.cli.topology_command import render_topology
 from pmutop.live.topology_loader import load_topology
 from pmutop.model.cpulist import parse_cpulist
 from pmutop.model.encoding import FormatField, encode_alias, legacy_hybrid_config, parse_format
@@ -812,3 +813,15 @@ def test_an_attribute_is_read_up_to_one_page(tmp_path: Path, size: int, kept: bo
     assert ("padded" in topo.pmu("software").events) is kept
     capped = [p for p in topo.problems if p.path.endswith("software/events/padded") and "larger than" in p.reason]
     assert bool(capped) is not kept
+
+
+def test_topology_text_counts_in_words_and_types_as_ranges(tmp_path: Path) -> None:
+    """`pmutop topology`'s text: "1 event", not "1 events"; a server's uncore instances' consecutive
+    dynamic types as ranges, not a list of 40 numbers (newcomer trial on the 448-CPU tree)."""
+    root = trees.build_server_448(tmp_path / "server")
+    trees.add_pmu(root, trees.PmuSpec("one_event", 99, events={"only": "event=0x1"}))
+    text = render_topology(load_topology(root))
+    assert "1 event" in text and "1 events" not in text
+    types = [line.rsplit("types ", 1)[1] for line in text.splitlines() if " instances, types " in line]
+    assert types and all(part.count("-") <= 1 for listed in types for part in listed.split(","))
+    assert any("-" in listed for listed in types)

@@ -23,7 +23,7 @@ from pmutop.model.snapshot import (
     event_metric,
 )
 from pmutop.model.task_summary import TaskSummary
-from pmutop.model.text import printable
+from pmutop.model.text import plural, printable
 
 # Columns of the text table: metric and width (its heading and number format are the metric's). With the
 # label columns the widest row is 119 characters (PMU names past 15 end in …): it fits a 120-column terminal.
@@ -202,7 +202,7 @@ class TextRenderer:
         lines = []
         if aggregates is not None:
             lines += [
-                self._row(snapshot.time_s, row.label, f"{len(row.cpus)} CPUs", explained(row.metrics))
+                self._row(snapshot.time_s, row.label, plural(len(row.cpus), "CPU"), explained(row.metrics))
                 for row in aggregates
             ]
         elif not self.per_pmu_only:
@@ -257,12 +257,12 @@ def migration_losses(snapshot: Snapshot) -> list[str]:
     lines = []
     if snapshot.lost_migrations:
         lines.append(
-            f"{snapshot.lost_migrations} migration-ring records lost (ring buffer overflow): migrations, or the "
-            "thread records that say whose they are"
+            f"{plural(snapshot.lost_migrations, 'migration-ring record')} lost (ring buffer overflow): "
+            "migrations, or the thread records that say whose they are"
         )
     if snapshot.threads_seen_late:
         lines.append(
-            f"{snapshot.threads_seen_late} threads seen late (found in /proc, their creation record lost): "
+            f"{plural(snapshot.threads_seen_late, 'thread')} seen late (found in /proc, their creation record lost): "
             "their earlier migrations are missing"
         )
     return lines
@@ -284,7 +284,8 @@ def task_lines(task: TaskRow) -> list[str]:
     kind = task.core_type_now or task.pmu_now or "-"
     return [
         _fit(
-            f"#   task {task.pid} {printable(task.comm)} [{state}, {task.threads} threads] on {where} ({kind}); "
+            f"#   task {task.pid} {printable(task.comm)} [{state}, {plural(task.threads, 'thread')}] "
+            f"on {where} ({kind}); "
             f"migrations {task.migrations_interval} (cross-type {task.cross_type_interval}), "
             f"total {task.migrations} ({task.cross_type_migrations})",
             120,
@@ -450,7 +451,7 @@ def task_summary_lines(summary: TaskSummary, notes: Notes, tasks: tuple[TaskRow,
         lines.append(
             _fit(
                 f"# pmutop: {task.pid} {printable(task.comm)} ran on {residency}; "
-                f"{task.migrations} migrations ({task.cross_type_migrations} across core types)",
+                f"{plural(task.migrations, 'migration')} ({task.cross_type_migrations} across core types)",
                 120,
             )
         )

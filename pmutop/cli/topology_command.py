@@ -5,6 +5,7 @@ import json
 import os
 import platform
 import sys
+import textwrap
 from collections.abc import Iterable
 
 from pmutop.cli.errors import UserError, claim_output
@@ -12,6 +13,7 @@ from pmutop.kernel.sysfs import read_sysfs_any, write_snapshot
 from pmutop.live.topology_loader import load_topology
 from pmutop.model.cpulist import format_cpulist
 from pmutop.model.notices import NO_CORE_PMU
+from pmutop.model.text import plural
 from pmutop.model.topology import Pmu, Topology
 
 
@@ -25,7 +27,7 @@ def _pmu_line(pmu: Pmu) -> str:
     if pmu.cpus or pmu.cpus_source != "none":
         details.append(f"cpus {_cpus_text(pmu.cpus)}")
     if pmu.events:
-        details.append(f"{len(pmu.events)} events")
+        details.append(plural(len(pmu.events), "event"))
     if pmu.formats:
         details.append("format " + " ".join(sorted(pmu.formats)))
     return f"  {pmu.name:<24} " + ", ".join(details)
@@ -42,7 +44,7 @@ def render_topology(topology: Topology) -> str:
         header += f", read from {topology.source}"
     lines.append(header)
     online = topology.online_cpus
-    lines.append(f"{len(topology.cpus)} CPUs, {len(online)} online ({_cpus_text(online)})")
+    lines.append(f"{plural(len(topology.cpus), 'CPU')}, {len(online)} online ({_cpus_text(online)})")
     lines.append("")
     if topology.core_pmus:
         title = "Core PMUs (heterogeneous: one per core type)" if topology.is_heterogeneous else "Core PMU"
@@ -52,7 +54,7 @@ def render_topology(topology: Topology) -> str:
             if pmu.caps:
                 lines.append("      caps " + ", ".join(f"{k}={v}" for k, v in sorted(pmu.caps.items())))
     else:
-        lines.append(NO_CORE_PMU)
+        lines.extend(textwrap.wrap(NO_CORE_PMU, 100))
     groups = topology.instance_groups()
     shown_groups: set[str] = set()
     current_kind = None
@@ -68,7 +70,8 @@ def render_topology(topology: Topology) -> str:
                 continue
             shown_groups.add(pmu.base_name)
             instances = [topology.pmu(name) for name in groups[pmu.base_name]]
-            types = ",".join(str(p.type) for p in instances if p)
+            # Types as a list of ranges (uncore instances get consecutive dynamic types): 20-59, not 40 numbers.
+            types = format_cpulist(p.type for p in instances if p)
             lines.append(f"  {pmu.base_name:<24} {len(instances)} instances, types {types}")
             continue
         lines.append(_pmu_line(pmu))
@@ -116,7 +119,7 @@ def run_snapshot(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     print(
-        f"wrote {args.output}: {len(read.pmu_names)} PMUs, {len(read.cpu_names)} CPUs, "
-        f"{len(read.files)} files, {len(read.errors)} unreadable"
+        f"wrote {args.output}: {plural(len(read.pmu_names), 'PMU')}, {plural(len(read.cpu_names), 'CPU')}, "
+        f"{plural(len(read.files), 'file')}, {len(read.errors)} unreadable"
     )
     return 0

@@ -22,6 +22,7 @@ from textual.widgets import Input, Static
 
 from pmutop.live.feed import FeedCapability, FeedSource, FeedState, SnapshotFeed
 from pmutop.model.snapshot import Snapshot
+from pmutop.model.text import plural
 from pmutop.tui.columns import ColumnChooser, available_columns, chosen_columns
 from pmutop.tui.config import TuiConfig, save_config
 from pmutop.tui.footer import FittingFooter
@@ -319,7 +320,8 @@ class PmutopApp(App):
         piece("host", ("pmutop ", "bold"), literal(description.get("host", "?"), "bold"))
         piece("kernel", "Linux ", literal(description.get("kernel", "?")))
         online = len(topology.online_cpus)
-        piece("cpus", f"{len(topology.cpus)} CPUs" + (f" ({online} online)" if online != len(topology.cpus) else ""))
+        cpus = plural(len(topology.cpus), "CPU")
+        piece("cpus", cpus + (f" ({online} online)" if online != len(topology.cpus) else ""))
         if topology.core_pmus:
             piece("pmus", literal(" ".join(f"{pmu.name}:{pmu.type}" for pmu in topology.core_pmus), "bold cyan"))
         else:

@@ -152,9 +152,9 @@ class TaskPane(Static):
         text.append("\nmigration log", style="bold underline")
         text.append(f" newest first, {CROSS_TYPE} across core types", style="dim")
         if lost:
-            text.append(f"  {lost} records lost (ring buffer overflow)", style="bold red")
+            text.append(f"  {plural(lost, 'record')} lost (ring buffer overflow)", style="bold red")
         if seen_late:
-            text.append(f"  {seen_late} threads seen late (earlier moves missing)", style="bold red")
+            text.append(f"  {plural(seen_late, 'thread')} seen late (earlier moves missing)", style="bold red")
         if not entries:
             text.append("\n  no migrations yet", style="dim")
         for entry in reversed(entries):
