@@ -47,6 +47,9 @@ def _residency_lines(task: TaskRow, order, cpu_share: float | None) -> Text:
         return text
     text.append("  residency")
     text.append(f" ({task.residency_method.label})", style="dim")
+    if task.alive and cpu_share is None:
+        # CPU% is the growth of the task's running time since the snapshot before: none yet.
+        text.append(" · CPU n/a until its second interval", style="dim")
     places = sorted(task.residency_total, key=order)
     width = max(len(place) for place in places) + 2
     for place in places:

@@ -1,0 +1,40 @@
+"""The task pane's text for a followed task: every n/a says why (truth first)."""
+
+from pmutop.model.residency import ResidencyMethod
+from pmutop.model.snapshot import Metric, TaskRow
+from pmutop.tui.task_pane import describe_task
+
+
+def task(**changes) -> TaskRow:
+    fields = dict(
+        pid=42,
+        comm="worker",
+        alive=True,
+        threads=1,
+        cpu_now=1,
+        pmu_now="cpu_atom",
+        core_type_now="efficiency",
+        residency={"cpu_core": 0.4, "cpu_atom": 0.6},
+        residency_total={"cpu_core": 0.4, "cpu_atom": 0.6},
+        ipc={"cpu_core": Metric(None, note="did not run there"), "cpu_atom": Metric(1.5)},
+        cycles={},
+        instructions={},
+        migrations=1,
+        cross_type_migrations=1,
+        migrations_interval=1,
+        cross_type_interval=1,
+        running_s=1.0,
+        residency_method=ResidencyMethod.CORE_PMU_CYCLES,
+    )
+    return TaskRow(**(fields | changes))
+
+
+def test_cpu_share_unknown_in_the_first_interval_says_why():
+    text = describe_task(task(), str, cpu_share=None).plain
+    assert "n/a CPU" in text and "CPU n/a until its second interval" in text
+    assert "until its second interval" not in describe_task(task(), str, cpu_share=0.5).plain
+
+
+def test_an_ipc_the_task_has_none_of_says_why():
+    text = describe_task(task(), str, cpu_share=0.5).plain
+    assert "cpu_core n/a (did not run there)" in text and "cpu_atom 1.50" in text
