@@ -6,6 +6,7 @@ pmutop.model.snapshot.event_metric(label).
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -15,6 +16,7 @@ from textual.widgets.selection_list import Selection
 
 from pmutop.model.snapshot import EVENT_METRIC_PREFIX, Snapshot, event_metric
 from pmutop.tui.live_model import COLUMNS, Column, ColumnKey, fit_text
+from pmutop.tui.text import literal
 
 EVENT_COLUMN_WIDTH = 8
 # The widest an event's column grows for its heading: room for perf's common names (branch-misses,
@@ -52,6 +54,13 @@ def chosen_columns(keys: tuple[str, ...] | None, available: tuple[Column, ...]) 
     return tuple(shown)
 
 
+def _choice(key: ColumnKey, heading: str) -> Text:
+    """A column as the chooser lists it: a -e event by its whole label (its heading may end in …), one of
+    pmutop's by its heading and key."""
+    event = key.removeprefix(EVENT_METRIC_PREFIX)
+    return literal(f"{event}  (-e event)") if event != key else literal(f"{heading}  ({key})")
+
+
 class ColumnChooser(ModalScreen[tuple[ColumnKey, ...] | None]):
     """Tick the columns to show; Enter applies, Esc cancels. Order follows the table's."""
 
@@ -60,11 +69,6 @@ class ColumnChooser(ModalScreen[tuple[ColumnKey, ...] | None]):
         # Before the list's own enter (which toggles): space toggles, enter applies.
         Binding("enter", "apply", "Apply", priority=True),
     ]
-    DEFAULT_CSS = """
-    ColumnChooser { align: center middle; }
-    ColumnChooser > Vertical { width: 50; height: auto; max-height: 80%; border: round $accent; background: $surface; }
-    ColumnChooser SelectionList { height: auto; max-height: 30; }
-    """
 
     def __init__(self, available: tuple[Column, ...], shown: tuple[Column, ...]) -> None:
         super().__init__()
@@ -75,7 +79,7 @@ class ColumnChooser(ModalScreen[tuple[ColumnKey, ...] | None]):
         with Vertical():
             yield Static("Columns: space toggles, Enter applies, Esc cancels")
             yield SelectionList[ColumnKey](
-                *(Selection(f"{heading}  ({key})", key, key in self.shown) for key, heading, _ in self.available),
+                *(Selection(_choice(key, heading), key, key in self.shown) for key, heading, _ in self.available),
                 id="columns",
             )
 

@@ -1,6 +1,7 @@
 """The column chooser (c, palette), -e events as columns, and the remembered interval, sort, theme and columns."""
 
 import json
+from pathlib import Path
 
 import pytest
 from textual.widgets import SelectionList
@@ -8,6 +9,8 @@ from tui_support import alder_lake_recording, paused_replay, wait_for_tick
 
 from pmutop.model.metrics import MetricKey
 from pmutop.model.snapshot import event_metric
+from pmutop.recording.format import read_recording
+from pmutop.recording.replay import ReplayFeed
 from pmutop.tui.app import PmutopApp, current_config
 from pmutop.tui.columns import ColumnChooser, available_columns, chosen_columns
 from pmutop.tui.config import TuiConfig, config_path, load_config, save_config
@@ -167,3 +170,20 @@ async def test_the_tables_own_columns_chosen_by_config_fill_their_cells(events_r
         assert app.live.model.cell(cpu_key(0), TableColumn.CORE_TYPE) == "performance"
         assert app.live.model.cell(pmu_key("cpu_core"), TableColumn.COVERAGE).endswith("%")
         assert [key for key, _, _ in available_columns(app.snapshot)][-1] == event_metric("cs")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+async def test_the_chooser_shows_an_events_whole_label(size):
+    """A heading may end in …; the chooser (c) names the event whole, on screen (newcomer trial: it read
+    `cpu_atom/cach…  (event:cpu_atom/cache-m…`)."""
+    path = Path(__file__).parent.parent / "fixtures" / "recordings" / "alder-lake-events.jsonl"
+    recording = read_recording(path)
+    app = PmutopApp(ReplayFeed(recording, paused=True, start_at=len(recording.ticks) - 1, name=path.name))
+    async with app.run_test(size=size) as pilot:
+        await wait_for_tick(pilot, app, 0)
+        await pilot.press("c")
+        await pilot.pause()
+        chooser = app.screen.query_one(SelectionList)
+        await pilot.pause()
+        lines = [chooser.render_line(y).text for y in range(chooser.size.height)]
+        assert any("cpu_atom/cache-misses/  (-e event)" in line for line in lines), lines
