@@ -5,6 +5,7 @@ import errno
 import pytest
 
 from pmutop.live.topology_loader import load_topology
+from pmutop.model.absence import effective_clock_absent_why
 from pmutop.model.failures import OpenContext, Privileges, explain
 from pmutop.model.notices import NO_CORE_PMU_WHY, VPMU_FIX
 from pmutop.model.plan import core_group_candidates, msr_group, software_group
@@ -278,3 +279,14 @@ def test_explanations_name_the_fix():
     no_pmu = explain(errno.ENOENT, OpenContext("cycles"), unprivileged)
     assert no_pmu == f"cycles: no core PMU (ENOENT): {NO_CORE_PMU_WHY}; fix: {VPMU_FIX}"
     assert "exclude_guest" in explain(errno.EOPNOTSUPP, OpenContext("cycles", "apple_firestorm_pmu"), unprivileged)
+
+
+def test_eff_ghz_n_a_says_what_this_machine_lacks(tmp_path):
+    """A CPU row's eff GHz n/a names what is missing here: the msr PMU itself (Arm), or its aperf and mperf
+    (a VM whose hypervisor hides them), not only what the figure is."""
+    arm = effective_clock_absent_why(load_topology(sysfs_trees.build_qemu_two_pmu(tmp_path / "arm")))
+    assert "no msr PMU" in arm
+    full = effective_clock_absent_why(load_topology(sysfs_trees.build_alder_lake(tmp_path / "adl")))
+    assert "no aperf" not in full and "no msr PMU" not in full
+    vm = effective_clock_absent_why(load_topology(sysfs_trees.build_this_vm(tmp_path / "vm")))
+    assert "msr PMU has no aperf or mperf event" in vm

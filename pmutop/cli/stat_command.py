@@ -56,7 +56,10 @@ class _Output:
         )
         screen = shutil.get_terminal_size().lines if stream.isatty() else None
         self.text = stat_output.TextRenderer(
-            per_pmu_only=args.per_pmu, per_cpu_events=args.no_aggr, screen_lines=screen
+            per_pmu_only=args.per_pmu,
+            per_cpu_events=args.no_aggr,
+            screen_lines=screen,
+            cpu_absent=stat_output.absent_on_cpu_rows(topology),
         )
         aggregation = _aggregation(args)
         self.groups = (

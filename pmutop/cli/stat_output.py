@@ -6,7 +6,7 @@ import json
 import textwrap
 from collections.abc import Callable, Mapping
 
-from pmutop.model.absence import ABSENT_FIGURE_WHY
+from pmutop.model.absence import ABSENT_FIGURE_WHY, effective_clock_absent_why
 from pmutop.model.aggregate import AggregateRow
 from pmutop.model.coverage import COVERAGE_METRICS, least_coverage, row_coverage
 from pmutop.model.metrics import MetricKey, whole
@@ -24,6 +24,7 @@ from pmutop.model.snapshot import (
 )
 from pmutop.model.task_summary import TaskSummary
 from pmutop.model.text import plural, printable
+from pmutop.model.topology import Topology
 
 # Columns of the text table: metric and width (its heading and number format are the metric's). With the
 # label columns the widest row is 119 characters (PMU names past 15 end in …): it fits a 120-column terminal.
@@ -63,13 +64,20 @@ _ABSENT: dict[str, Metric] = {
 }
 
 
-def explained(metrics: Mapping[str, Metric]) -> Callable[[MetricName], Metric]:
+def absent_on_cpu_rows(topology: Topology) -> Mapping[str, Metric]:
+    """What a CPU row that lacks a figure shows: as _ABSENT, but eff GHz says what this machine lacks
+    (no msr PMU, or one without aperf and mperf), as the TUI's detail area does."""
+    why = effective_clock_absent_why(topology)
+    return _ABSENT | {MetricKey.EFFECTIVE_GHZ: Metric(None, note=why)}
+
+
+def explained(metrics: Mapping[str, Metric], absent: Mapping[str, Metric] = _ABSENT) -> Callable[[MetricName], Metric]:
     """A row's lookup that gives a figure of the table the row does not carry (eff GHz on a core PMU's
-    row) as n/a with its reason, numbered in the notes like any other."""
+    row) as n/a with its reason (from `absent`), numbered in the notes like any other."""
 
     def metric_of(name: MetricName) -> Metric:
         metric = metrics.get(name)
-        return metric if metric is not None else _ABSENT.get(name, NOT_COUNTED)
+        return metric if metric is not None else absent.get(name, NOT_COUNTED)
 
     return metric_of
 
@@ -108,9 +116,11 @@ class Notes:
         if metric.value is not None:
             return ""
         if metric.failure is not None:
-            # The reason without what it was opening (`cycles on cpu0: ...`): a 256-CPU VM says it once.
-            key = f"{metric.failure.errno_name}:{metric.failure.explanation.split(': ', 1)[-1]}"
-            text = f"n/a ({metric.failure.errno_name}): {metric.failure.explanation}"
+            # The reason without what it was opening (`cycles, cpu0: ...`): a 256-CPU VM says it once, for
+            # every CPU and counter it stands for, and names its errno once.
+            errno_name, reason = metric.failure.errno_name, metric.failure.explanation.split(": ", 1)[-1]
+            key = f"{errno_name}:{reason}"
+            text = f"n/a: {reason}" if f"({errno_name})" in reason else f"n/a ({errno_name}): {reason}"
         else:
             key = text = metric.note or NOT_COUNTED_WHY
         number = self._numbers.get(key)
@@ -133,8 +143,15 @@ class TextRenderer:
     as `perf stat -A` does, instead of their totals.
     """
 
-    def __init__(self, per_pmu_only: bool = False, per_cpu_events: bool = False, screen_lines: int | None = None):
+    def __init__(
+        self,
+        per_pmu_only: bool = False,
+        per_cpu_events: bool = False,
+        screen_lines: int | None = None,
+        cpu_absent: Mapping[str, Metric] = _ABSENT,
+    ):
         self.per_pmu_only = per_pmu_only
+        self.cpu_absent = cpu_absent
         self.per_cpu_events = per_cpu_events
         self.screen_lines = screen_lines
         self.notes = Notes()
@@ -245,7 +262,7 @@ class TextRenderer:
     def _cpu_line(self, time_s: float, row: CpuRow) -> str:
         if not row.online:
             return f"{time_s:10.3f} {row.cpu:>{LABEL_WIDTH}} {_fit(row.pmu or '-', PMU_WIDTH):<{PMU_WIDTH}} offline"
-        return self._row(time_s, str(row.cpu), row.pmu or "-", explained(row.metrics))
+        return self._row(time_s, str(row.cpu), row.pmu or "-", explained(row.metrics, self.cpu_absent))
 
     def _pmu_line(self, time_s: float, row: PmuRow) -> str:
         # How much of it was scaled up is in the JSON (extrapolated_share); here the ~ marks and cover say it.

@@ -17,6 +17,7 @@ from pmutop.model.topology import Pmu, Topology
 ABSENT_FIGURE_WHY: dict[str, str] = {
     MetricKey.EFFECTIVE_GHZ: "TSC × APERF/MPERF, per CPU only, where the msr PMU has aperf and mperf (x86)",
 }
+EFFECTIVE_CLOCK_EVENTS = ("tsc", "aperf", "mperf")
 
 
 def why_not_available(
@@ -32,7 +33,23 @@ def why_not_available(
         return metric.note or NOT_COUNTED_WHY
     if name.startswith(EVENT_METRIC_PREFIX):
         return _absent_event_why(name.removeprefix(EVENT_METRIC_PREFIX), row, snapshot, topology)
+    if name == MetricKey.EFFECTIVE_GHZ and isinstance(row, CpuRow):
+        return effective_clock_absent_why(topology)
     return ABSENT_FIGURE_WHY.get(name, NOT_COUNTED_WHY)
+
+
+def effective_clock_absent_why(topology: Topology) -> str:
+    """What this machine lacks for eff GHz (TSC × APERF/MPERF from the msr PMU, as turbostat's Bzy_MHz)."""
+    msr = topology.pmu("msr")
+    if msr is None:
+        return "needs the msr PMU's tsc, aperf and mperf (x86): this kernel has no msr PMU"
+    missing = [event for event in EFFECTIVE_CLOCK_EVENTS if event not in msr.events]
+    if missing:
+        return (
+            f"TSC × APERF/MPERF: this machine's msr PMU has no {' or '.join(missing)} event "
+            "(a hypervisor often hides APERF/MPERF from its guests)"
+        )
+    return ABSENT_FIGURE_WHY[MetricKey.EFFECTIVE_GHZ]
 
 
 def _absent_event_why(label: str, row: CpuRow | PmuRow, snapshot: Snapshot, topology: Topology) -> str:
