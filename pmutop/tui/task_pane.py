@@ -44,6 +44,8 @@ def _residency_lines(task: TaskRow, order, cpu_share: float | None) -> Text:
     CPU time this interval over the interval's length (None: not known yet)."""
     text = Text()
     if not task.residency_total:
+        # Asleep the whole time (no running time anywhere yet): say so, not an empty pane.
+        text.append("  residency: it has not run since it was followed", style="dim")
         return text
     text.append("  residency")
     text.append(f" ({task.residency_method.label})", style="dim")

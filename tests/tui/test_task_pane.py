@@ -38,3 +38,8 @@ def test_cpu_share_unknown_in_the_first_interval_says_why():
 def test_an_ipc_the_task_has_none_of_says_why():
     text = describe_task(task(), str, cpu_share=0.5).plain
     assert "cpu_core n/a (did not run there)" in text and "cpu_atom 1.50" in text
+
+
+def test_a_task_that_has_not_run_says_so():
+    asleep = task(residency={}, residency_total={}, ipc={})
+    assert "it has not run since it was followed" in describe_task(asleep, str, cpu_share=0.0).plain
