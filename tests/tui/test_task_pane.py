@@ -1,32 +1,17 @@
 """The task pane's text for a followed task: every n/a says why (truth first)."""
 
-from pmutop.model.residency import ResidencyMethod
-from pmutop.model.snapshot import Metric, TaskRow
+import dataclasses
+
+from tui_support import followed_task
+
+from pmutop.model.snapshot import Metric
 from pmutop.tui.task_pane import describe_task
 
 
-def task(**changes) -> TaskRow:
-    fields = dict(
-        pid=42,
-        comm="worker",
-        alive=True,
-        threads=1,
-        cpu_now=1,
-        pmu_now="cpu_atom",
-        core_type_now="efficiency",
-        residency={"cpu_core": 0.4, "cpu_atom": 0.6},
-        residency_total={"cpu_core": 0.4, "cpu_atom": 0.6},
-        ipc={"cpu_core": Metric(None, note="did not run there"), "cpu_atom": Metric(1.5)},
-        cycles={},
-        instructions={},
-        migrations=1,
-        cross_type_migrations=1,
-        migrations_interval=1,
-        cross_type_interval=1,
-        running_s=1.0,
-        residency_method=ResidencyMethod.CORE_PMU_CYCLES,
-    )
-    return TaskRow(**(fields | changes))
+def task(**changes):
+    """The support module's Alder Lake task; its topology argument is not read."""
+    ipc = {"cpu_core": Metric(None, note="did not run there"), "cpu_atom": Metric(1.5)}
+    return dataclasses.replace(followed_task(None, comm="worker"), **({"ipc": ipc} | changes))
 
 
 def test_cpu_share_unknown_in_the_first_interval_says_why():
