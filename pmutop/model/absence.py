@@ -9,7 +9,8 @@ row carries with no value, no failure and no note had no honest delta this inter
 
 from pmutop.model.cpulist import format_cpulist
 from pmutop.model.metrics import MetricKey
-from pmutop.model.snapshot import EVENT_METRIC_PREFIX, NOT_COUNTED_WHY, CpuRow, Metric, PmuRow, Snapshot
+from pmutop.model.plan import MSR_EVENTS
+from pmutop.model.snapshot import NOT_COUNTED_WHY, CpuRow, Metric, PmuRow, Snapshot, event_label
 from pmutop.model.text import printable
 from pmutop.model.topology import Pmu, Topology
 
@@ -17,7 +18,6 @@ from pmutop.model.topology import Pmu, Topology
 ABSENT_FIGURE_WHY: dict[str, str] = {
     MetricKey.EFFECTIVE_GHZ: "TSC × APERF/MPERF, per CPU only, where the msr PMU has aperf and mperf (x86)",
 }
-EFFECTIVE_CLOCK_EVENTS = ("tsc", "aperf", "mperf")
 
 
 def why_not_available(
@@ -31,8 +31,8 @@ def why_not_available(
         if metric.failure is not None:
             return metric.failure.explanation
         return metric.note or NOT_COUNTED_WHY
-    if name.startswith(EVENT_METRIC_PREFIX):
-        return _absent_event_why(name.removeprefix(EVENT_METRIC_PREFIX), row, snapshot, topology)
+    if (label := event_label(name)) is not None:
+        return _absent_event_why(label, row, snapshot, topology)
     if name == MetricKey.EFFECTIVE_GHZ and isinstance(row, CpuRow):
         return effective_clock_absent_why(topology)
     return ABSENT_FIGURE_WHY.get(name, NOT_COUNTED_WHY)
@@ -43,7 +43,7 @@ def effective_clock_absent_why(topology: Topology) -> str:
     msr = topology.pmu("msr")
     if msr is None:
         return "needs the msr PMU's tsc, aperf and mperf (x86): this kernel has no msr PMU"
-    missing = [event for event in EFFECTIVE_CLOCK_EVENTS if event not in msr.events]
+    missing = [event for event in MSR_EVENTS if event not in msr.events]
     if missing:
         return (
             f"TSC × APERF/MPERF: this machine's msr PMU has no {' or '.join(missing)} event "

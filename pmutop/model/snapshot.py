@@ -182,6 +182,11 @@ def event_metric(label: str) -> EventKey:
     return EventKey(EVENT_METRIC_PREFIX + label)
 
 
+def event_label(name: str) -> str | None:
+    """The -e event's label a metric name stands for (the inverse of event_metric); None for pmutop's own."""
+    return name.removeprefix(EVENT_METRIC_PREFIX) if name.startswith(EVENT_METRIC_PREFIX) else None
+
+
 @dataclass(frozen=True, slots=True)
 class EventTotal:
     """A `-e` event summed over the CPUs it counted on, per PMU, as perf prints it (`cpu_core/branch-misses/`)."""

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from pmutop.model.snapshot import EVENT_METRIC_PREFIX, Snapshot, event_metric
+from pmutop.model.snapshot import EVENT_METRIC_PREFIX, Snapshot, event_label, event_metric
 from pmutop.tui.live_model import COLUMNS, Column, ColumnKey, fit_text
 from pmutop.tui.text import literal
 
@@ -57,8 +57,8 @@ def chosen_columns(keys: tuple[str, ...] | None, available: tuple[Column, ...]) 
 def _choice(key: ColumnKey, heading: str) -> Text:
     """A column as the chooser lists it: a -e event by its whole label (its heading may end in …), one of
     pmutop's by its heading and key."""
-    event = key.removeprefix(EVENT_METRIC_PREFIX)
-    return literal(f"{event}  (-e event)") if event != key else literal(f"{heading}  ({key})")
+    event = event_label(key)
+    return literal(f"{event}  (-e event)") if event is not None else literal(f"{heading}  ({key})")
 
 
 class ColumnChooser(ModalScreen[tuple[ColumnKey, ...] | None]):

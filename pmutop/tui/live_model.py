@@ -19,7 +19,16 @@ from pmutop.model.absence import why_not_available
 from pmutop.model.coverage import row_coverage
 from pmutop.model.cpulist import format_cpulist, parse_cpulist
 from pmutop.model.metrics import MetricKey
-from pmutop.model.snapshot import EVENT_METRIC_PREFIX, NOT_COUNTED, CpuRow, EventKey, Metric, PmuRow, Snapshot
+from pmutop.model.snapshot import (
+    EVENT_METRIC_PREFIX,
+    NOT_COUNTED,
+    CpuRow,
+    EventKey,
+    Metric,
+    PmuRow,
+    Snapshot,
+    event_label,
+)
 from pmutop.model.text import printable
 from pmutop.model.topology import Topology
 from pmutop.tui.text import coverage_cell, literal, metric_cell
@@ -574,8 +583,8 @@ class LiveModel:
             why = why_not_available(key, row.metrics.get(key), row, snapshot, self.topology)
             if why:
                 # An event's heading may end in an ellipsis; its reason names the event whole.
-                event = key.removeprefix(EVENT_METRIC_PREFIX)
-                reasons.append((printable(event) if event != key else heading, why))
+                event = event_label(key)
+                reasons.append((printable(event) if event is not None else heading, why))
         return tuple(reasons)
 
 
