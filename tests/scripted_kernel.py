@@ -18,6 +18,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from pmutop.kernel import perf
 from pmutop.model.encoding import PMU_TYPE_SHIFT
 from pmutop.model.event_resolve import HARDWARE_ALIASES, HARDWARE_EVENTS, SOFTWARE_EVENTS, cache_config
@@ -158,6 +160,10 @@ class _Reader:
                 status.append(8 * len(block))
             words += block + [0] * (self.words_per_fd - len(block))
         return status, words
+
+    def read_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        status, words = self.read()
+        return np.array(status, np.int32), np.array(words, np.uint64)
 
 
 class _NoHangups:

@@ -18,28 +18,35 @@ pytestmark = pytest.mark.needs_root
 
 
 class CutShort:
-    """A TickReader whose reads at `positions` come back one word shorter than the kernel made them."""
+    """A TickReader whose reads at `positions` come back one word shorter than the kernel made them
+    (as lists, which the task follower reads, and as arrays, which the sampler does)."""
 
     def __init__(self, reader, positions: set[int]) -> None:
         self._reader = reader
         self.words_per_fd = reader.words_per_fd
         self.positions = positions
 
-    def read(self) -> tuple[list[int], list[int]]:
-        status, words = self._reader.read()
+    def damage(self, status, words) -> None:
         for position in self.positions:
             status[position] -= 8
+
+    def read(self):
+        status, words = self._reader.read()
+        self.damage(status, words)
+        return status, words
+
+    def read_arrays(self):
+        status, words = self._reader.read_arrays()
+        self.damage(status, words)
         return status, words
 
 
 class Overclaiming(CutShort):
     """A TickReader whose reads at `positions` claim one more member than the kernel wrote."""
 
-    def read(self) -> tuple[list[int], list[int]]:
-        status, words = self._reader.read()
+    def damage(self, status, words) -> None:
         for position in self.positions:
             words[position * self.words_per_fd] += 1
-        return status, words
 
 
 @pytest.fixture

@@ -110,6 +110,70 @@ int pmt_read_tick(const int *fds, size_t n, uint64_t *buf, size_t words_per_fd, 
     return failures;
 }
 
+/*
+ * A tick's GROUP_READ_FORMAT reads (as pmt_read_tick left them) decoded into the model's columns, so
+ * that no Python object is made per group: group i's read goes to row groups->rows[i] when it is
+ * whole. Its verdict says what else it was; the caller looks only at those. The stop test is
+ * pmutop.model.perf_abi.has_stopped's (tests/test_perf_abi.py holds the two to the same answers): a
+ * CPU-wide group whose time_enabled grew less than the clock between two looks has stopped.
+ * Returns how many groups were not whole.
+ */
+int pmt_decode_groups(const int *status, const uint64_t *words, size_t words_per_fd, const struct pmt_groups *groups,
+                      int stop_check, int64_t before, int64_t after, int64_t slack_ns, struct pmt_columns *out,
+                      uint8_t *verdict)
+{
+    int troubled = 0;
+
+    for (size_t i = 0; i < groups->n; i++) {
+        const uint64_t *read = words + i * words_per_fd;
+        uint64_t length, members;
+        int64_t row, enabled;
+
+        verdict[i] = PMT_READ_WHOLE;
+        if (status[i] <= 0) {
+            verdict[i] = PMT_READ_NO_ANSWER;
+            troubled++;
+            continue;
+        }
+        length = (uint64_t)status[i] / sizeof(uint64_t);
+        if (length > words_per_fd)
+            length = words_per_fd;
+        members = read[0];
+        if (length < 3 || members > (length - 3) / 2) {
+            verdict[i] = PMT_READ_MALFORMED;
+            troubled++;
+            continue;
+        }
+        enabled = (int64_t)read[1];
+        if (stop_check) {
+            __int128 elapsed = (__int128)before - groups->looked_at[i];
+            __int128 grown = (__int128)enabled - groups->looked_enabled[i];
+            /* Python's floor division, for a clock that stepped back. */
+            __int128 margin = elapsed / 100 - (elapsed % 100 < 0);
+
+            if (elapsed - grown > slack_ns + margin)
+                verdict[i] = PMT_READ_GONE;
+        }
+        groups->looked_enabled[i] = enabled;
+        groups->looked_at[i] = after;
+        if (members != (uint64_t)groups->members[i])
+            verdict[i] = PMT_READ_GONE;
+        if (verdict[i] != PMT_READ_WHOLE) {
+            troubled++;
+            continue;
+        }
+        row = groups->rows[i];
+        out->present[row] = 1;
+        out->meta[4 * row] = enabled;
+        out->meta[4 * row + 1] = (int64_t)read[2];
+        out->meta[4 * row + 2] = groups->generations[i];
+        out->meta[4 * row + 3] = (int64_t)members;
+        for (size_t k = 0; k < members && k < out->width; k++)
+            out->values[row * out->width + k] = read[3 + 2 * k];
+    }
+    return troubled;
+}
+
 int pmt_poll_hup(const int *fds, size_t n, int *revents)
 {
     struct pollfd *pfds;

@@ -46,6 +46,35 @@ int pmt_close(int fd);
 int pmt_enable(int fd, int whole_group);
 int pmt_disable(int fd, int whole_group);
 int pmt_read_tick(const int *fds, size_t n, uint64_t *buf, size_t words_per_fd, int *status);
+
+/* What pmt_decode_groups made of each group's read. */
+enum pmt_verdict {
+    PMT_READ_WHOLE = 0,
+    PMT_READ_NO_ANSWER = 1, /* status <= 0: end-of-file or an errno */
+    PMT_READ_MALFORMED = 2, /* shorter than its own header claims */
+    PMT_READ_GONE = 3 /* a member short, or stopped: detached by a CPU that left */
+};
+
+/* Where pmt_decode_groups finds what each group is checked against, and where it writes. */
+struct pmt_groups {
+    size_t n;
+    const int64_t *rows; /* each group's row of the output columns */
+    const int64_t *members; /* how many events each group holds */
+    const int64_t *generations;
+    int64_t *looked_enabled; /* the last look at each group: time_enabled, and the clock after its read */
+    int64_t *looked_at;
+};
+
+struct pmt_columns {
+    uint8_t *present; /* a byte per row */
+    int64_t *meta; /* 4 per row: enabled, running, generation, members */
+    uint64_t *values; /* width per row */
+    size_t width;
+};
+
+int pmt_decode_groups(const int *status, const uint64_t *words, size_t words_per_fd, const struct pmt_groups *groups,
+                      int stop_check, int64_t before, int64_t after, int64_t slack_ns, struct pmt_columns *out,
+                      uint8_t *verdict);
 int pmt_poll_hup(const int *fds, size_t n, int *revents);
 int pmt_cpu_times(int fd, char *buf, size_t cap, int64_t *out, size_t max_cpus);
 void *pmt_ring_map(int fd, unsigned data_pages);

@@ -13,6 +13,8 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
+import numpy as np
+
 from pmutop.kernel import perf, procfs
 from pmutop.model.perf_abi import EventAttr
 
@@ -24,6 +26,10 @@ class GroupReader(Protocol):
     def words_per_fd(self) -> int: ...
 
     def read(self) -> tuple[list[int], list[int]]: ...
+
+    def read_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """As read(): int32 status and uint64 words, as arrays."""
+        ...
 
 
 class HangupWatch(Protocol):

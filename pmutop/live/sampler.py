@@ -12,7 +12,9 @@ import errno
 import os
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
 
 from pmutop.kernel import perf, procfs
 from pmutop.live.kernel_port import LIVE_KERNEL, CounterKernel, CpuTimesSource, GroupReader, HangupWatch, Unmappable
@@ -20,11 +22,11 @@ from pmutop.model.failures import OpenContext, Privileges, failure, hidden_in_ke
 from pmutop.model.notices import NO_CORE_PMU, fd_limit, own_tree_only
 from pmutop.model.perf_abi import (
     GROUP_READ_FORMAT,
+    STOPPED_SLACK_NS,
     EventAttr,
     MalformedRead,
     group_read_words,
     parse_group_read,
-    stopped_at,
 )
 from pmutop.model.plan import (
     CounterSpec,
@@ -34,7 +36,7 @@ from pmutop.model.plan import (
     msr_group,
     software_group,
 )
-from pmutop.model.samples import CounterFailure, CpuTimes, GroupLayout, GroupRead, GroupRole, RawTick
+from pmutop.model.samples import CounterFailure, CpuTimes, GroupLayout, GroupReads, GroupRole, RawTick
 from pmutop.model.topology import Topology
 
 if TYPE_CHECKING:
@@ -92,6 +94,41 @@ class GroupSlot:
     lost: CounterFailure | None = None
 
 
+class _Reads(NamedTuple):
+    """A tick's reads while the sampler fills them in (GroupReads' arrays, by row)."""
+
+    present: np.ndarray
+    meta: np.ndarray
+    values: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class ReadTargets:
+    """The groups one GroupReader reads, in its order, and what each one's read is checked against."""
+
+    groups: list[tuple[GroupSlot, OpenGroup]]
+    checks: perf.GroupChecks
+
+    @classmethod
+    def of(cls, groups: list[tuple[GroupSlot, OpenGroup]], rows: list[int]) -> "ReadTargets":
+        openings = [opened for _slot, opened in groups]
+        return cls(
+            groups,
+            perf.GroupChecks.of(
+                rows,
+                [len(opened.fds) for opened in openings],
+                [opened.generation for opened in openings],
+                [opened.looked for opened in openings],
+            ),
+        )
+
+    def keep_looks(self) -> None:
+        """Leave each group its last look, for the targets that read it next."""
+        looks = zip(self.checks.looked_enabled.tolist(), self.checks.looked_at.tolist(), strict=True)
+        for (_slot, opened), look in zip(self.groups, looks, strict=True):
+            opened.looked = look
+
+
 @dataclass
 class Sampler:
     topology: Topology
@@ -118,6 +155,11 @@ class Sampler:
     _poller: HangupWatch | None = None
     _cpu_times: CpuTimesSource | None = None
     _reader_groups: list[tuple[GroupSlot, OpenGroup]] = field(default_factory=list)
+    _targets: ReadTargets | None = None
+    # The layouts' keys (a GroupReads row each, in slot order: fixed once open) and the widest layout.
+    _keys: tuple[str, ...] = ()
+    _key_rows: dict[str, int] = field(default_factory=dict)
+    _widest: int = 1
     _lost: dict[str, CounterFailure] = field(default_factory=dict)
     _tick_index: int = 0
     _layouts_changed: bool = True
@@ -148,6 +190,8 @@ class Sampler:
             else:
                 slot.lost = self._offline(plan)
         self.notices = self._build_notices()
+        self._keys = tuple(slot.layout.key for slot in self._slots)
+        self._key_rows = {key: row for row, key in enumerate(self._keys)}
         self._rebuild_reader()
 
     def _plans_for(self, cpu: int) -> list[GroupPlan]:
@@ -345,8 +389,14 @@ class Sampler:
 
     def _rebuild_reader(self) -> None:
         """After groups opened or closed: what each tick reads, and which groups it reports lost."""
-        self._reader_groups = [(slot, slot.opened) for slot in self._slots if slot.opened is not None]
+        if self._targets is not None:
+            self._targets.keep_looks()
+        rows = [row for row, slot in enumerate(self._slots) if slot.opened is not None]
+        self._reader_groups = [(self._slots[row], opened) for row in rows if (opened := self._slots[row].opened)]
+        self._targets = ReadTargets.of(self._reader_groups, rows)
         self._lost = {slot.layout.key: slot.lost for slot in self._slots if slot.lost is not None}
+        # As wide as the model's arrays: the widest layout, at least one column.
+        self._widest = max((len(slot.layout.members) for slot in self._slots), default=1) or 1
         fds = [opened.fds[0] for _slot, opened in self._reader_groups]
         widest = max((len(opened.fds) for _slot, opened in self._reader_groups), default=1)
         self._reader = self.kernel.group_reader(fds, group_read_words(widest)) if fds else None
@@ -355,16 +405,17 @@ class Sampler:
     # ----------------------------------------------------------------------------- reading
     def read_tick(self) -> RawTick:
         """Read every open group once (one C call), then handle CPUs that left or came back."""
-        reads: dict[str, GroupRead] = {}
+        rows = len(self._keys) + 1
+        # The tick's reads, filled in place, by row (GroupReads): what is not read stays absent.
+        reads = _Reads(np.zeros(rows, bool), np.zeros((rows, 4), np.int64), np.zeros((rows, self._widest), np.uint64))
         # Groups whose read this tick could not be decoded, or that were reopened: n/a for this tick
         # only, with the reason.
         unreadable: dict[str, CounterFailure] = {}
         monotonic_ns = time.monotonic_ns()
         hung: list[GroupSlot] = []
         stopped: list[GroupSlot] = []
-        if self._reader is not None and self._poller is not None:
-            hangups = set(self._poller.hung())
-            hung, stopped = self._read_groups(self._reader, self._reader_groups, hangups, reads, unreadable)
+        if self._reader is not None and self._poller is not None and self._targets is not None:
+            hung, stopped = self._read_groups(self._reader, self._targets, self._poller.hung(), reads, unreadable)
         if self._cpu_times is None:
             raise RuntimeError("Sampler.read_tick() before open()")
         times = self._cpu_times.read()
@@ -378,7 +429,7 @@ class Sampler:
             index=self._tick_index - 1,
             monotonic_ns=monotonic_ns,
             wall_time=time.time(),
-            reads=reads,
+            reads=GroupReads(self._keys, reads.present, reads.meta, reads.values, self._key_rows),
             cpu_times={cpu: CpuTimes(busy, total) for cpu, (busy, total) in times.items()},
             online=online,
             lost={**self._lost, **unreadable} if unreadable else self._lost,
@@ -388,38 +439,51 @@ class Sampler:
     def _read_groups(
         self,
         reader: GroupReader,
-        groups: list[tuple[GroupSlot, OpenGroup]],
-        hangups: set[int],
-        reads: dict[str, GroupRead],
+        targets: ReadTargets,
+        hangups: list[int],
+        reads: "_Reads",
         unreadable: dict[str, CounterFailure],
     ) -> tuple[list[GroupSlot], list[GroupSlot]]:
-        """Read `groups` in one call into `reads`; returns the groups hung up, and those that stopped."""
+        """Read the targets in one call into `reads`; returns the groups hung up, and those that stopped.
+
+        The reads are decoded into the tick's arrays in one more foreign call; only a group whose read
+        was not whole is looked at in Python."""
         # The reads happen between these two: a group's time_enabled has grown by at least the time from
         # the previous read's `after` to this read's `before` unless it stopped, however late this thread ran.
         before = self.kernel.clock_ns()
-        status, words = reader.read()
+        status, words = reader.read_arrays()
         after = self.kernel.clock_ns()
-        width = reader.words_per_fd
-        cpu_wide = self.scope == "cpu"
-        hung, stopped = [], []
-        for index, (slot, opened) in enumerate(groups):
-            if status[index] <= 0 or index in hangups:
+        # When its CPU goes offline the kernel detaches a group (the leader then reads alone) and stops
+        # it; it stays so when the CPU comes back. A task's own events stop whenever it sleeps.
+        troubled, verdict = perf.decode_group_reads(
+            status,
+            words,
+            reader.words_per_fd,
+            targets.checks,
+            self.scope == "cpu",
+            before,
+            after,
+            STOPPED_SLACK_NS,
+            *reads,
+        )
+        hung: list[GroupSlot] = []
+        stopped: list[GroupSlot] = []
+        if not troubled and not hangups:
+            return hung, stopped
+        groups, width = targets.groups, reader.words_per_fd
+        hung_up = set(hangups)
+        for index, kind in enumerate(verdict.tolist()):
+            slot = groups[index][0]
+            if index in hung_up or kind == perf.READ_NO_ANSWER:
+                reads.present[targets.checks.rows[index]] = False
                 hung.append(slot)
-                continue
-            decoded = parse_group_read(words, index * width, status[index] // 8)
-            if isinstance(decoded, MalformedRead):
-                unreadable[slot.layout.key] = self._malformed(slot.plan, decoded)
-                continue
-            enabled, running, values = decoded
-            enabled_before, looked_before = opened.looked
-            opened.looked = (enabled, after)
-            # When its CPU goes offline the kernel detaches a group (the leader then reads alone) and
-            # stops it; it stays so when the CPU comes back. A task's own events stop whenever it sleeps.
-            stopped_now = cpu_wide and stopped_at(enabled_before, looked_before, enabled, before) is not None
-            if len(values) != len(opened.fds) or stopped_now:
+            elif kind == perf.READ_MALFORMED:
+                read = words[index * width : (index + 1) * width].tolist()
+                problem = parse_group_read(read, 0, int(status[index]) // 8)
+                if isinstance(problem, MalformedRead):
+                    unreadable[slot.layout.key] = self._malformed(slot.plan, problem)
+            elif kind == perf.READ_GONE:
                 stopped.append(slot)
-                continue
-            reads[slot.layout.key] = GroupRead(enabled, running, values, opened.generation)
         return hung, stopped
 
     def _handle_hotplug(
@@ -427,7 +491,7 @@ class Sampler:
         hung: list[GroupSlot],
         stopped: list[GroupSlot],
         online: frozenset[int],
-        reads: dict[str, GroupRead],
+        reads: "_Reads",
         unreadable: dict[str, CounterFailure],
     ) -> None:
         """Close groups whose CPU left; reopen groups whose CPU is back, and read them at once.
@@ -439,14 +503,14 @@ class Sampler:
         gone_ids = {id(slot) for slot in (*hung, *stopped)}
         stopped_ids = {id(slot) for slot in stopped}
         unseen_cpus: set[int] = set()
-        again: list[GroupSlot] = []
+        again: list[tuple[int, GroupSlot]] = []
         changed = False
-        for slot in self._slots:
+        for row, slot in enumerate(self._slots):
             cpu = slot.plan.cpu
             if slot.opened is not None and (id(slot) in gone_ids or cpu not in online):
                 self.fd_headroom += slot.opened.close()
                 slot.opened = None
-                reads.pop(slot.layout.key, None)
+                reads.present[row] = False
                 slot.lost = self._offline(slot.plan)
                 changed = True
                 if cpu not in online or id(slot) not in stopped_ids:
@@ -455,28 +519,31 @@ class Sampler:
             if slot.opened is None and slot.lost is not None and cpu in online:
                 self._open_slot(slot)
                 if slot.opened is not None:
-                    again.append(slot)
+                    again.append((row, slot))
                     changed = True
         for cpu in unseen_cpus:
             self._unseen_offline[cpu] = self._unseen_offline.get(cpu, 0) + 1
-        if changed:
-            self._rebuild_reader()
         if again:
             self._read_reopened(again, unseen_cpus, reads, unreadable)
+        if changed:
+            self._rebuild_reader()
 
     def _read_reopened(
         self,
-        slots: list[GroupSlot],
+        slots: list[tuple[int, GroupSlot]],
         unseen_cpus: set[int],
-        reads: dict[str, GroupRead],
+        reads: "_Reads",
         unreadable: dict[str, CounterFailure],
     ) -> None:
         """The first read of reopened groups (the next tick's baseline), each n/a this tick with why."""
-        groups = [(slot, slot.opened) for slot in slots if slot.opened is not None]
+        rows = [row for row, slot in slots if slot.opened is not None]
+        groups = [(slot, slot.opened) for _row, slot in slots if slot.opened is not None]
+        targets = ReadTargets.of(groups, rows)
         widest = max(len(opened.fds) for _slot, opened in groups)
         reader = self.kernel.group_reader([opened.fds[0] for _slot, opened in groups], group_read_words(widest))
         # A group that fails this first read is found again at the next tick's.
-        self._read_groups(reader, groups, set(), reads, unreadable)
+        self._read_groups(reader, targets, [], reads, unreadable)
+        targets.keep_looks()
         for slot, _opened in groups:
             events = ", ".join(counter.name for counter in slot.plan.counters)
             context = OpenContext(event=events, pmu=slot.plan.pmu or None, cpu=slot.plan.cpu)
@@ -499,6 +566,7 @@ class Sampler:
         self._reader = None
         self._poller = None
         self._reader_groups = []
+        self._targets = None
         if self._cpu_times is not None:
             self._cpu_times.close()
             self._cpu_times = None

@@ -143,16 +143,21 @@ def group_read_words(members: int) -> int:
 STOPPED_SLACK_NS = 20_000_000
 
 
-def stopped_at(enabled_before: int, looked_before_ns: int, enabled: int, now_ns: int) -> int | None:
-    """When a CPU-wide event stopped counting time (by the clock of the looks), or None while it runs.
+def has_stopped(enabled_before: int, looked_before_ns: int, enabled: int, now_ns: int) -> bool:
+    """Whether a CPU-wide event stopped counting time between two looks (the shim's pmt_decode_groups
+    makes the same test of a tick's groups).
 
     Between two looks a live event's time_enabled grows as the clock does; one that stopped grows less.
     Only deltas are compared: the perf clock and CLOCK_MONOTONIC drift apart over hours.
     """
     elapsed = now_ns - looked_before_ns
-    grown = enabled - enabled_before
-    if elapsed - grown > STOPPED_SLACK_NS + elapsed // 100:
-        return looked_before_ns + grown
+    return elapsed - (enabled - enabled_before) > STOPPED_SLACK_NS + elapsed // 100
+
+
+def stopped_at(enabled_before: int, looked_before_ns: int, enabled: int, now_ns: int) -> int | None:
+    """When a CPU-wide event stopped counting time (by the clock of the looks), or None while it runs."""
+    if has_stopped(enabled_before, looked_before_ns, enabled, now_ns):
+        return looked_before_ns + enabled - enabled_before
     return None
 
 

@@ -14,13 +14,23 @@ are worked out in Python's exact integer arithmetic, and sums over CPUs add in C
 """
 
 import operator
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from itertools import chain, repeat
 
 import numpy as np
 
 from pmutop.model.plan import event_order
-from pmutop.model.samples import CounterFailure, CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
+from pmutop.model.samples import (
+    CounterFailure,
+    CpuTimes,
+    Encoding,
+    GroupLayout,
+    GroupRead,
+    GroupReads,
+    GroupRole,
+    RawTick,
+)
 from pmutop.model.snapshot import (
     CpuRow,
     EventTotal,
@@ -104,39 +114,28 @@ def role_metric_names(layout: GroupLayout) -> tuple[str, ...]:
     return ()
 
 
-@dataclass(frozen=True, slots=True)
-class ReadArrays:
-    """A tick's group reads as arrays, a row per group of the layouts and one absent row past the last
-    (what a CPU row without a group of some role reads from); absent reads: present False."""
-
-    present: np.ndarray  # bool
-    # Per group: enabled, running, generation, and how many member values the read had.
-    meta: np.ndarray  # int64, groups × 4
-    # Member values, padded with zeros to the widest layout.
-    values: np.ndarray  # uint64, groups × widest
-    # How many member values each read had (meta's last column, as a list: compared with the layouts'
-    # widths in Python, where they are almost always the same).
-    widths: list[int]
-
-
 # What stands for a read that is absent (and for the absent row): told apart by identity, not value.
 _ABSENT = GroupRead(0, 0, ())
 _values_of = operator.attrgetter("values")
 _times_of = operator.attrgetter("enabled", "running", "generation")
 
 
-def read_arrays(keys: tuple[str, ...], widest: int, reads: dict[str, GroupRead]) -> ReadArrays:
+def read_arrays(keys: tuple[str, ...], widest: int, reads: Mapping[str, GroupRead]) -> GroupReads:
+    """A tick's reads as arrays by the layouts' keys: the sampler's own arrays when it made them for
+    these keys (live), else made from the GroupReads of a mapping (a replay, a test)."""
+    if isinstance(reads, GroupReads) and reads.group_keys is keys and reads.counts.shape[1] == widest:
+        return reads
     # map() over the reads rather than a Python loop: at 448 CPUs a tick has over a thousand groups;
     # at 2 CPUs each numpy call is most of the cost, so there are three.
     got = [*map(reads.get, keys, repeat(_ABSENT)), _ABSENT]
     try:
-        return _read_arrays(got, widest)
+        return _read_arrays(keys, got, widest)
     except OverflowError:
         # A read no kernel gives (a count past 64 bits, times past 63) is no read: there is no honest delta.
-        return _read_arrays([_ABSENT if _out_of_range(read) else read for read in got], widest)
+        return _read_arrays(keys, [_ABSENT if _out_of_range(read) else read for read in got], widest)
 
 
-def _read_arrays(got: list[GroupRead], widest: int) -> ReadArrays:
+def _read_arrays(keys: tuple[str, ...], got: list[GroupRead], widest: int) -> GroupReads:
     size = len(got)
     member_values = list(map(_values_of, got))
     widths = list(map(len, member_values))
@@ -148,11 +147,11 @@ def _read_arrays(got: list[GroupRead], widest: int) -> ReadArrays:
     values = chain.from_iterable(map(operator.add, member_values, map(padding.__getitem__, pads)))
     # (enabled, running, generation) + (width,) per read.
     meta = chain.from_iterable(map(operator.add, map(_times_of, got), zip(widths)))
-    return ReadArrays(
+    return GroupReads(
+        keys,
         present=np.fromiter(map(operator.is_not, got, repeat(_ABSENT)), bool, size),
         meta=np.fromiter(meta, np.int64, 4 * size).reshape(size, 4),
         values=np.fromiter(values, np.uint64, widest * size).reshape(size, widest),
-        widths=widths,
     )
 
 
@@ -193,7 +192,7 @@ class LaidOut:
         return cls(array, widths, np.arange(widest) < array[:, None], array > 0)
 
 
-def deltas(previous: ReadArrays, current: ReadArrays, laid_out: LaidOut, usable: np.ndarray) -> Deltas:
+def deltas(previous: GroupReads, current: GroupReads, laid_out: LaidOut, usable: np.ndarray) -> Deltas:
     """The deltas of the `usable` groups. Scaling follows perf_counts_values__scale: value × enabled /
     running when the group was multiplexed off the PMU part of the time; running == 0 means nothing was
     counted at all."""
@@ -203,15 +202,15 @@ def deltas(previous: ReadArrays, current: ReadArrays, laid_out: LaidOut, usable:
         in_zip, nonempty = laid_out.in_zip, laid_out.nonempty
     else:
         zipped = np.minimum(current.meta[:, 3], laid_out.widths)
-        in_zip = np.arange(current.values.shape[1]) < zipped[:, None]
+        in_zip = np.arange(current.counts.shape[1]) < zipped[:, None]
         nonempty = zipped > 0
     # Counts are 64-bit and cumulative: a decrease is a reset or a reopen, never real, and is dropped
     # rather than shown as a 2^64 spike.
-    backwards = np.logical_or.reduce((current.values < previous.values) & in_zip, axis=1)
+    backwards = np.logical_or.reduce((current.counts < previous.counts) & in_zip, axis=1)
     # The same generation and width (no change), and times that did not go backwards.
     steady = np.logical_and.reduce((change[:, 2:] == 0) & (change[:, :2] >= 0), axis=1)
     valid = previous.present & current.present & steady & ~backwards & usable
-    raw = current.values - previous.values
+    raw = current.counts - previous.counts
     counting = valid & (running > 0)
     counted = in_zip & counting[:, None]
     scaled = raw.astype(np.float64)
@@ -221,16 +220,16 @@ def deltas(previous: ReadArrays, current: ReadArrays, laid_out: LaidOut, usable:
         factor_e, factor_r = int(enabled[group]), int(running[group])
         scaled[group] = [value * factor_e / factor_r for value in raw[group].tolist()]
     scaled[~counted] = NAN
-    coverage = running / enabled
-    coverage[~valid | (enabled <= 0)] = NAN
+    # NaN where there is no honest delta or nothing was enabled: divided by NaN, never by zero.
+    coverage = running / np.where(valid & (enabled > 0), enabled, NAN)
     return Deltas(valid, enabled, running, counted, scaled, raw, coverage, extrapolated)
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """numerator / denominator, NaN where either is missing or the denominator is zero (called under
-    RateModel.update's errstate: a division by zero there is a NaN, not a warning)."""
-    quotient: np.ndarray = numerator / denominator
-    quotient[denominator == 0] = NAN
+    """numerator / denominator, NaN where either is missing or the denominator is zero."""
+    # Divided by NaN rather than by zero: no floating-point exception, so no errstate is needed (a
+    # context manager that costs more than the division at the start of a tick).
+    quotient: np.ndarray = numerator / np.where(denominator == 0, NAN, denominator)
     return quotient
 
 
@@ -335,7 +334,7 @@ class RateModel:
         self._failure_codes: dict[CounterFailure, int] = {}
         self._failures: tuple[CounterFailure, ...] = ()
         self._previous: RawTick | None = None
-        self._previous_reads: ReadArrays | None = None
+        self._previous_reads: GroupReads | None = None
         self._previous_times: np.ndarray | None = None
         self._first_ns: int | None = None
         self.task_model = TaskModel(topology)
@@ -477,16 +476,18 @@ class RateModel:
         return self._layout_list
 
     def update(self, tick: RawTick) -> Snapshot | None:
-        """Fold in a tick; returns None for the first (baseline) tick."""
-        # Divisions by zero and by NaN make NaN (n/a), which the arithmetic below handles: no warnings.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return self._update(tick)
+        """Fold in a tick; returns None for the first (baseline) tick.
 
-    def _update(self, tick: RawTick) -> Snapshot | None:
+        No operation here divides by zero or makes a NaN from numbers: what is n/a is NaN before it is
+        divided (tests/test_rates_bulk.py runs it with every floating-point exception raised)."""
         if tick.layouts is not None:
             self.set_layouts(tick.layouts)
         previous, self._previous = self._previous, tick
-        current_reads = read_arrays(self._keys, self._widest, tick.reads)
+        reads = tick.reads
+        if isinstance(reads, GroupReads) and reads.group_keys is not self._keys and reads.group_keys == self._keys:
+            # The sampler's arrays for these keys: from now on known by identity, and taken as they are.
+            self._keys = reads.group_keys
+        current_reads = read_arrays(self._keys, self._widest, reads)
         previous_reads, self._previous_reads = self._previous_reads, current_reads
         current_times = self._cpu_times(tick.cpu_times)
         previous_times, self._previous_times = self._previous_times, current_times

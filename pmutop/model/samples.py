@@ -4,8 +4,14 @@ Raw values (not rates) are what a recording stores, so a replay recomputes every
 the same arithmetic as the live view.
 """
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    # Only for the annotations: `pmutop topology` imports this module and needs no numpy (80 ms).
+    import numpy as np
 
 
 class GroupRole(StrEnum):
@@ -67,6 +73,70 @@ class GroupRead:
     generation: int = 0
 
 
+class GroupReads(Mapping[str, GroupRead]):
+    """A tick's group reads as arrays: a row per group of the layouts (`keys`, in layout order) and one
+    absent row past the last, which a CPU row without a group of some role reads from.
+
+    The sampler fills it straight from the kernel's read buffer and the rate model computes on its
+    arrays, so a tick's reads are never a Python object per group on the way. As a mapping (key → the
+    GroupRead of a group read this tick) it is what a recording and the exporter's totals take.
+    """
+
+    __slots__ = ("_index", "counts", "group_keys", "meta", "present", "widths")
+
+    def __init__(
+        self,
+        keys: tuple[str, ...],
+        present: "np.ndarray",
+        meta: "np.ndarray",
+        values: "np.ndarray",
+        index: Mapping[str, int] | None = None,
+    ) -> None:
+        self.group_keys = keys
+        self.present = present  # bool, groups + 1
+        # Per group: enabled, running, generation, and how many member values the read had.
+        self.meta = meta  # int64, (groups + 1) × 4
+        # Member values, zero past a read's own, as wide as the widest layout (at least one column).
+        self.counts = values  # uint64, (groups + 1) × widest
+        # How many member values each read had, as a list: compared with the layouts' widths in Python,
+        # where they are almost always the same.
+        self.widths: list[int] = meta[:, 3].tolist()
+        self._index = index
+
+    def row_of(self, key: str) -> int | None:
+        if self._index is None:
+            self._index = {key: row for row, key in enumerate(self.group_keys)}
+        return self._index.get(key)
+
+    def __getitem__(self, key: str) -> GroupRead:
+        row = self.row_of(key)
+        if row is None or not self.present[row]:
+            raise KeyError(key)
+        enabled, running, generation, width = self.meta[row].tolist()
+        return GroupRead(enabled, running, tuple(self.counts[row, :width].tolist()), generation)
+
+    def __contains__(self, key: object) -> bool:
+        row = self.row_of(key) if isinstance(key, str) else None
+        return row is not None and bool(self.present[row])
+
+    def __iter__(self) -> Iterator[str]:
+        keys = self.group_keys
+        return (keys[row] for row in self.present[:-1].nonzero()[0].tolist())
+
+    def __len__(self) -> int:
+        return int(self.present[:-1].sum())
+
+    def items(self) -> list[tuple[str, GroupRead]]:  # type: ignore[override]
+        """(key, GroupRead) of every group read, made in bulk: a recording writes all of them every tick."""
+        rows = self.present[:-1].nonzero()[0]
+        metas, values = self.meta[rows].tolist(), self.counts[rows].tolist()
+        keys = self.group_keys
+        return [
+            (keys[row], GroupRead(enabled, running, tuple(members[:width]), generation))
+            for row, (enabled, running, generation, width), members in zip(rows.tolist(), metas, values, strict=True)
+        ]
+
+
 @dataclass(frozen=True, slots=True)
 class CpuTimes:
     """Cumulative /proc/stat ticks (USER_HZ) for one CPU."""
@@ -81,7 +151,7 @@ class RawTick:
     # CLOCK_MONOTONIC nanoseconds when the reads were taken; the interval is the difference.
     monotonic_ns: int
     wall_time: float
-    reads: dict[str, GroupRead]
+    reads: Mapping[str, GroupRead]
     cpu_times: dict[int, CpuTimes]
     online: frozenset[int]
     # Groups that were not read this tick and why (offline CPU, dead fd), by group key.
