@@ -10,6 +10,12 @@ CPUs, as pmutop does. Needs root (CPU-wide events) and gcc.
 
     sudo .venv/bin/python benchmarks/tick_read.py [--iterations N] [--split-groups 512]
 
+With --decode, what a tick's reads cost up to the rate model's arrays (issue 12): the shim decoding
+them into the model's columns (TickReader.read_arrays + decode_group_reads, as the sampler does since
+69b9a88) against the Python decoding before it (TickReader.read as lists, parse_group_read and a GroupRead
+per group into a dict, which the model then turned into arrays with rates.read_arrays), at 64 to 1344
+groups (448 CPUs with three groups each).
+
 With --split-groups N, whether splitting a tick's reads across reader threads pays (issue 12: by NUMA node
 "if it pays"): N groups read by one TickReader in the calling thread, against the same groups cut by
 their CPU into one TickReader per CPU set, each read by its own long-lived thread (woken per tick, the
@@ -28,10 +34,21 @@ import tempfile
 import threading
 import time
 
+import numpy as np
 from cffi import FFI
 
 from pmutop.kernel import perf
-from pmutop.model.perf_abi import GROUP_READ_FORMAT, EventAttr, EventType, SoftwareEvent, group_read_words
+from pmutop.model.perf_abi import (
+    GROUP_READ_FORMAT,
+    STOPPED_SLACK_NS,
+    EventAttr,
+    EventType,
+    SoftwareEvent,
+    group_read_words,
+    parse_group_read,
+)
+from pmutop.model.rates import read_arrays
+from pmutop.model.samples import GroupRead, GroupReads
 
 GROUP_COUNTS = (64, 256, 512)
 MEMBERS = (SoftwareEvent.CPU_CLOCK, SoftwareEvent.CONTEXT_SWITCHES, SoftwareEvent.CPU_MIGRATIONS)
@@ -202,10 +219,74 @@ def split(count: int, cpus: list[int], iterations: int) -> None:
         print(f"{'':>24}{name:<20} {wall:>9.1f} {cpu:>9.1f}")
 
 
+DECODE_GROUP_COUNTS = (64, 256, 512, 1344)
+
+
+def python_decode(reader: perf.TickReader, keys: tuple[str, ...]) -> GroupReads:
+    """The reads to the model's arrays as they were made before the shim decoded them."""
+    status, words = reader.read()
+    reads = {}
+    for index, key in enumerate(keys):
+        decoded = parse_group_read(words, index * WORDS, status[index] // 8)
+        if isinstance(decoded, tuple):
+            enabled, running, values = decoded
+            reads[key] = GroupRead(enabled, running, values, 1)
+    return read_arrays(keys, len(MEMBERS), reads)
+
+
+def shim_decode(reader: perf.TickReader, keys: tuple[str, ...], checks: perf.GroupChecks) -> GroupReads:
+    """The reads to the model's arrays as the sampler makes them now."""
+    rows = len(keys) + 1
+    present, meta = np.zeros(rows, bool), np.zeros((rows, 4), np.int64)
+    counts = np.zeros((rows, len(MEMBERS)), np.uint64)
+    before = time.monotonic_ns()
+    status, words = reader.read_arrays()
+    after = time.monotonic_ns()
+    perf.decode_group_reads(status, words, WORDS, checks, True, before, after, STOPPED_SLACK_NS, present, meta, counts)
+    return GroupReads(keys, present, meta, counts)
+
+
+def decode(iterations: int, cpus: list[int]) -> None:
+    print(f"{'groups':>6} {'reads alone µs':>15} {'python decode µs':>17} {'shim decode µs':>15}  (median per tick)")
+    for count in DECODE_GROUP_COUNTS:
+        leaders, fds = open_groups(count, cpus)
+        try:
+            keys = tuple(f"group{index}" for index in range(count))
+            reader = perf.TickReader(leaders, WORDS)
+            now = time.monotonic_ns()
+            checks = perf.GroupChecks.of(list(range(count)), [len(MEMBERS)] * count, [1] * count, [(0, now)] * count)
+            # Both decode the same reads to the same arrays.
+            old, new = python_decode(reader, keys), shim_decode(reader, keys, checks)
+            assert old.present.tolist() == new.present.tolist() and old.widths == new.widths
+            samples: dict[str, list[int]] = {"reads": [], "python": [], "shim": []}
+            clock = time.perf_counter_ns
+            for _ in range(max(1, iterations // BATCH)):
+                for _ in range(BATCH):
+                    t0 = clock()
+                    reader.read_arrays()
+                    samples["reads"].append(clock() - t0)
+                for _ in range(BATCH):
+                    t0 = clock()
+                    python_decode(reader, keys)
+                    samples["python"].append(clock() - t0)
+                for _ in range(BATCH):
+                    t0 = clock()
+                    shim_decode(reader, keys, checks)
+                    samples["shim"].append(clock() - t0)
+        finally:
+            for fd in reversed(fds):
+                perf.close(fd)
+        reads_us, python_us, shim_us = (statistics.median(samples[name]) / 1000 for name in samples)
+        print(f"{count:>6} {reads_us:>15.1f} {python_us:>17.1f} {shim_us:>15.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=500, help="ticks timed per method and size")
     parser.add_argument("--split-groups", type=int, help="measure only the reader-thread split at this many groups")
+    parser.add_argument(
+        "--decode", action="store_true", help="measure only the reads' decoding into the model's arrays"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root: CPU-wide software events are refused to normal users")
@@ -217,6 +298,9 @@ def main() -> None:
     print(f"{machine}, Python {platform.python_version()}")
     if args.split_groups:
         split(args.split_groups, cpus, args.iterations)
+        return
+    if args.decode:
+        decode(args.iterations, cpus)
         return
     print(f"{'groups':>6} {'fds':>5} {'C µs':>9} {'pmutop µs':>10} {'python µs':>10} {'pmutop/C':>9} {'python/C':>9}")
     with tempfile.TemporaryDirectory() as tmpdir:

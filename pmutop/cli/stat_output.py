@@ -10,6 +10,7 @@ from pmutop.model.absence import ABSENT_FIGURE_WHY, effective_clock_absent_why
 from pmutop.model.aggregate import AggregateRow
 from pmutop.model.coverage import COVERAGE_METRICS, least_coverage, row_coverage
 from pmutop.model.metrics import MetricKey, whole
+from pmutop.model.samples import CounterFailure
 from pmutop.model.snapshot import (
     NOT_COUNTED,
     NOT_COUNTED_WHY,
@@ -111,10 +112,16 @@ class Notes:
     def __init__(self) -> None:
         self._numbers: dict[str, int] = {}
         self._pending: list[str] = []
+        # The reference of each (failure, note) already numbered: most figures of a row are n/a for the
+        # same few reasons every interval, and the text of each need not be worked out again.
+        self._refs: dict[tuple[CounterFailure | None, str | None], str] = {}
 
     def ref(self, metric: Metric) -> str:
         if metric.value is not None:
             return ""
+        known = self._refs.get((metric.failure, metric.note))
+        if known is not None:
+            return known
         if metric.failure is not None:
             # The reason without what it was opening (`cycles, cpu0: ...`): a 256-CPU VM says it once, for
             # every CPU and counter it stands for, and names its errno once.
@@ -127,7 +134,8 @@ class Notes:
         if number is None:
             number = self._numbers[key] = len(self._numbers) + 1
             self._pending += comment_lines(printable(text), f"[{number}] ")
-        return f"[{number}]"
+        reference = self._refs[metric.failure, metric.note] = f"[{number}]"
+        return reference
 
     def take_new(self) -> list[str]:
         lines, self._pending = self._pending, []
