@@ -61,7 +61,7 @@ def sampler():
 
 @pytest.mark.parametrize("damage", [CutShort, Overclaiming])
 def test_a_malformed_group_read_is_a_failure_for_that_tick_only(sampler, damage):
-    keys = [slot.layout.key for slot, _opened in sampler._reader_groups]
+    keys = [slot.layout.key for slot, _opened in sampler._targets.groups]
     assert len(keys) >= 2, "needs two open groups: one damaged, one read as usual"
     real = sampler._reader
     sampler._reader = damage(real, {0})
@@ -72,7 +72,7 @@ def test_a_malformed_group_read_is_a_failure_for_that_tick_only(sampler, damage)
     assert all(key in tick.reads for key in keys[1:])
     assert all(
         len(tick.reads[key].values) == len(opened.fds)
-        for (_s, opened), key in zip(sampler._reader_groups[1:], keys[1:], strict=True)
+        for (_s, opened), key in zip(sampler._targets.groups[1:], keys[1:], strict=True)
     )
     # The group stays open: the next whole read counts again.
     sampler._reader = real

@@ -154,7 +154,7 @@ class Sampler:
     _reader: GroupReader | None = None
     _poller: HangupWatch | None = None
     _cpu_times: CpuTimesSource | None = None
-    _reader_groups: list[tuple[GroupSlot, OpenGroup]] = field(default_factory=list)
+    # What the reader reads: the open groups, in its order.
     _targets: ReadTargets | None = None
     # The layouts' keys (a GroupReads row each, in slot order: fixed once open) and the widest layout.
     _keys: tuple[str, ...] = ()
@@ -391,14 +391,18 @@ class Sampler:
         """After groups opened or closed: what each tick reads, and which groups it reports lost."""
         if self._targets is not None:
             self._targets.keep_looks()
-        rows = [row for row, slot in enumerate(self._slots) if slot.opened is not None]
-        self._reader_groups = [(self._slots[row], opened) for row in rows if (opened := self._slots[row].opened)]
-        self._targets = ReadTargets.of(self._reader_groups, rows)
+        rows: list[int] = []
+        groups: list[tuple[GroupSlot, OpenGroup]] = []
+        for row, slot in enumerate(self._slots):
+            if slot.opened is not None:
+                rows.append(row)
+                groups.append((slot, slot.opened))
+        self._targets = ReadTargets.of(groups, rows)
         self._lost = {slot.layout.key: slot.lost for slot in self._slots if slot.lost is not None}
         # As wide as the model's arrays: the widest layout, at least one column.
         self._widest = max((len(slot.layout.members) for slot in self._slots), default=1) or 1
-        fds = [opened.fds[0] for _slot, opened in self._reader_groups]
-        widest = max((len(opened.fds) for _slot, opened in self._reader_groups), default=1)
+        fds = [opened.fds[0] for _slot, opened in groups]
+        widest = max((len(opened.fds) for _slot, opened in groups), default=1)
         self._reader = self.kernel.group_reader(fds, group_read_words(widest)) if fds else None
         self._poller = self.kernel.hangup_watch(fds) if fds else None
 
@@ -565,7 +569,6 @@ class Sampler:
                 slot.opened = None
         self._reader = None
         self._poller = None
-        self._reader_groups = []
         self._targets = None
         if self._cpu_times is not None:
             self._cpu_times.close()
