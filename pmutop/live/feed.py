@@ -56,6 +56,9 @@ class Playback:
     speed: float
     # The recording's own interval (the median of its ticks' gaps).
     recorded_interval_s: float
+    # The position a seek is folding its way to (None: no seek under way). The snapshots on the way
+    # are history; a face shows the one at the end.
+    seeking_to: int | None = None
 
     @property
     def at_end(self) -> bool:

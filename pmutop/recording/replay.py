@@ -93,6 +93,8 @@ class ReplayFeed:
         self._start_at = start_at
         self._steps = 0
         self._seek: int | None = None
+        # The position the seek under way folds to: where a relative seek asked meanwhile counts from.
+        self._target: int | None = None
         self._stopping = False
         self._wake = threading.Condition()
         self._states = StateHandOver(self._wake, self._state)
@@ -124,7 +126,7 @@ class ReplayFeed:
             self._paused,
             # The playback interval: the recorded one over the speed.
             self.recorded_interval_s / self._speed,
-            Playback(self._position, self._total_ticks, self._speed, self.recorded_interval_s),
+            Playback(self._position, self._total_ticks, self._speed, self.recorded_interval_s, self._target),
         )
 
     def start(self, on_snapshot: SnapshotCallback, on_end: EndCallback, on_state: StateCallback) -> None:
@@ -168,9 +170,11 @@ class ReplayFeed:
             self._wake.notify_all()
 
     def seek_by(self, ticks: int) -> None:
+        """`ticks` from where the replay is, or is going: a second ← while a seek folds its way counts
+        from that seek's target, not from wherever the folding has got to."""
         with self._wake:
-            base = self._seek if self._seek is not None else self._position
-        self.seek(base + ticks)
+            base = next(at for at in (self._seek, self._target, self._position) if at is not None)
+            self.seek(base + ticks)
 
     def follow(self, pids: tuple[int, ...], comm: str | None = None) -> None:
         """A replay cannot follow new processes: this shows only the recorded ones that match."""
@@ -238,6 +242,8 @@ class ReplayFeed:
             snapshot = model.update(ticks[position])
             with self._wake:
                 self._position = position + 1
+                if self._target is not None and self._position >= self._target:
+                    self._target = None
                 # Before the snapshot: a face that draws it has the position it belongs to.
                 self._states.changed()
             if snapshot is not None:
@@ -265,12 +271,16 @@ class ReplayFeed:
                 continue
             with self._wake:
                 target, self._seek = self._seek, None
+                if target is not None:
+                    self._target = target if target != self._position else None
+                    if target < self._position:
+                        self._position = 0
+                    self._states.changed()
             if target is None:
                 continue
-            if target < self._position:
+            if self._position == 0:
                 model = RateModel(self.topology, header.layouts, header.notices)
-                with self._wake:
-                    self._position = 0
             ended = ended and target >= len(ticks)
-            while self._position < target and not self._stopping:
+            # A seek asked meanwhile takes over at once (the next turn), from wherever this one got to.
+            while self._position < target and not self._stopping and self._seek is None:
                 fold(self._position)

@@ -222,9 +222,15 @@ class PmutopApp(App):
         snapshot = self.inbox.take()
         if snapshot is None:
             return
-        self.snapshot = snapshot
         # A feed hands on its state before the snapshot it belongs to: the header goes with the rows.
         self._take_feed_state()
+        playback = self.feed_state.playback
+        if playback is not None and playback.seeking_to is not None:
+            # A seek folds its way to its target: the snapshots on the way are history (the inbox keeps
+            # it), and the screen is drawn once, at the target, instead of for each of them.
+            self._update_header()
+            return
+        self.snapshot = snapshot
         if not self._columns_chosen:
             # The -e events are known from the first snapshot: each is a column unless the config hid it.
             self._columns_chosen = True
@@ -335,8 +341,12 @@ class PmutopApp(App):
             # playback speed apart from it.
             piece("interval", f"recorded every {playback.recorded_interval_s:.3g}s")
             piece("recording", "replay ", literal(description.get("replay", "")))
-            piece("position", f"tick {playback.interval}/{playback.intervals} ×{playback.speed:g}")
-            if playback.at_end:
+            if playback.seeking_to is not None:
+                target = max(playback.seeking_to - 1, 0)
+                piece("position", (f"seeking tick {target}/{playback.intervals}", "yellow"), f" ×{playback.speed:g}")
+            else:
+                piece("position", f"tick {playback.interval}/{playback.intervals} ×{playback.speed:g}")
+            if playback.at_end and playback.seeking_to is None:
                 piece("state", ("END", "bold yellow"))
         else:
             piece("interval", f"every {state.interval_s:.3g}s")
