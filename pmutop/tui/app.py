@@ -582,6 +582,9 @@ class PmutopApp(App):
             if keys is None:
                 return
             self.live.set_columns(chosen_columns(keys, available_columns(self.snapshot)))
+            # A sort by a column taken away falls back to CPU order: the header says so now, not at the
+            # next snapshot (none comes while a replay is paused).
+            self._update_header()
             self._save_config()
 
         self.push_screen(ColumnChooser(available_columns(self.snapshot), self.live.model.columns), chosen)

@@ -204,21 +204,24 @@ def lay_out(groups: list[tuple[str | None, str, list[int]]], width: int, height:
     return grid
 
 
-def title_pieces(line: GroupLine, row: PmuRow | None, selected: bool, width: int) -> list[Cell]:
+def title_pieces(line: GroupLine, row: PmuRow | None, selected: bool, width: int, filtered: bool = False) -> list[Cell]:
     """A group's title line in `width` cells: what does not fit leaves whole (the cpulist, then the figures
-    from the last), and only what still does not fit ends in `…`."""
+    from the last), and only what still does not fit ends in `…`. With a filter the line shows some of
+    the PMU's CPUs, but its figures are the whole PMU's (its Σ row's), and it says so."""
     name = printable(line.pmu) if line.pmu is not None else line.label
     about = f" {printable(line.label)} ·" if line.pmu is not None and line.label and line.label != line.pmu else ""
     count = len(line.cpus)
     cpulist = format_cpulist(line.cpus)
     where = f" ({cpulist})" if count and len(cpulist) <= TITLE_CPULIST_MAX else ""
     head: Cell = (f"Σ {name}" if line.pmu is not None else name, f"bold {CURSOR}" if selected else "bold")
-    counted = f"{about} {count} CPU{'' if count == 1 else 's'}"
+    counted = f"{about} {count} CPU{'' if count == 1 else 's'}{' shown' if filtered else ''}"
     figures: list[list[Cell]] = []
     if row is not None:
         for metric in (MetricKey.UTIL_PCT, MetricKey.IPC, MetricKey.GHZ):
             text, style = metric_cell(metric, row.metric(metric))
             figures.append([(f" · {metric.label} ", ""), (text, style or "bold")])
+        if filtered:
+            figures[0][0] = (f" · all {len(row.cpus)}: {MetricKey.UTIL_PCT.label} ", "")
     choices = [(where, len(figures)), *(("", kept) for kept in range(len(figures), -1, -1))]
     for shown_where, kept in choices:
         pieces = [head, (counted + shown_where, ""), *(piece for figure in figures[:kept] for piece in figure)]
@@ -457,7 +460,7 @@ class CpuHeatMap(SteadyStyling, Widget, can_focus=True):
             if isinstance(shown, GroupLine):
                 row = self._pmu_rows.get(shown.pmu) if shown.pmu is not None else None
                 selected = shown.key is not None and shown.key == cursor
-                lines.append(title_pieces(shown, row, selected, width))
+                lines.append(title_pieces(shown, row, selected, width, bool(self.model.filter_text)))
                 continue
             gap = " " * (grid.cell_width - 1)
             has_cursor = isinstance(cursor, CpuKey) and cursor.cpu in shown.cpus

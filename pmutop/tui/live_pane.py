@@ -122,6 +122,9 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self._lay_out_columns()
+        # The cursor stays on screen: also when the table is shown for the first time (the heat map's
+        # `m`), its cursor put on a row before it had a height to scroll by.
+        self._scroll_to_cursor()
         self.refresh()
 
     def _lay_out_columns(self) -> None:
@@ -365,6 +368,8 @@ class LiveTable(SteadyStyling, ScrollView, can_focus=True):
             # The cursor stays on its row wherever that row went, or else stays where it was on screen.
             row = order.index(selected) if selected in order else self.cursor_row
             self.cursor_row = max(0, min(row, len(order) - 1))
+            # And on screen, as htop keeps its selected process after a sort.
+            self._scroll_to_cursor()
             self.refresh()
             self._announce()
             return

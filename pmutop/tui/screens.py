@@ -86,7 +86,9 @@ def help_table() -> Table:
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,question_mark,f1", "dismiss", "Close"),
+        Binding("escape,question_mark,f1", "dismiss", "Close"),
+        # q quits from here too, as the help says it does everywhere.
+        Binding("q", "app.quit", "Quit"),
     ]
     # The scrolling dialog has focus from the start, so ↓, PgDn and End scroll it where it does not fit
     # (the app's AUTO_FOCUS names the live table, which this screen does not have: nothing had focus).
@@ -96,7 +98,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-dialog"):
             yield Static(Text("pmutop help", style="bold"), id="help-title")
             yield Static(help_table(), id="help-body")
-            yield Static(Text("Esc closes", style="dim"))
+            yield Static(Text("Esc, ? or F1 close this help; q quits", style="dim"))
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

@@ -44,6 +44,18 @@ async def test_q_quits(alder_lake):
     assert app.return_code == 0
 
 
+async def test_q_quits_from_the_help_too(alder_lake):
+    app = PmutopApp(paused_replay(alder_lake))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_tick(pilot, app)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+    assert app.return_code == 0
+
+
 async def test_space_pauses_and_resumes(alder_lake):
     feed = paused_replay(alder_lake)
     app = PmutopApp(feed)

@@ -56,6 +56,24 @@ async def test_events_are_columns_and_the_chooser_hides_one_and_remembers(events
     assert saved["interval_ms"] is None
 
 
+async def test_taking_away_the_sorted_column_says_so_in_the_header_at_once(events_recording):
+    app = PmutopApp(paused_replay(events_recording))
+    async with app.run_test(size=(200, 40)) as pilot:
+        await wait_for_tick(pilot, app)
+        while app.live.model.sort_name != "GHz":
+            await pilot.press("s")
+        await pilot.pause()
+        assert "sort GHz" in app.header.content.plain
+        await pilot.press("c")
+        await pilot.pause()
+        app.screen.query_one(SelectionList).deselect("ghz")
+        await pilot.press("enter")
+        await pilot.pause()
+        # The replay is paused: no snapshot comes to bring the header up to date.
+        assert app.live.model.sort_name == "CPU"
+        assert "sort CPU" in app.header.content.plain and "GHz" not in app.header.content.plain
+
+
 async def test_remembered_sort_theme_and_columns_apply_at_start(events_recording, config_home):
     save_config(TuiConfig(interval_ms=500, sort="IPC", theme="textual-light", columns=("ipc", "util_pct")))
     app = PmutopApp(paused_replay(events_recording), config=load_config())

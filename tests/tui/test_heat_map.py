@@ -175,7 +175,8 @@ async def test_the_map_shows_the_cpus_the_filter_lets_through(server_448):
         await pilot.pause()
         lines = screen_lines(app)
         assert cpus_said(lines) == [[*range(100, 141), 300]]
-        assert "42 CPUs (100-140,300)" in lines[1]
+        # The Σ line's figures are the whole PMU's, not those of the CPUs shown: it says so.
+        assert "Σ cpu 42 CPUs shown" in lines[1] and " · all 448: util% " in lines[1]
         # A line holds consecutive CPUs: the jump from 140 to 300 starts a line.
         assert [line.split()[0] for line in lines if CELL_LINE.match(line.rstrip())][-1] == "300"
         await pilot.press("slash", "escape", "slash", *"nothing", "enter")
@@ -184,7 +185,9 @@ async def test_the_map_shows_the_cpus_the_filter_lets_through(server_448):
         assert "no CPU or PMU matches 'nothing'" in lines[1] and not cpus_said(lines)
         await pilot.press("slash", "escape")
         await pilot.pause()
-        assert cpus_said(screen_lines(app)) == [list(range(448))]
+        lines = screen_lines(app)
+        assert cpus_said(lines) == [list(range(448))]
+        assert "Σ cpu 448 CPUs (0-447) · util% " in lines[1] and "all" not in lines[1]
 
 
 async def test_the_map_shows_only_the_counted_cpus(hybrid_128):
@@ -304,6 +307,28 @@ async def test_m_keeps_the_selected_row(hybrid_128):
         await pilot.press("down", "m")
         await pilot.pause()
         assert app.focused is app.heat_map and app.heat_map.selected_key == cpu_key(3)
+
+
+def cursor_in_view(table) -> bool:
+    top = round(table.scroll_y)
+    return top <= table.cursor_row < top + table._page_rows()
+
+
+async def test_m_shows_the_selected_row_in_view_and_a_sort_keeps_it_there(server_448):
+    app = PmutopApp(paused_replay(server_448))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_tick(pilot, app)
+        assert app.heat_map.display
+        # The last CPU, then the table, which has never been drawn before.
+        await pilot.press("ctrl+end", "m")
+        await pilot.pause()
+        assert app.live.selected_key == cpu_key(447) and cursor_in_view(app.live)
+        await pilot.press("ctrl+home", "down", "down", "down")
+        selected = app.live.selected_key
+        for _ in range(3):
+            await pilot.press("s")
+            await pilot.pause()
+            assert app.live.selected_key == selected and cursor_in_view(app.live), app.live.model.sort_name
 
 
 def test_the_legend_fits_any_width_or_ends_in_an_ellipsis():
