@@ -17,6 +17,7 @@ from rates_oracle import cpu_metrics, pmu_metrics
 from pmutop.live.topology_loader import load_topology
 from pmutop.model.rates import RateModel, read_arrays
 from pmutop.model.samples import CounterFailure, CpuTimes, Encoding, GroupLayout, GroupRead, GroupRole, RawTick
+from pmutop.model.snapshot import figure_values
 from tests import sysfs_trees
 
 FAILURES = (
@@ -124,6 +125,14 @@ def test_bulk_model_equals_figure_by_figure_arithmetic(name, data):
         if snapshot is not None and again is not None:
             assert [row.to_json() for row in again.cpus] == [row.to_json() for row in snapshot.cpus]
             assert [row.to_json() for row in again.pmus] == [row.to_json() for row in snapshot.pmus]
+    for snapshot in snapshots[1:]:
+        # Figures read off a tick's arrays at once are those its rows give one by one, also for rows
+        # of plain mappings (a snapshot made some other way).
+        for rows in (snapshot.cpus, snapshot.pmus):
+            plain = [replace(row, metrics=dict(row.metrics)) for row in rows]
+            for name in ("ipc", "ghz", "util_pct", "cycles", "migrations_per_s", "no_such_figure"):
+                one_by_one = [row.metric(name).value for row in rows]
+                assert figure_values(rows, name) == one_by_one == figure_values(plain, name), name
     for (previous, tick), snapshot in zip(itertools.pairwise(ticks), snapshots[1:], strict=True):
         interval_s = (tick.monotonic_ns - previous.monotonic_ns) / 1e9
         expected = {row.cpu: cpu_metrics(layouts, previous, tick, row.cpu, interval_s) for row in snapshot.cpus}
