@@ -5,8 +5,13 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
+
+from pmutop.live.sampler import current_privileges
+from pmutop.live.task_counters import TaskCounters, task_specs
+from pmutop.live.topology_loader import load_topology
 
 PAGES = 50000
 # Touches PAGES fresh pages (a page fault each), sleeps a little (context switches), then spins 0.2 s of its
@@ -71,6 +76,31 @@ def test_command_summary_in_json_and_perf_csv(pmutop_command):
     events = [line.split(",")[2] for line in lines]
     assert events[:4] == ["task-clock", "context-switches", "cpu-migrations", "page-faults"]
     assert lines[0].split(",")[1] == "msec"
+
+
+@pytest.mark.needs_root
+def test_a_pid_is_counted_from_when_counting_starts_not_from_the_open():
+    """-p's counters and its user/sys baseline start together: a spinner's task-clock over 0.2 s of
+    counting, opened 1 s before, is at most those 0.2 s (one thread), not the time since the open
+    (CI once saw 0.30 s of task-clock against 0.25 s of user + sys when the open came early)."""
+    spinner = subprocess.Popen(
+        [sys.executable, "-c", "import time\nend = time.monotonic() + 30\nwhile time.monotonic() < end: pass"]
+    )
+    topology = load_topology("/")
+    counters = TaskCounters.open(
+        topology, current_privileges(), task_specs(topology, {}, ()), "test", pids=(spinner.pid,)
+    )
+    try:
+        time.sleep(1.0)  # the spinner runs, opened and not yet counted
+        counters.started()
+        time.sleep(0.2)  # the interval counted
+        summary = counters.summary()
+    finally:
+        counters.close()
+        spinner.kill()
+        spinner.wait()
+    task_clock = next(line.metric.value for line in summary.lines if line.name == "task-clock")
+    assert task_clock is not None and 0 < task_clock / 1e9 <= summary.elapsed_s + 0.005
 
 
 @pytest.mark.needs_root

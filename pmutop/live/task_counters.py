@@ -80,7 +80,9 @@ class TaskCounters:
                 spec.attr,
                 read_format=COUNTER_READ_FORMAT,
                 inherit=True,
-                disabled=command_pid is not None,
+                # The command's count from its exec; -p's from started(), where its user and sys
+                # baseline is read too: opened counting, a slow open's time would be in one and not the other.
+                disabled=True,
                 enable_on_exec=command_pid is not None,
             )
             for tid in tids:
@@ -100,6 +102,15 @@ class TaskCounters:
 
     def started(self) -> None:
         """The task starts (or, for -p, counting starts) now: the elapsed and user/sys baselines."""
+        if self._pids:
+            for counter in self.counters:
+                for fd in counter.fds:
+                    try:
+                        perf.enable(fd, group=False)
+                    except OSError as exc:
+                        counter.failure = failure(
+                            exc.errno or errno.EIO, OpenContext(event=counter.name), self.privileges
+                        )
         self._started = time.monotonic()
         self._rusage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         self._cpu_times_before = _process_times(self._pids) if self._pids else None
