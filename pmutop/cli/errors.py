@@ -17,6 +17,7 @@ import sys
 import tempfile
 import termios
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import IO, NoReturn, cast
@@ -180,10 +181,17 @@ def run_app(app, prog: str, stop: Callable[[], object] | None = None) -> int | N
 
     def end_unless_app_ended(signum: int) -> None:
         if app_ended.wait(FORCED_EXIT_S):
-            return
-        with contextlib.suppress(Exception):  # whatever it cannot do, it must still end
-            if stop is not None:
-                stop()
+            # The app ended: what is left (the feed stopped, the interpreter joining threads) gets as long
+            # again. A thread Textual left blocked on a hung-up terminal would otherwise keep the process
+            # from exiting for good (a daemon thread, this one still runs while the exit joins them).
+            time.sleep(FORCED_EXIT_S)
+            os._exit(128 + signum)
+        if stop is not None:
+            # In a thread of its own, bounded: a stop blocked on a lock a stuck thread holds must not keep
+            # pmutop from ending.
+            stopping = threading.Thread(target=_quietly, args=(stop,), name="pmutop-stop", daemon=True)
+            stopping.start()
+            stopping.join(FORCED_EXIT_S)
         _restore_terminal(terminal_modes)
         os._exit(128 + signum)
 
@@ -209,6 +217,12 @@ def run_app(app, prog: str, stop: Callable[[], object] | None = None) -> int | N
         print(f"{prog}: internal error in the TUI; the traceback is in {log.path}", file=sys.stderr)
         return INTERNAL_ERROR
     return 128 + stopped_by[0] if stopped_by else None
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    """`action`, whatever it raises: on the way out nothing it cannot do may stop pmutop from ending."""
+    with contextlib.suppress(Exception):
+        action()
 
 
 class _HangupWatch:
