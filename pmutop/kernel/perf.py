@@ -156,7 +156,7 @@ def decode_group_reads(
     slack_ns: int,
     present: np.ndarray,
     meta: np.ndarray,
-    values: np.ndarray,
+    counts: np.ndarray,
 ) -> tuple[int, np.ndarray]:
     """Decode a tick's group reads (TickReader.read_arrays) into the columns, in one foreign call:
     (how many groups were not whole, a verdict per group: READ_*)."""
@@ -166,8 +166,8 @@ def decode_group_reads(
         {
             "present": ffi.from_buffer("uint8_t[]", present, require_writable=True),
             "meta": ffi.from_buffer("int64_t[]", meta, require_writable=True),
-            "values": ffi.from_buffer("uint64_t[]", values, require_writable=True),
-            "width": values.shape[1],
+            "values": ffi.from_buffer("uint64_t[]", counts, require_writable=True),
+            "width": counts.shape[1],
         },
     )
     troubled = lib.pmt_decode_groups(

@@ -99,7 +99,7 @@ class _Reads(NamedTuple):
 
     present: np.ndarray
     meta: np.ndarray
-    values: np.ndarray
+    counts: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,7 +433,7 @@ class Sampler:
             index=self._tick_index - 1,
             monotonic_ns=monotonic_ns,
             wall_time=time.time(),
-            reads=GroupReads(self._keys, reads.present, reads.meta, reads.values, self._key_rows),
+            reads=GroupReads(self._keys, reads.present, reads.meta, reads.counts, self._key_rows),
             cpu_times={cpu: CpuTimes(busy, total) for cpu, (busy, total) in times.items()},
             online=online,
             lost={**self._lost, **unreadable} if unreadable else self._lost,
