@@ -2,11 +2,14 @@
 
 import os
 import pty
+import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
-from waiting import HANG_S, kill_tree
+from waiting import HANG_S, describe_tree, kill_tree, stack_dumps_env
 
 
 def run_in_terminal(
@@ -53,13 +56,21 @@ def hang_up_terminal(
     """Start `python argv...` on a new pty, as the session leader it makes the pty's controlling terminal
     of; once its output shows `ready`, type `keys`, and once it has answered them (more output), close
     the master side (after `before()`, if given), as a terminal emulator or a tmux server does when it
-    goes away: the kernel hangs the terminal up. Return the exit code once the process has ended; one
-    still running after HANG_S is killed (a hang guard, not a speed target), and then it is -SIGKILL."""
+    goes away: the kernel hangs the terminal up. Return the exit code once the process has ended. One
+    still running after HANG_S (a hang guard, not a speed target) is killed, and the test fails with
+    where each of its threads was (describe_tree)."""
+    stacks = Path(tempfile.mkdtemp(prefix="pmutop-stacks-"))
     pid, master = pty.fork()
     if pid == 0:
-        os.environ.update(TERM="xterm-256color", COLUMNS="80", LINES="24")
+        os.environ.update(TERM="xterm-256color", COLUMNS="80", LINES="24", **stack_dumps_env(stacks))
         os.execv(sys.executable, [sys.executable, *argv])
-    guard = threading.Timer(HANG_S, kill_tree, (pid,))
+    hung: list[str] = []
+
+    def describe_then_kill() -> None:
+        hung.append(describe_tree(pid, stacks))
+        kill_tree(pid)
+
+    guard = threading.Timer(HANG_S, describe_then_kill)
     guard.daemon = True
     guard.start()
     try:
@@ -83,4 +94,7 @@ def hang_up_terminal(
         _, status = os.waitpid(pid, 0)
     finally:
         guard.cancel()
+        shutil.rmtree(stacks, ignore_errors=True)
+    if hung:
+        raise AssertionError(f"still running {HANG_S} s after its terminal hung up; its threads were:\n{hung[0]}")
     return os.waitstatus_to_exitcode(status)

@@ -154,15 +154,34 @@ def test_a_signal_to_the_tui_restores_the_terminal_and_exits_128_plus_n(tmp_path
 
 # An app whose event loop blocks for good once it is on screen, as Textual's did joining an input thread
 # blocked in read(2): the signal's way out through the loop is shut, and only the fallback can end it.
+# "from outside": the signal is sent to the process. "to another thread": the main thread blocks with
+# the stop signals masked, and the signal goes to a thread blocked in a wait. Python runs a handler in
+# the main thread only, between bytecodes, so it never runs here: as when Textual's stock driver waits
+# for good on the full queue of a writer thread that died on a hung-up terminal, and the kernel's
+# SIGHUP went to another thread.
 BLOCKED_APP = textwrap.dedent(
     """
-    import os, sys, threading
+    import os, signal, sys, threading
     from textual.app import App
     from pmutop.cli.errors import run_app
+
+    STOP = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+    def take_signals(ready):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP)  # masked as the main thread was when it started it
+        ready.set()
+        threading.Event().wait()
 
     class Blocked(App):
         def on_ready(self):
             os.write(2, b"BLOCKED")
+            if sys.argv[2] == "to another thread":
+                signal.pthread_sigmask(signal.SIG_BLOCK, STOP)
+                ready = threading.Event()
+                taker = threading.Thread(target=take_signals, args=(ready,), daemon=True)
+                taker.start()
+                ready.wait()
+                signal.pthread_kill(taker.ident, int(sys.argv[3]))
             threading.Event().wait()
 
     stopped = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT)
@@ -171,12 +190,16 @@ BLOCKED_APP = textwrap.dedent(
 )
 
 
+@pytest.mark.parametrize("sent", ["from outside", "to another thread"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_a_signal_ends_the_tui_even_when_its_event_loop_is_blocked(tmp_path, signum):
+def test_a_signal_ends_the_tui_even_when_its_event_loop_is_blocked(tmp_path, signum, sent):
     stopped = tmp_path / "stopped"
-    code, screen = run_in_terminal(
-        ["-c", BLOCKED_APP, str(stopped)], ready=b"BLOCKED", then=lambda pid: os.kill(pid, signum)
-    )
+
+    def send(pid: int) -> None:
+        if sent == "from outside":
+            os.kill(pid, signum)
+
+    code, screen = run_in_terminal(["-c", BLOCKED_APP, str(stopped), sent, str(signum)], ready=b"BLOCKED", then=send)
     assert code == 128 + signum, screen[-2000:]
     assert stopped.read_text() == "stopped"  # the feed stopped: a followed command is told
     assert screen.rindex("\x1b[?1049l") > screen.rindex("\x1b[?1049h")  # left the alternate screen

@@ -22,6 +22,8 @@ import traceback
 from collections.abc import Callable
 from typing import IO, NoReturn, cast
 
+from pmutop.cli.signals import STOP_SIGNALS
+
 BAD_INPUT = 1
 BAD_USAGE = 2
 INTERNAL_ERROR = 70
@@ -195,20 +197,26 @@ def run_app(app, prog: str, stop: Callable[[], object] | None = None) -> int | N
         _restore_terminal(terminal_modes)
         os._exit(128 + signum)
 
-    def on_signal(signum: int, frame: object) -> None:
-        stopped_by.append(signum)
-        # From a thread: the handler may have interrupted the event loop itself.
-        threading.Thread(target=quit_app, name="pmutop-signal", daemon=True).start()
-        if len(stopped_by) == 1:
-            threading.Thread(target=end_unless_app_ended, args=(signum,), name="pmutop-exit", daemon=True).start()
+    first_stop = threading.Lock()
 
-    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    def on_stop(signum: int) -> None:
+        # From the Python handler or the signal watch, whichever sees the signal first: once.
+        if not first_stop.acquire(blocking=False):
+            return
+        stopped_by.append(signum)
+        # From threads: the handler may have interrupted the event loop itself.
+        threading.Thread(target=quit_app, name="pmutop-signal", daemon=True).start()
+        threading.Thread(target=end_unless_app_ended, args=(signum,), name="pmutop-exit", daemon=True).start()
+
+    previous = {signum: signal.signal(signum, lambda signum, frame: on_stop(signum)) for signum in STOP_SIGNALS}
+    signal_watch = _SignalWatch(on_stop)
     hangup_watch = _HangupWatch(on_terminal)
     try:
         app.run()
     finally:
         app_ended.set()
         hangup_watch.close()
+        signal_watch.close()
         log.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -223,6 +231,35 @@ def _quietly(action: Callable[[], object]) -> None:
     """`action`, whatever it raises: on the way out nothing it cannot do may stop pmutop from ending."""
     with contextlib.suppress(Exception):
         action()
+
+
+class _SignalWatch:
+    """Sees the stop signals in a thread of its own, whatever pmutop's main thread is doing.
+
+    Python runs a signal's handler in the main thread only, between bytecodes, and the kernel gives a
+    process's signal to any thread that does not mask it. One taken by another thread while the main
+    thread waits on a lock is never handled: so Textual's stock driver, blocked for good on the full queue
+    of a writer thread that died on a hung-up terminal, kept pmutop running after SIGHUP. The C-level
+    handler writes each signal's number to the wakeup fd, from whichever thread took it; this reads them."""
+
+    def __init__(self, on_stop: Callable[[int], object]) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)  # the C handler must never block; a full pipe loses only repeats
+        self._previous = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+        self._thread = threading.Thread(target=self._watch, args=(on_stop,), name="pmutop-signals", daemon=True)
+        self._thread.start()
+
+    def _watch(self, on_stop: Callable[[int], object]) -> None:
+        while numbers := os.read(self._read, 64):  # b"": close() closed the write end
+            for signum in numbers:
+                if signum in STOP_SIGNALS:
+                    on_stop(signum)
+
+    def close(self) -> None:
+        signal.set_wakeup_fd(self._previous)
+        os.close(self._write)
+        self._thread.join()
+        os.close(self._read)
 
 
 class _HangupWatch:
