@@ -89,9 +89,18 @@ def describe_tree(pid: int, stacks: Path | None = None) -> str:
                 lines.append(subprocess.run(command, capture_output=True, text=True, timeout=60).stdout[-20000:])
     # faulthandler writes from the signal handler, at once; the guard is gone, so give it a bound of its own.
     with suppress(AssertionError):
-        wait_until(lambda: all(dump.stat().st_size for dump in dumps), "the Python stacks", hang_s=10)
-    lines += [f"== Python stacks, process {dump.suffix[1:]}:\n{dump.read_text()}" for dump in dumps]
+        wait_until(lambda: all(map(_written, dumps)), "the Python stacks", hang_s=10)
+    for dump in dumps:
+        with suppress(OSError):  # the test ended meanwhile and took its directory away
+            lines.append(f"== Python stacks, process {dump.suffix[1:]}:\n{dump.read_text()}")
     return "\n".join(lines)
+
+
+def _written(dump: Path) -> bool:
+    try:
+        return dump.stat().st_size > 0
+    except OSError:
+        return True  # gone (the test ended meanwhile): nothing to wait for
 
 
 @contextmanager
