@@ -1,5 +1,5 @@
-"""Only here because the cffi extension (pmutop.kernel._perf) is built at install time."""
+"""Only here because the cffi extensions (pmutop.kernel._perf, pmutop.model._rates) are built at install time."""
 
 from setuptools import setup
 
-setup(cffi_modules=["pmutop/kernel/_perf_build.py:ffibuilder"])
+setup(cffi_modules=["pmutop/_build.py:perf", "pmutop/_build.py:rates"])

@@ -7,8 +7,10 @@ afterwards by a wrapper around the real TickReader: the only way to hand the rea
 
 import errno
 import subprocess
+import time
 
 import pytest
+from scripted_kernel import sample_in_parts
 
 from pmutop.live.sampler import Sampler, current_privileges
 from pmutop.live.tasks import TaskFollower
@@ -19,7 +21,8 @@ pytestmark = pytest.mark.needs_root
 
 class CutShort:
     """A TickReader whose reads at `positions` come back one word shorter than the kernel made them
-    (as lists, which the task follower reads, and as arrays, which the sampler does)."""
+    (as lists, which the task follower reads, and as arrays, which the sampler decodes; its sample()
+    is made of those parts, as the real one's single call cannot be cut into)."""
 
     def __init__(self, reader, positions: set[int]) -> None:
         self._reader = reader
@@ -38,7 +41,15 @@ class CutShort:
     def read_arrays(self):
         status, words = self._reader.read_arrays()
         self.damage(status, words)
+        self._last = status, words
         return status, words
+
+    def sample(self, checks, watch_hangups, stop_check, slack_ns, present, meta, counts):
+        return sample_in_parts(self, time.monotonic_ns, checks, stop_check, slack_ns, present, meta, counts)
+
+    def last_read(self, index):
+        status, words = self._last
+        return int(status[index]), words[index * self.words_per_fd : (index + 1) * self.words_per_fd].tolist()
 
 
 class Overclaiming(CutShort):

@@ -70,7 +70,9 @@ class _Output:
 
     def write(self, text: str) -> None:
         if text:
-            print(text, file=self.stream, flush=True)
+            # One write per interval (print writes the newline on its own).
+            self.stream.write(text + "\n")
+            self.stream.flush()
 
     def _aggregates(self, snapshot: Snapshot):
         return aggregate(snapshot, self.groups) if self.groups is not None else None

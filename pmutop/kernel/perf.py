@@ -1,6 +1,6 @@
 """perf_event_open(2) for pmutop: opening events, reading counters, sampling ring buffers.
 
-Everything goes through the C shim in pmutop.kernel._perf (built by _perf_build.py), which owns the
+Everything goes through the C shim in pmutop.kernel._perf (built by pmutop/_build.py), which owns the
 layout of struct perf_event_attr. Expected kernel refusals (an unsupported event, an offline CPU, no
 permission) come back as OpenFailure values carrying the errno; explaining them is the model's job.
 Calls into the shim release the GIL.
@@ -8,7 +8,6 @@ Calls into the shim release the GIL.
 
 import errno as _errno
 import os
-import select
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -72,10 +71,10 @@ class TickReader:
     answers end-of-file (an event in error state, e.g. a pinned event it could not schedule), or -errno
     (ENOSPC: words_per_fd too small). fds[i]'s data is words[i * words_per_fd : i * words_per_fd +
     status[i] // 8] and is stale when status[i] <= 0. An event whose task exited still reads its final
-    counts; HangupPoller is what tells that it is over.
+    counts; sample(watch_hangups=True) is what tells that it is over.
     """
 
-    __slots__ = ("_buf", "_fds", "_n", "_status", "_status_view", "_words_view", "words_per_fd")
+    __slots__ = ("_buf", "_fds", "_n", "_revents", "_status", "_status_view", "_words_view", "words_per_fd")
 
     def __init__(self, fds: Sequence[int], words_per_fd: int) -> None:
         self._n = len(fds)
@@ -83,6 +82,7 @@ class TickReader:
         self._fds = ffi.new("int[]", list(fds))
         self._buf = ffi.new("uint64_t[]", self._n * words_per_fd)
         self._status = ffi.new("int[]", self._n)
+        self._revents = ffi.new("int[]", max(self._n, 1))
         # memoryview.tolist() converts about twice as fast as ffi.unpack (measured at 512 x 9 words).
         self._words_view = memoryview(ffi.buffer(self._buf)).cast("B").cast("Q")
         self._status_view = memoryview(ffi.buffer(self._status)).cast("B").cast("i")
@@ -96,6 +96,43 @@ class TickReader:
         with no Python int per word on the way (at 448 CPUs a tick is over ten thousand words)."""
         lib.pmt_read_tick(self._fds, self._n, self._buf, self.words_per_fd, self._status)
         return np.array(self._status_view, np.int32), np.array(self._words_view, np.uint64)
+
+    def sample(
+        self,
+        checks: "GroupChecks",
+        watch_hangups: bool,
+        stop_check: bool,
+        slack_ns: int,
+        present: np.ndarray,
+        meta: np.ndarray,
+        counts: np.ndarray,
+    ) -> tuple[int, np.ndarray]:
+        """A tick of these groups in one foreign call: with `watch_hangups`, the fds the kernel hung up
+        (as HangupPoller.hung; leaders with a mapped ring only), then the reads, between two readings
+        of time.monotonic_ns's clock, decoded into the columns as decode_group_reads does. A hung-up
+        group's verdict is READ_NO_ANSWER. (how many groups were not whole, a verdict per group)."""
+        verdict = np.zeros(self._n, np.uint8)
+        troubled = lib.pmt_sample_groups(
+            self._fds,
+            self._n,
+            self._buf,
+            self.words_per_fd,
+            self._status,
+            self._revents,
+            watch_hangups,
+            checks._struct,
+            stop_check,
+            slack_ns,
+            _columns(present, meta, counts),
+            ffi.from_buffer("uint8_t[]", verdict, require_writable=True),
+        )
+        _check(troubled)
+        return troubled, verdict
+
+    def last_read(self, index: int) -> tuple[int, list[int]]:
+        """The status and words of fds[index] at the last read or sample."""
+        width = self.words_per_fd
+        return self._status[index], self._words_view[index * width : (index + 1) * width].tolist()
 
 
 # What decode_group_reads says of each group's read (enum pmt_verdict).
@@ -161,15 +198,6 @@ def decode_group_reads(
     """Decode a tick's group reads (TickReader.read_arrays) into the columns, in one foreign call:
     (how many groups were not whole, a verdict per group: READ_*)."""
     verdict = np.zeros(len(checks.rows), np.uint8)
-    columns = ffi.new(
-        "struct pmt_columns *",
-        {
-            "present": ffi.from_buffer("uint8_t[]", present, require_writable=True),
-            "meta": ffi.from_buffer("int64_t[]", meta, require_writable=True),
-            "values": ffi.from_buffer("uint64_t[]", counts, require_writable=True),
-            "width": counts.shape[1],
-        },
-    )
     troubled = lib.pmt_decode_groups(
         ffi.from_buffer("int[]", status),
         ffi.from_buffer("uint64_t[]", words),
@@ -179,10 +207,23 @@ def decode_group_reads(
         before_ns,
         after_ns,
         slack_ns,
-        columns,
+        _columns(present, meta, counts),
         ffi.from_buffer("uint8_t[]", verdict, require_writable=True),
     )
     return troubled, verdict
+
+
+def _columns(present: np.ndarray, meta: np.ndarray, counts: np.ndarray) -> object:
+    """The C view of a tick's columns (GroupReads' arrays), which the decoder fills."""
+    return ffi.new(
+        "struct pmt_columns *",
+        {
+            "present": ffi.from_buffer("uint8_t[]", present, require_writable=True),
+            "meta": ffi.from_buffer("int64_t[]", meta, require_writable=True),
+            "values": ffi.from_buffer("uint64_t[]", counts, require_writable=True),
+            "width": counts.shape[1],
+        },
+    )
 
 
 # One counter's read with the model's COUNTER_READ_FORMAT: value, enabled, running.
@@ -201,33 +242,6 @@ def read_counter(fd: int) -> tuple[int, int, int] | OpenFailure:
     if len(data) != _COUNTER_READ.size:
         return OpenFailure(_errno.EIO)
     return _COUNTER_READ.unpack(data)
-
-
-# POLLERR/POLLNVAL (a closed fd) mean an event will never count again either.
-_DEAD = select.POLLHUP | select.POLLERR | select.POLLNVAL
-
-
-class HangupPoller:
-    """One poll(timeout=0) over a fixed set of fds, with its arrays allocated once; for every tick.
-
-    Only meaningful for fds with a mapped ring (RingBuffer.map, data_pages=0 suffices): the kernel's
-    perf_poll() reports POLLHUP unconditionally for an event that has no ring buffer.
-    """
-
-    __slots__ = ("_fds", "_n", "_revents")
-
-    def __init__(self, fds: Sequence[int]) -> None:
-        self._n = len(fds)
-        self._fds = ffi.new("int[]", list(fds))
-        self._revents = ffi.new("int[]", max(self._n, 1))
-
-    def hung(self) -> list[int]:
-        """Indices of the fds the kernel has hung up (task gone, CPU offline)."""
-        ready = lib.pmt_poll_hup(self._fds, self._n, self._revents)
-        _check(ready)
-        if ready == 0:
-            return []
-        return [index for index, revents in enumerate(ffi.unpack(self._revents, self._n)) if revents & _DEAD]
 
 
 _HEADER = struct.Struct("=IHH")

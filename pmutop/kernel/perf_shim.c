@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "perf_shim.h"
@@ -196,6 +197,49 @@ int pmt_poll_hup(const int *fds, size_t n, int *revents)
     }
     free(pfds);
     return ready;
+}
+
+static int64_t monotonic_ns(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+/*
+ * A tick's groups in one call: with watch_hangups, first the fds the kernel has hung up (pmt_poll_hup;
+ * only meaningful for leaders with a mapped ring), then every group read (pmt_read_tick) between two
+ * readings of CLOCK_MONOTONIC (time.monotonic_ns), decoded (pmt_decode_groups). A hung-up group's
+ * verdict is PMT_READ_NO_ANSWER and its row stays absent, whatever its read said. Returns how many
+ * groups were not whole, or -errno when poll failed.
+ */
+int pmt_sample_groups(const int *fds, size_t n, uint64_t *buf, size_t words_per_fd, int *status, int *revents,
+                      int watch_hangups, const struct pmt_groups *groups, int stop_check, int64_t slack_ns,
+                      struct pmt_columns *out, uint8_t *verdict)
+{
+    int hangups = 0, troubled;
+    int64_t before, after;
+
+    if (watch_hangups) {
+        hangups = pmt_poll_hup(fds, n, revents);
+        if (hangups < 0)
+            return hangups;
+    }
+    before = monotonic_ns();
+    pmt_read_tick(fds, n, buf, words_per_fd, status);
+    after = monotonic_ns();
+    troubled = pmt_decode_groups(status, buf, words_per_fd, groups, stop_check, before, after, slack_ns, out, verdict);
+    for (size_t i = 0; hangups > 0 && i < n; i++) {
+        if (!(revents[i] & (POLLHUP | POLLERR | POLLNVAL)))
+            continue;
+        if (verdict[i] == PMT_READ_WHOLE) {
+            out->present[groups->rows[i]] = 0;
+            troubled++;
+        }
+        verdict[i] = PMT_READ_NO_ANSWER;
+    }
+    return troubled;
 }
 
 /*

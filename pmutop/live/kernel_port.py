@@ -27,15 +27,23 @@ class GroupReader(Protocol):
 
     def read(self) -> tuple[list[int], list[int]]: ...
 
-    def read_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """As read(): int32 status and uint64 words, as arrays."""
+    def sample(
+        self,
+        checks: perf.GroupChecks,
+        watch_hangups: bool,
+        stop_check: bool,
+        slack_ns: int,
+        present: np.ndarray,
+        meta: np.ndarray,
+        counts: np.ndarray,
+    ) -> tuple[int, np.ndarray]:
+        """perf.TickReader.sample: the hangups (with `watch_hangups`), the reads between two readings of
+        clock_ns's clock, decoded into the columns; (groups not whole, a READ_* verdict per group)."""
         ...
 
-
-class HangupWatch(Protocol):
-    """A fixed set of group leaders; hung() gives the indices the kernel has hung up (CPU offline)."""
-
-    def hung(self) -> list[int]: ...
+    def last_read(self, index: int) -> tuple[int, list[int]]:
+        """The status and words of the index-th leader's last read."""
+        ...
 
 
 class Unmappable(Protocol):
@@ -64,8 +72,6 @@ class CounterKernel(Protocol):
         ...
 
     def group_reader(self, leaders: Sequence[int], words_per_fd: int) -> GroupReader: ...
-
-    def hangup_watch(self, leaders: Sequence[int]) -> HangupWatch: ...
 
     def cpu_times(self) -> CpuTimesSource: ...
 
@@ -106,9 +112,6 @@ class LiveKernel:
 
     def group_reader(self, leaders: Sequence[int], words_per_fd: int) -> perf.TickReader:
         return perf.TickReader(leaders, words_per_fd)
-
-    def hangup_watch(self, leaders: Sequence[int]) -> perf.HangupPoller:
-        return perf.HangupPoller(leaders)
 
     def cpu_times(self) -> procfs.CpuTimesReader:
         return procfs.CpuTimesReader()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from pmutop.kernel import perf, procfs
-from pmutop.live.kernel_port import LIVE_KERNEL, CounterKernel, CpuTimesSource, GroupReader, HangupWatch, Unmappable
+from pmutop.live.kernel_port import LIVE_KERNEL, CounterKernel, CpuTimesSource, GroupReader, Unmappable
 from pmutop.model.failures import OpenContext, Privileges, failure, hidden_in_kernel, malformed_read, reopened
 from pmutop.model.notices import NO_CORE_PMU, fd_limit, own_tree_only
 from pmutop.model.perf_abi import (
@@ -152,7 +152,6 @@ class Sampler:
     # Core PMU → the encoding the kernel accepted, or the errno every encoding got.
     _core_choice: dict[str, GroupPlan | int] = field(default_factory=dict)
     _reader: GroupReader | None = None
-    _poller: HangupWatch | None = None
     _cpu_times: CpuTimesSource | None = None
     # What the reader reads: the open groups, in its order.
     _targets: ReadTargets | None = None
@@ -165,6 +164,9 @@ class Sampler:
     _layouts_changed: bool = True
     # CPU → how often it went offline and came back between two ticks, its groups found detached.
     _unseen_offline: dict[int, int] = field(default_factory=dict)
+    # The online CPUs at the last look at every group after which none was left to close or reopen:
+    # while no group hangs up or stops and the same CPUs are online, there is nothing to look at.
+    _settled_online: frozenset[int] | None = None
 
     # ----------------------------------------------------------------------------- opening
     def selected_cpus(self) -> list[int]:
@@ -404,7 +406,6 @@ class Sampler:
         fds = [opened.fds[0] for _slot, opened in groups]
         widest = max((len(opened.fds) for _slot, opened in groups), default=1)
         self._reader = self.kernel.group_reader(fds, group_read_words(widest)) if fds else None
-        self._poller = self.kernel.hangup_watch(fds) if fds else None
 
     # ----------------------------------------------------------------------------- reading
     def read_tick(self) -> RawTick:
@@ -418,8 +419,8 @@ class Sampler:
         monotonic_ns = time.monotonic_ns()
         hung: list[GroupSlot] = []
         stopped: list[GroupSlot] = []
-        if self._reader is not None and self._poller is not None and self._targets is not None:
-            hung, stopped = self._read_groups(self._reader, self._targets, self._poller.hung(), reads, unreadable)
+        if self._reader is not None and self._targets is not None:
+            hung, stopped = self._read_groups(self._reader, self._targets, True, reads, unreadable)
         if self._cpu_times is None:
             raise RuntimeError("Sampler.read_tick() before open()")
         times = self._cpu_times.read()
@@ -444,46 +445,33 @@ class Sampler:
         self,
         reader: GroupReader,
         targets: ReadTargets,
-        hangups: list[int],
+        watch_hangups: bool,
         reads: "_Reads",
         unreadable: dict[str, CounterFailure],
     ) -> tuple[list[GroupSlot], list[GroupSlot]]:
-        """Read the targets in one call into `reads`; returns the groups hung up, and those that stopped.
+        """Read the targets into `reads` (with `watch_hangups`, first asking the kernel which it hung up);
+        returns the groups hung up, and those that stopped.
 
-        The reads are decoded into the tick's arrays in one more foreign call; only a group whose read
-        was not whole is looked at in Python."""
-        # The reads happen between these two: a group's time_enabled has grown by at least the time from
-        # the previous read's `after` to this read's `before` unless it stopped, however late this thread ran.
-        before = self.kernel.clock_ns()
-        status, words = reader.read_arrays()
-        after = self.kernel.clock_ns()
-        # When its CPU goes offline the kernel detaches a group (the leader then reads alone) and stops
-        # it; it stays so when the CPU comes back. A task's own events stop whenever it sleeps.
-        troubled, verdict = perf.decode_group_reads(
-            status,
-            words,
-            reader.words_per_fd,
-            targets.checks,
-            self.scope == "cpu",
-            before,
-            after,
-            STOPPED_SLACK_NS,
-            *reads,
-        )
+        The poll, the reads and their decoding into the tick's arrays are one foreign call; only a group
+        whose read was not whole is looked at in Python. The reads happen between two readings of the
+        kernel's clock: a group's time_enabled has grown by at least the time from the previous read's
+        `after` to this read's `before` unless it stopped, however late this thread ran. When its CPU
+        goes offline the kernel detaches a group (the leader then reads alone) and stops it; it stays
+        so when the CPU comes back. A task's own events stop whenever it sleeps."""
+        troubled, verdict = reader.sample(targets.checks, watch_hangups, self.scope == "cpu", STOPPED_SLACK_NS, *reads)
         hung: list[GroupSlot] = []
         stopped: list[GroupSlot] = []
-        if not troubled and not hangups:
+        if not troubled:
             return hung, stopped
-        groups, width = targets.groups, reader.words_per_fd
-        hung_up = set(hangups)
+        groups = targets.groups
         for index, kind in enumerate(verdict.tolist()):
             slot = groups[index][0]
-            if index in hung_up or kind == perf.READ_NO_ANSWER:
+            if kind == perf.READ_NO_ANSWER:
                 reads.present[targets.checks.rows[index]] = False
                 hung.append(slot)
             elif kind == perf.READ_MALFORMED:
-                read = words[index * width : (index + 1) * width].tolist()
-                problem = parse_group_read(read, 0, int(status[index]) // 8)
+                status, read = reader.last_read(index)
+                problem = parse_group_read(read, 0, status // 8)
                 if isinstance(problem, MalformedRead):
                     unreadable[slot.layout.key] = self._malformed(slot.plan, problem)
             elif kind == perf.READ_GONE:
@@ -504,6 +492,8 @@ class Sampler:
         tick: it is closed and reopened now. A reopened group is read in this tick, so the next has a
         delta; this tick's figures of it are n/a, saying it was reopened.
         """
+        if not hung and not stopped and online == self._settled_online:
+            return
         gone_ids = {id(slot) for slot in (*hung, *stopped)}
         stopped_ids = {id(slot) for slot in stopped}
         unseen_cpus: set[int] = set()
@@ -531,6 +521,8 @@ class Sampler:
             self._read_reopened(again, unseen_cpus, reads, unreadable)
         if changed:
             self._rebuild_reader()
+        waiting = any(slot.opened is None and slot.lost is not None and slot.plan.cpu in online for slot in self._slots)
+        self._settled_online = None if waiting else online
 
     def _read_reopened(
         self,
@@ -546,7 +538,7 @@ class Sampler:
         widest = max(len(opened.fds) for _slot, opened in groups)
         reader = self.kernel.group_reader([opened.fds[0] for _slot, opened in groups], group_read_words(widest))
         # A group that fails this first read is found again at the next tick's.
-        self._read_groups(reader, targets, [], reads, unreadable)
+        self._read_groups(reader, targets, False, reads, unreadable)
         targets.keep_looks()
         for slot, _opened in groups:
             events = ", ".join(counter.name for counter in slot.plan.counters)
@@ -568,8 +560,8 @@ class Sampler:
                 slot.opened.close()
                 slot.opened = None
         self._reader = None
-        self._poller = None
         self._targets = None
+        self._settled_online = None
         if self._cpu_times is not None:
             self._cpu_times.close()
             self._cpu_times = None

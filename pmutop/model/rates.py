@@ -20,6 +20,7 @@ from itertools import chain, repeat
 
 import numpy as np
 
+from pmutop.model._rates import ffi, lib
 from pmutop.model.plan import event_order
 from pmutop.model.samples import (
     CounterFailure,
@@ -163,7 +164,8 @@ def _out_of_range(read: GroupRead) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Deltas:
-    """The interval's counts of every group: `valid` where there is an honest delta."""
+    """The interval's counts of every group: `valid` where there is an honest delta. The model's own
+    buffers, refilled each tick (pmt_deltas): nothing a snapshot keeps points into them."""
 
     valid: np.ndarray  # bool: both reads, same generation and width, nothing went backwards
     enabled: np.ndarray  # int64
@@ -175,54 +177,54 @@ class Deltas:
     coverage: np.ndarray  # float64, NaN where nothing was enabled
     extrapolated: np.ndarray  # bool
 
-
-@dataclass(frozen=True, slots=True)
-class LaidOut:
-    """The layouts' widths (a value per group and 0 for the absent row past the last), and what a tick
-    whose reads have those widths zips: worked out once per layouts, not every tick."""
-
-    widths: np.ndarray  # int64
-    width_list: list[int]
-    in_zip: np.ndarray  # bool, groups × widest: the members a read of the layout's width has
-    nonempty: np.ndarray  # bool: groups with a member
-
     @classmethod
-    def of(cls, widths: list[int], widest: int) -> "LaidOut":
-        array = np.array(widths, np.int64)
-        return cls(array, widths, np.arange(widest) < array[:, None], array > 0)
+    def buffers(cls, groups: int, widest: int) -> "Deltas":
+        return cls(
+            np.zeros(groups, bool),
+            np.zeros(groups, np.int64),
+            np.zeros(groups, np.int64),
+            np.zeros((groups, widest), bool),
+            np.zeros((groups, widest)),
+            np.zeros((groups, widest), np.uint64),
+            np.zeros(groups),
+            np.zeros(groups, bool),
+        )
+
+    def struct(self) -> tuple[object, tuple[object, ...]]:
+        """The C view of these buffers: the struct, and what keeps its pointers alive."""
+        kinds = ("uint8_t[]", "int64_t[]", "int64_t[]", "uint8_t[]", "double[]", "uint64_t[]", "double[]", "uint8_t[]")
+        fields = (self.valid, self.enabled, self.running, self.counted, self.scaled, self.raw, self.coverage)
+        views = tuple(map(_writable_view, kinds, (*fields, self.extrapolated)))
+        return ffi.new("struct pmt_deltas *", views), views
 
 
-def deltas(previous: GroupReads, current: GroupReads, laid_out: LaidOut, usable: np.ndarray) -> Deltas:
-    """The deltas of the `usable` groups. Scaling follows perf_counts_values__scale: value × enabled /
-    running when the group was multiplexed off the PMU part of the time; running == 0 means nothing was
-    counted at all."""
-    change = current.meta - previous.meta
-    enabled, running = change[:, 0], change[:, 1]
-    if current.widths == laid_out.width_list:
-        in_zip, nonempty = laid_out.in_zip, laid_out.nonempty
-    else:
-        zipped = np.minimum(current.meta[:, 3], laid_out.widths)
-        in_zip = np.arange(current.counts.shape[1]) < zipped[:, None]
-        nonempty = zipped > 0
-    # Counts are 64-bit and cumulative: a decrease is a reset or a reopen, never real, and is dropped
-    # rather than shown as a 2^64 spike.
-    backwards = np.logical_or.reduce((current.counts < previous.counts) & in_zip, axis=1)
-    # The same generation and width (no change), and times that did not go backwards.
-    steady = np.logical_and.reduce((change[:, 2:] == 0) & (change[:, :2] >= 0), axis=1)
-    valid = previous.present & current.present & steady & ~backwards & usable
-    raw = current.counts - previous.counts
-    counting = valid & (running > 0)
-    counted = in_zip & counting[:, None]
-    scaled = raw.astype(np.float64)
-    extrapolated = counting & (running < enabled)
-    for group in (extrapolated & nonempty).nonzero()[0].tolist():
-        # Exact integers, as perf does: value × enabled / running is rounded once.
-        factor_e, factor_r = int(enabled[group]), int(running[group])
-        scaled[group] = [value * factor_e / factor_r for value in raw[group].tolist()]
-    scaled[~counted] = NAN
-    # NaN where there is no honest delta or nothing was enabled: divided by NaN, never by zero.
-    coverage = running / np.where(valid & (enabled > 0), enabled, NAN)
-    return Deltas(valid, enabled, running, counted, scaled, raw, coverage, extrapolated)
+def _writable_view(kind: str, array: np.ndarray) -> object:
+    return ffi.from_buffer(kind, array, require_writable=True)
+
+
+class _CTimes:
+    """A tick's /proc/stat (busy, total) ticks per CPU row, and the C view of them."""
+
+    __slots__ = ("times", "view")
+
+    def __init__(self, times: np.ndarray) -> None:
+        self.times = times
+        self.view = ffi.from_buffer("double[]", times)
+
+
+class _CReads:
+    """A tick's GroupReads as the C arithmetic takes them: the struct and the buffers it points into."""
+
+    __slots__ = ("_views", "reads", "struct")
+
+    def __init__(self, reads: GroupReads) -> None:
+        self.reads = reads
+        self._views = (
+            ffi.from_buffer("uint8_t[]", reads.present),
+            ffi.from_buffer("int64_t[]", reads.meta),
+            ffi.from_buffer("uint64_t[]", reads.counts),
+        )
+        self.struct = ffi.new("struct pmt_reads *", self._views)
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -334,8 +336,12 @@ class RateModel:
         self._failure_codes: dict[CounterFailure, int] = {}
         self._failures: tuple[CounterFailure, ...] = ()
         self._previous: RawTick | None = None
-        self._previous_reads: GroupReads | None = None
-        self._previous_times: np.ndarray | None = None
+        self._previous_reads: _CReads | None = None
+        self._previous_times: _CTimes | None = None
+        # Each tick's busy seconds and util% per CPU row, into the same buffers.
+        self._busy_s, self._util_pct = np.zeros(len(self._cpus)), np.zeros(len(self._cpus))
+        self._c_busy_s = _writable_view("double[]", self._busy_s)
+        self._c_util_pct = _writable_view("double[]", self._util_pct)
         self._first_ns: int | None = None
         self.task_model = TaskModel(topology)
         self.set_layouts(layouts)
@@ -357,12 +363,17 @@ class RateModel:
         # At least one column, so that every group has a (never counted) member to index.
         self._widest = max((len(layout.members) for layout in layouts), default=1) or 1
         # A value per group and one for the absent row past the last (read_arrays).
-        self._laid_out = LaidOut.of([*(len(layout.members) for layout in layouts), 0], self._widest)
+        self._widths = np.array([*(len(layout.members) for layout in layouts), 0], np.int64)
+        self._c_widths = ffi.from_buffer("int64_t[]", self._widths)
+        # The tick's deltas, into the same buffers every tick.
+        self._deltas = Deltas.buffers(len(layouts) + 1, self._widest)
+        self._c_deltas, self._c_deltas_views = self._deltas.struct()
         self._key_index = {key: index for index, key in enumerate(self._keys)}
         # A core group that never opened gives the same n/a figures every tick, with no delta, unless lost.
         self._opened = np.array(
             [*(layout.role is not GroupRole.CORE or bool(layout.members) for layout in layouts), True], bool
         )
+        self._c_opened = ffi.from_buffer("uint8_t[]", self._opened)
         # The last group of each role on each CPU gives that CPU the role's figures.
         by_role: dict[GroupRole, dict[int, int]] = {role: {} for role in ROLE_MEMBERS}
         names_of_row: list[dict[str, None]] = [{"util_pct": None} for _ in self._cpus]
@@ -470,6 +481,22 @@ class RateModel:
             groups[:members] * self._widest + np.maximum(column[:members], 0),
             (column[:members] < 0) | (failure[:members] > 0),
         )
+        kinds = ("int64_t[]", "int64_t[]", "int64_t[]", "uint8_t[]")
+        fields = (self._sources.groups, self._sources.failure, self._sources.flat, self._sources.uncounted)
+        self._c_sources_views = tuple(map(ffi.from_buffer, kinds, fields))
+        self._c_sources = ffi.new("struct pmt_sources *", self._c_sources_views)
+        rates = self._derived_row[_PER_SECOND[0]]
+        self._c_rows = ffi.new(
+            "struct pmt_figure_rows *",
+            {
+                "members": members,
+                **{name: _MEMBER[name] for name in ("cycles", "instructions", "aperf", "mperf")},
+                "per_second": rates,
+                "per_second_members": _PER_SECOND_MEMBERS.tolist(),
+                **{name: self._derived_row[name] for name in ("tsc_ghz", "ghz", "ipc", "effective_ghz")},
+                "util": self._util_row,
+            },
+        )
 
     @property
     def layouts(self) -> tuple[GroupLayout, ...]:
@@ -487,9 +514,9 @@ class RateModel:
         if isinstance(reads, GroupReads) and reads.group_keys is not self._keys and reads.group_keys == self._keys:
             # The sampler's arrays for these keys: from now on known by identity, and taken as they are.
             self._keys = reads.group_keys
-        current_reads = read_arrays(self._keys, self._widest, reads)
+        current_reads = _CReads(read_arrays(self._keys, self._widest, reads))
         previous_reads, self._previous_reads = self._previous_reads, current_reads
-        current_times = self._cpu_times(tick.cpu_times)
+        current_times = _CTimes(self._cpu_times(tick.cpu_times))
         previous_times, self._previous_times = self._previous_times, current_times
         if self._first_ns is None:
             self._first_ns = tick.monotonic_ns
@@ -500,22 +527,31 @@ class RateModel:
             return None
         if previous_reads is None:
             # The layouts changed with this tick: the previous reads, by the new layouts.
-            previous_reads = read_arrays(self._keys, self._widest, previous.reads)
+            previous_reads = _CReads(read_arrays(self._keys, self._widest, previous.reads))
         interval_s = (tick.monotonic_ns - previous.monotonic_ns) / 1e9
         online = np.fromiter(map(tick.online.__contains__, self._cpu_numbers), bool, len(self._cpu_numbers))
-        busy_s, util_pct = _busy(previous_times, current_times, online)
+        lib.pmt_busy(
+            len(online),
+            ffi.NULL if previous_times is None else previous_times.view,
+            current_times.view,
+            ffi.from_buffer("uint8_t[]", online),
+            USER_HZ,
+            self._c_busy_s,
+            self._c_util_pct,
+        )
         # A failure code per group, and none for the absent row past the last (None: nothing lost).
         lost = None
-        usable = self._opened
+        usable = self._c_opened
         if tick.lost:
             lost = np.zeros(len(self._keys) + 1, np.int64)
             for key, cause in tick.lost.items():
                 index = self._key_index.get(key)
                 if index is not None:
                     lost[index] = self._failure_code(cause)
-            usable = self._opened | (lost > 0)
-        group = deltas(previous_reads, current_reads, self._laid_out, usable)
-        figures = self._cpu_figures(group, lost, busy_s, util_pct, interval_s)
+            usable = ffi.from_buffer("uint8_t[]", self._opened | (lost > 0))
+        group = self._group_deltas(previous_reads, current_reads, usable)
+        figures = self._cpu_figures(lost, interval_s)
+        busy_s, util_pct = self._busy_s, self._util_pct
         totals = self._event_totals(group, lost)
         cpu_columns = MetricColumns(figures, self._column_rows, self._failures, NOTES)
         # map() rather than a generator: at 448 CPUs these rows are a good part of the tick.
@@ -556,47 +592,53 @@ class RateModel:
         count = len(self._cpu_numbers)
         return np.fromiter(chain.from_iterable(map(_busy_total_of, got)), np.float64, 2 * count).reshape(count, 2)
 
-    def _cpu_figures(
-        self, group: Deltas, lost: np.ndarray | None, busy_s: np.ndarray, util_pct: np.ndarray, interval_s: float
-    ) -> Figures:
+    def _group_deltas(self, previous: "_CReads", current: "_CReads", usable: object) -> Deltas:
+        """The deltas of the `usable` groups, into the model's buffers. Scaling follows
+        perf_counts_values__scale: value × enabled / running when the group was multiplexed off the PMU
+        part of the time; running == 0 means nothing was counted at all."""
+        out = self._deltas
+        groups, widest = out.raw.shape
+        to_scale = lib.pmt_deltas(
+            groups, widest, self._c_widths, usable, previous.struct, current.struct, self._c_deltas
+        )
+        if to_scale:
+            # Exact integers, as perf does: value × enabled / running is rounded once (the C code leaves
+            # these groups' raw deltas in `scaled`).
+            with_member = np.minimum(current.reads.meta[:, 3], self._widths) > 0
+            for group in (out.extrapolated & with_member).nonzero()[0].tolist():
+                factor_e, factor_r = int(out.enabled[group]), int(out.running[group])
+                scaled = [value * factor_e / factor_r for value in out.raw[group].tolist()]
+                out.scaled[group] = np.where(out.counted[group], scaled, NAN)
+        return out
+
+    def _cpu_figures(self, lost: np.ndarray | None, interval_s: float) -> Figures:
         """Every figure of every CPU row, as one figures × CPU rows array each of values, coverage,
-        extrapolation and reasons (a failure code, a note's negative code, 0)."""
-        sources = self._sources
-        cause = sources.failure
-        if lost is not None:
-            lost_of = lost[sources.groups]
-            cause = np.where(lost_of > 0, lost_of, cause)
-        members = len(sources.flat)
-        value = np.empty(sources.groups.shape)
-        counts = value[:members]
-        np.take(group.scaled, sources.flat, out=counts, mode="clip")  # no bounds check: the indexes are ours
-        counts[sources.uncounted] = NAN
-        if lost is not None:
-            counts[lost_of[:members] > 0] = NAN
-        cycles, ghz, ipc = counts[_MEMBER["cycles"]], self._derived_row["ghz"], self._derived_row["ipc"]
-        rates = self._derived_row[_PER_SECOND[0]]
-        value[rates : rates + len(_PER_SECOND)] = _per_second(counts[_PER_SECOND_MEMBERS], interval_s)
-        tsc_ghz = value[self._derived_row["tsc_ghz"]]
-        tsc_ghz *= 1e-9
-        value[ghz] = _ratio(cycles, busy_s) * 1e-9
-        value[ipc] = _ratio(counts[_MEMBER["instructions"]], cycles)
-        # turbostat's Bzy_MHz: TSC rate × APERF/MPERF, the average frequency while not idle.
-        value[self._derived_row["effective_ghz"]] = tsc_ghz * _ratio(counts[_MEMBER["aperf"]], counts[_MEMBER["mperf"]])
-        value[self._util_row] = util_pct
-        missing = np.isnan(value)
-        coverage = group.coverage[sources.groups]
-        # A member's coverage stands without a value (what was enabled was still counted for that long);
-        # a derived figure's only with its value.
-        coverage[members:][missing[members:]] = NAN
-        extrapolated = group.extrapolated[sources.groups] & ~missing
-        reason = cause * missing
-        too_idle = _too_idle(busy_s)
-        value[ghz, too_idle] = coverage[ghz, too_idle] = NAN
-        extrapolated[ghz, too_idle] = False
-        reason[ghz, too_idle] = TOO_IDLE_REASON
-        # Without cycles, GHz and IPC are n/a for the cycles' reason alone (not too idle, say).
-        no_cycles = missing[_MEMBER["cycles"]]
-        reason[ghz : ipc + 1, no_cycles] = cause[_MEMBER["cycles"], no_cycles]
+        extrapolation and reasons (a failure code, a note's negative code, 0), from the tick's deltas."""
+        shape = self._sources.groups.shape
+        size = shape[0] * shape[1]
+        # Values and coverage in one allocation: at 2 CPUs each is most of its cost.
+        value, coverage = block = np.empty((2, *shape))
+        extrapolated, reason = np.empty(shape, bool), np.empty(shape, np.int64)
+        floats = _writable_view("double[]", block)
+        out = ffi.new(
+            "struct pmt_figures *",
+            (floats, floats + size, _writable_view("uint8_t[]", extrapolated), _writable_view("int64_t[]", reason)),
+        )
+        lib.pmt_cpu_figures(
+            shape[0],
+            shape[1],
+            self._c_rows,
+            self._c_sources,
+            ffi.NULL if lost is None else ffi.from_buffer("int64_t[]", lost),
+            self._c_deltas,
+            self._c_busy_s,
+            self._c_util_pct,
+            interval_s,
+            USER_HZ,
+            MIN_BUSY_TICKS_FOR_GHZ,
+            TOO_IDLE_REASON,
+            out,
+        )
         return Figures(value, coverage, extrapolated, reason)
 
     def _event_totals(self, group: Deltas, lost: np.ndarray | None) -> list[tuple[EventTotal, int]]:
@@ -767,14 +809,3 @@ def whole_run_summary(
         lost_migrations=model.task_model.lost_total,
         threads_seen_late=model.task_model.seen_late_total,
     )
-
-
-def _busy(previous: np.ndarray | None, current: np.ndarray, online: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Busy seconds and utilisation per CPU (NaN: unknown) from /proc/stat's cumulative ticks (NaN where
-    a CPU was not listed, which makes its change NaN, and every comparison with it False)."""
-    if previous is None:
-        return np.full(len(current), NAN), np.full(len(current), NAN)
-    change = current - previous
-    busy, total = change[:, 0], change[:, 1]
-    busy = np.where(online & (total > 0) & (busy >= 0), busy, NAN)
-    return busy / USER_HZ, 100.0 * busy / total

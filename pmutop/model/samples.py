@@ -82,7 +82,7 @@ class GroupReads(Mapping[str, GroupRead]):
     GroupRead of a group read this tick) it is what a recording and the exporter's totals take.
     """
 
-    __slots__ = ("_index", "counts", "group_keys", "meta", "present", "widths")
+    __slots__ = ("_index", "counts", "group_keys", "meta", "present")
 
     def __init__(
         self,
@@ -98,9 +98,6 @@ class GroupReads(Mapping[str, GroupRead]):
         self.meta = meta  # int64, (groups + 1) × 4
         # Member values, zero past a read's own, as wide as the widest layout (at least one column).
         self.counts = values  # uint64, (groups + 1) × widest
-        # How many member values each read had, as a list: compared with the layouts' widths in Python,
-        # where they are almost always the same.
-        self.widths: list[int] = meta[:, 3].tolist()
         self._index = index
 
     def row_of(self, key: str) -> int | None:

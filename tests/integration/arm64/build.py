@@ -11,7 +11,7 @@ so that a rerun only redoes what changed:
   apt is untouched and no host name is written into the project; package lists are refreshed when
   older than LISTS_MAX_AGE_S, and `.deb`s already downloaded are kept;
 - the kernel packages are resolved through the `linux-image-cloud-arm64` meta-package at run time;
-- pmutop's cffi extension is cross-compiled for aarch64 from the C code cffi emits for it;
+- pmutop's cffi extensions are cross-compiled for aarch64 from the C code cffi emits for them;
 - the initramfs is rebuilt whenever pmutop's sources, the guest scripts or the userland change
   (it is keyed by a hash of all of them).
 """
@@ -456,25 +456,29 @@ def unpack_userland(userland: dict[str, Path]) -> tuple[Path, Path]:
 # ---------------------------------------------------------------- cffi extension
 
 
-def _load_ffibuilder():
-    build_file = REPO / "pmutop" / "kernel" / "_perf_build.py"
+def _load_ffibuilders():
+    build_file = REPO / "pmutop" / "_build.py"
     if not build_file.exists():
-        raise BuildError(f"{build_file} does not exist yet: cannot build pmutop's cffi extension")
+        raise BuildError(f"{build_file} does not exist yet: cannot build pmutop's cffi extensions")
     old_cwd = os.getcwd()
     os.chdir(REPO)
     try:
-        spec = importlib.util.spec_from_file_location("_pmutop_perf_build_arm64", build_file)
+        spec = importlib.util.spec_from_file_location("_pmutop_build_arm64", build_file)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
         os.chdir(old_cwd)
-    return module.ffibuilder
+    return module.BUILDERS
 
 
-def cross_build_extension(sysroot: Path) -> Path:
-    ffibuilder = _load_ffibuilder()
+def cross_build_extensions(sysroot: Path) -> list[tuple[Path, str]]:
+    """Each of pmutop's cffi extensions for aarch64: (the .so, the package directory it goes in)."""
+    return [_cross_build(ffibuilder, sysroot) for ffibuilder in _load_ffibuilders()]
+
+
+def _cross_build(ffibuilder, sysroot: Path) -> tuple[Path, str]:
     module_name, _source, _ext, kwds = ffibuilder._assigned_source
-    leaf = module_name.rsplit(".", 1)[-1]
+    package, leaf = module_name.rsplit(".", 1)
     outdir = WORK / "ext"
     outdir.mkdir(parents=True, exist_ok=True)
     c_file = outdir / f"{leaf}.c"
@@ -506,10 +510,10 @@ def cross_build_extension(sysroot: Path) -> Path:
     key = digest.hexdigest()
     stamp = outdir / f"{leaf}.stamp"
     if _stamp_ok(stamp, key) and out.exists():
-        return out
+        return out, package.replace(".", "/")
     run([*cmd, c_file, *sources, "-o", out, *[f"-l{lib}" for lib in kwds.get("libraries", [])]])
     stamp.write_text(key)
-    return out
+    return out, package.replace(".", "/")
 
 
 # ---------------------------------------------------------------- initramfs
@@ -521,7 +525,7 @@ def _pmutop_files() -> list[Path]:
     for path in sorted(root.rglob("*")):
         if "__pycache__" in path.parts or not path.is_file():
             continue
-        if path.suffix in (".so", ".o", ".pyc") or path.name == "_perf.c":
+        if path.suffix in (".so", ".o", ".pyc") or path.name in ("_perf.c", "_rates.c"):
             continue
         files.append(path)
     return files
@@ -542,14 +546,15 @@ def _find_rich() -> Path | None:
     return Path(rich.__file__).parent
 
 
-def build_initramfs(base: Path, extension: Path) -> Path:
+def build_initramfs(base: Path, extensions: list[tuple[Path, str]]) -> Path:
     guest_files = sorted(p for p in GUEST_DIR.iterdir() if p.is_file())
     rich_dir = _find_rich()
     digest = hashlib.sha256()
     digest.update((WORK / "rootfs-base.stamp").read_bytes())
     digest.update(_tree_hash(_pmutop_files(), REPO).encode())
     digest.update(_tree_hash(guest_files, HERE).encode())
-    digest.update(extension.read_bytes())
+    for extension, _ in extensions:
+        digest.update(extension.read_bytes())
     digest.update(str(rich_dir).encode())
     key = digest.hexdigest()
     # Uncompressed: the emulated CPU would spend about a second of every boot inflating a gzip.
@@ -567,7 +572,7 @@ def build_initramfs(base: Path, extension: Path) -> Path:
     if not (stage / "bin/sh").exists():
         os.symlink("busybox", stage / "bin/sh")
     os.symlink("python3.11", stage / "usr/bin/python3")
-    # pmutop: the package source plus the cross-built extension.
+    # pmutop: the package source plus the cross-built extensions.
     opt = stage / "opt/pmutop"
     for src in _pmutop_files():
         dst = opt / src.relative_to(REPO)
@@ -576,7 +581,8 @@ def build_initramfs(base: Path, extension: Path) -> Path:
     styles = REPO / "styles"
     if styles.is_dir():
         shutil.copytree(styles, opt / "pmutop/styles", dirs_exist_ok=True)
-    shutil.copy2(extension, opt / "pmutop/kernel" / extension.name)
+    for extension, package_dir in extensions:
+        shutil.copy2(extension, opt / package_dir / extension.name)
     if rich_dir is not None:
         shutil.copytree(rich_dir, opt / "rich", ignore=shutil.ignore_patterns("__pycache__"))
     for src in guest_files:
@@ -680,8 +686,8 @@ def build_all() -> Artifacts:
     kernel_debs, userland = t.run("fetch-debs", fetch_debs)
     kernels, versions = t.run("kernels", extract_kernels, kernel_debs)
     base, sysroot = t.run("userland", unpack_userland, userland)
-    extension = t.run("cross-cffi", cross_build_extension, sysroot)
-    initramfs = t.run("initramfs", build_initramfs, base, extension)
+    extensions = t.run("cross-cffi", cross_build_extensions, sysroot)
+    initramfs = t.run("initramfs", build_initramfs, base, extensions)
     dtb = t.run("dtb", build_dtb)
     return Artifacts(kernels, versions, initramfs, dtb, t)
 
