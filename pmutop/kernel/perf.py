@@ -74,7 +74,18 @@ class TickReader:
     counts; sample(watch_hangups=True) is what tells that it is over.
     """
 
-    __slots__ = ("_buf", "_fds", "_n", "_revents", "_status", "_status_view", "_words_view", "words_per_fd")
+    __slots__ = (
+        "_buf",
+        "_fds",
+        "_n",
+        "_revents",
+        "_status",
+        "_status_view",
+        "_verdict",
+        "_verdict_view",
+        "_words_view",
+        "words_per_fd",
+    )
 
     def __init__(self, fds: Sequence[int], words_per_fd: int) -> None:
         self._n = len(fds)
@@ -83,6 +94,8 @@ class TickReader:
         self._buf = ffi.new("uint64_t[]", self._n * words_per_fd)
         self._status = ffi.new("int[]", self._n)
         self._revents = ffi.new("int[]", max(self._n, 1))
+        self._verdict = np.zeros(self._n, np.uint8)
+        self._verdict_view = ffi.from_buffer("uint8_t[]", self._verdict, require_writable=True)
         # memoryview.tolist() converts about twice as fast as ffi.unpack (measured at 512 x 9 words).
         self._words_view = memoryview(ffi.buffer(self._buf)).cast("B").cast("Q")
         self._status_view = memoryview(ffi.buffer(self._status)).cast("B").cast("i")
@@ -110,8 +123,8 @@ class TickReader:
         """A tick of these groups in one foreign call: with `watch_hangups`, the fds the kernel hung up
         (as HangupPoller.hung; leaders with a mapped ring only), then the reads, between two readings
         of time.monotonic_ns's clock, decoded into the columns as decode_group_reads does. A hung-up
-        group's verdict is READ_NO_ANSWER. (how many groups were not whole, a verdict per group)."""
-        verdict = np.zeros(self._n, np.uint8)
+        group's verdict is READ_NO_ANSWER. (how many groups were not whole, a verdict per group: an array
+        of the reader's own, rewritten by the next call)."""
         troubled = lib.pmt_sample_groups(
             self._fds,
             self._n,
@@ -123,11 +136,14 @@ class TickReader:
             checks._struct,
             stop_check,
             slack_ns,
-            _columns(present, meta, counts),
-            ffi.from_buffer("uint8_t[]", verdict, require_writable=True),
+            ffi.from_buffer("uint8_t[]", present, require_writable=True),
+            ffi.from_buffer("int64_t[]", meta, require_writable=True),
+            ffi.from_buffer("uint64_t[]", counts, require_writable=True),
+            counts.shape[1],
+            self._verdict_view,
         )
         _check(troubled)
-        return troubled, verdict
+        return troubled, self._verdict
 
     def last_read(self, index: int) -> tuple[int, list[int]]:
         """The status and words of fds[index] at the last read or sample."""

@@ -78,7 +78,7 @@ int pmt_decode_groups(const int *status, const uint64_t *words, size_t words_per
 int pmt_poll_hup(const int *fds, size_t n, int *revents);
 int pmt_sample_groups(const int *fds, size_t n, uint64_t *buf, size_t words_per_fd, int *status, int *revents,
                       int watch_hangups, const struct pmt_groups *groups, int stop_check, int64_t slack_ns,
-                      struct pmt_columns *out, uint8_t *verdict);
+                      uint8_t *present, int64_t *meta, uint64_t *values, size_t width, uint8_t *verdict);
 int pmt_cpu_times(int fd, char *buf, size_t cap, int64_t *out, size_t max_cpus);
 void *pmt_ring_map(int fd, unsigned data_pages);
 int pmt_ring_unmap(void *base, unsigned data_pages);

@@ -213,18 +213,17 @@ class _CTimes:
 
 
 class _CReads:
-    """A tick's GroupReads as the C arithmetic takes them: the struct and the buffers it points into."""
+    """A tick's GroupReads as the C arithmetic takes them: the buffers of its present, meta and counts."""
 
-    __slots__ = ("_views", "reads", "struct")
+    __slots__ = ("reads", "views")
 
     def __init__(self, reads: GroupReads) -> None:
         self.reads = reads
-        self._views = (
+        self.views = (
             ffi.from_buffer("uint8_t[]", reads.present),
             ffi.from_buffer("int64_t[]", reads.meta),
             ffi.from_buffer("uint64_t[]", reads.counts),
         )
-        self.struct = ffi.new("struct pmt_reads *", self._views)
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -599,7 +598,7 @@ class RateModel:
         out = self._deltas
         groups, widest = out.raw.shape
         to_scale = lib.pmt_deltas(
-            groups, widest, self._c_widths, usable, previous.struct, current.struct, self._c_deltas
+            groups, widest, self._c_widths, usable, *previous.views, *current.views, self._c_deltas
         )
         if to_scale:
             # Exact integers, as perf does: value × enabled / running is rounded once (the C code leaves
@@ -620,10 +619,6 @@ class RateModel:
         value, coverage = block = np.empty((2, *shape))
         extrapolated, reason = np.empty(shape, bool), np.empty(shape, np.int64)
         floats = _writable_view("double[]", block)
-        out = ffi.new(
-            "struct pmt_figures *",
-            (floats, floats + size, _writable_view("uint8_t[]", extrapolated), _writable_view("int64_t[]", reason)),
-        )
         lib.pmt_cpu_figures(
             shape[0],
             shape[1],
@@ -637,7 +632,10 @@ class RateModel:
             USER_HZ,
             MIN_BUSY_TICKS_FOR_GHZ,
             TOO_IDLE_REASON,
-            out,
+            floats,
+            floats + size,
+            _writable_view("uint8_t[]", extrapolated),
+            _writable_view("int64_t[]", reason),
         )
         return Figures(value, coverage, extrapolated, reason)
 

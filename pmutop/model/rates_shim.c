@@ -13,26 +13,27 @@
 #include <stddef.h>
 
 int64_t pmt_deltas(int64_t groups, int64_t widest, const int64_t *widths, const uint8_t *usable,
-                   const struct pmt_reads *previous, const struct pmt_reads *current,
+                   const uint8_t *was_present, const int64_t *was_meta, const uint64_t *was_counts,
+                   const uint8_t *is_present, const int64_t *is_meta, const uint64_t *is_counts,
                    struct pmt_deltas *out)
 {
     int64_t to_scale = 0;
     for (int64_t g = 0; g < groups; g++) {
-        const int64_t *before = previous->meta + 4 * g, *after = current->meta + 4 * g;
+        const int64_t *before = was_meta + 4 * g, *after = is_meta + 4 * g;
         int64_t change[4];
         for (int k = 0; k < 4; k++)  /* wrapping, as numpy's int64 subtraction */
             change[k] = (int64_t)((uint64_t)after[k] - (uint64_t)before[k]);
         int64_t enabled = change[0], running = change[1];
         /* The members the read has and the layout names (both as far as they go). */
         int64_t zipped = after[3] < widths[g] ? after[3] : widths[g];
-        const uint64_t *was = previous->counts + widest * g, *is = current->counts + widest * g;
+        const uint64_t *was = was_counts + widest * g, *is = is_counts + widest * g;
         /* Counts are cumulative: a decrease is a reset or a reopen, never real. */
         int backwards = 0;
         for (int64_t m = 0; m < widest; m++)
             if (m < zipped && is[m] < was[m])
                 backwards = 1;
         int steady = change[2] == 0 && change[3] == 0 && enabled >= 0 && running >= 0;
-        int valid = previous->present[g] && current->present[g] && steady && !backwards && usable[g];
+        int valid = was_present[g] && is_present[g] && steady && !backwards && usable[g];
         int counting = valid && running > 0;
         int extrapolated = counting && running < enabled;
         out->valid[g] = (uint8_t)valid;
@@ -88,9 +89,8 @@ void pmt_cpu_figures(int64_t figures, int64_t cpus, const struct pmt_figure_rows
                      const struct pmt_sources *sources, const int64_t *lost,
                      const struct pmt_deltas *deltas, const double *busy_s, const double *util_pct,
                      double interval_s, double user_hz, double min_busy_ticks, int64_t too_idle_reason,
-                     struct pmt_figures *out)
+                     double *value, double *coverage, uint8_t *extrapolated, int64_t *reason)
 {
-    double *value = out->value;
     for (int64_t i = 0; i < rows->members * cpus; i++) {
         int lost_here = lost != NULL && lost[sources->groups[i]] > 0;
         value[i] = sources->uncounted[i] || lost_here ? NAN : deltas->scaled[sources->flat[i]];
@@ -112,22 +112,22 @@ void pmt_cpu_figures(int64_t figures, int64_t cpus, const struct pmt_figure_rows
         int64_t group = sources->groups[i];
         /* A member's coverage stands without a value (what was enabled was still counted for that
          * long); a derived figure's only with its value. */
-        out->coverage[i] = i >= rows->members * cpus && missing ? NAN : deltas->coverage[group];
-        out->extrapolated[i] = (uint8_t)(deltas->extrapolated[group] && !missing);
-        out->reason[i] = missing ? cause_of(sources, lost, i) : 0;
+        coverage[i] = i >= rows->members * cpus && missing ? NAN : deltas->coverage[group];
+        extrapolated[i] = (uint8_t)(deltas->extrapolated[group] && !missing);
+        reason[i] = missing ? cause_of(sources, lost, i) : 0;
     }
     for (int64_t r = 0; r < cpus; r++) {
         int64_t ghz = rows->ghz * cpus + r;
         int no_cycles = isnan(value[rows->cycles * cpus + r]);
         /* A clock needs enough busy time to divide by (NaN busy: unknown, not idle). */
         if (busy_s[r] * user_hz < min_busy_ticks) {
-            value[ghz] = out->coverage[ghz] = NAN;
-            out->extrapolated[ghz] = 0;
-            out->reason[ghz] = too_idle_reason;
+            value[ghz] = coverage[ghz] = NAN;
+            extrapolated[ghz] = 0;
+            reason[ghz] = too_idle_reason;
         }
         /* Without cycles, GHz and IPC are n/a for the cycles' reason alone (not too idle, say). */
         if (no_cycles)
             for (int64_t row = rows->ghz; row <= rows->ipc; row++)
-                out->reason[row * cpus + r] = cause_of(sources, lost, rows->cycles * cpus + r);
+                reason[row * cpus + r] = cause_of(sources, lost, rows->cycles * cpus + r);
     }
 }

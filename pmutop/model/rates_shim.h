@@ -10,13 +10,6 @@
 
 #include <stdint.h>
 
-/* One tick's reads (GroupReads): present per group, meta (enabled, running, generation, width). */
-struct pmt_reads {
-    const uint8_t *present;
-    const int64_t *meta;
-    const uint64_t *counts; /* groups x widest */
-};
-
 /* The interval's counts of every group (rates.Deltas). */
 struct pmt_deltas {
     uint8_t *valid;
@@ -46,31 +39,26 @@ struct pmt_sources {
     const uint8_t *uncounted;  /* members x cpus */
 };
 
-/* Every figure of every CPU row (snapshot.Figures). */
-struct pmt_figures {
-    double *value;
-    double *coverage;
-    uint8_t *extrapolated;
-    int64_t *reason;
-};
-
 /*
- * The deltas of the usable groups; returns how many groups need exact scaling (multiplexed, with a
+ * The deltas of the usable groups between two ticks' reads (GroupReads: present per group, meta as
+ * enabled, running, generation, width; counts groups x widest), previous ("was") and current ("is")
+ * as arguments rather than structs, one object fewer for Python to build every tick. Returns how many groups need exact scaling (multiplexed, with a
  * member): their `scaled` rows hold the raw deltas, and rates.py scales them.
  */
 int64_t pmt_deltas(int64_t groups, int64_t widest, const int64_t *widths, const uint8_t *usable,
-                   const struct pmt_reads *previous, const struct pmt_reads *current,
+                   const uint8_t *was_present, const int64_t *was_meta, const uint64_t *was_counts,
+                   const uint8_t *is_present, const int64_t *is_meta, const uint64_t *is_counts,
                    struct pmt_deltas *out);
 
 /* Busy seconds and util% per CPU from /proc/stat's (busy, total) ticks; previous NULL: all NaN. */
 void pmt_busy(int64_t cpus, const double *previous, const double *current, const uint8_t *online,
               double user_hz, double *busy_s, double *util_pct);
 
-/* Every CPU figure from the deltas; lost (a failure code per group, 0: none) may be NULL. */
+/* Every CPU figure (snapshot.Figures' four arrays) from the deltas; lost (a failure code per group, 0: none) may be NULL. */
 void pmt_cpu_figures(int64_t figures, int64_t cpus, const struct pmt_figure_rows *rows,
                      const struct pmt_sources *sources, const int64_t *lost,
                      const struct pmt_deltas *deltas, const double *busy_s, const double *util_pct,
                      double interval_s, double user_hz, double min_busy_ticks, int64_t too_idle_reason,
-                     struct pmt_figures *out);
+                     double *value, double *coverage, uint8_t *extrapolated, int64_t *reason);
 
 #endif
