@@ -122,10 +122,10 @@ class TickReader:
     ) -> tuple[int, np.ndarray]:
         """A tick of these groups in one foreign call: with `watch_hangups`, the fds the kernel hung up
         (POLLHUP, POLLERR or POLLNVAL from a poll: task gone, CPU offline; meaningful only for leaders
-        with a mapped ring, as the kernel says POLLHUP for any event without one), then the reads, between two readings
-        of time.monotonic_ns's clock, decoded into the columns as decode_group_reads does. A hung-up
-        group's verdict is READ_NO_ANSWER. (how many groups were not whole, a verdict per group: an array
-        of the reader's own, rewritten by the next call)."""
+        with a mapped ring, as the kernel says POLLHUP for any event without one), then the reads,
+        between two readings of time.monotonic_ns's clock, decoded into the columns as
+        decode_group_reads does. A hung-up group's verdict is READ_NO_ANSWER. (how many groups were not
+        whole, a verdict per group: an array of the reader's own, rewritten by the next call)."""
         troubled = lib.pmt_sample_groups(
             self._fds,
             self._n,

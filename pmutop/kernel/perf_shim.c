@@ -219,7 +219,7 @@ int pmt_sample_groups(const int *fds, size_t n, uint64_t *buf, size_t words_per_
                       uint8_t *present, int64_t *meta, uint64_t *values, size_t width, uint8_t *verdict)
 {
     /* The columns as arguments, not a struct: one object fewer for Python to build every tick. */
-    struct pmt_columns columns = {present, meta, values, width}, *out = &columns;
+    struct pmt_columns columns = {present, meta, values, width};
     int hangups = 0, troubled;
     int64_t before, after;
 
@@ -231,12 +231,13 @@ int pmt_sample_groups(const int *fds, size_t n, uint64_t *buf, size_t words_per_
     before = monotonic_ns();
     pmt_read_tick(fds, n, buf, words_per_fd, status);
     after = monotonic_ns();
-    troubled = pmt_decode_groups(status, buf, words_per_fd, groups, stop_check, before, after, slack_ns, out, verdict);
+    troubled = pmt_decode_groups(status, buf, words_per_fd, groups, stop_check, before, after, slack_ns, &columns,
+                                 verdict);
     for (size_t i = 0; hangups > 0 && i < n; i++) {
         if (!(revents[i] & (POLLHUP | POLLERR | POLLNVAL)))
             continue;
         if (verdict[i] == PMT_READ_WHOLE) {
-            out->present[groups->rows[i]] = 0;
+            present[groups->rows[i]] = 0;
             troubled++;
         }
         verdict[i] = PMT_READ_NO_ANSWER;

@@ -12,7 +12,7 @@ import errno
 import os
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -92,14 +92,6 @@ class GroupSlot:
     generations: int = 0
     # Set when the CPU went away; cleared on a successful reopen.
     lost: CounterFailure | None = None
-
-
-class _Reads(NamedTuple):
-    """A tick's reads while the sampler fills them in (GroupReads' arrays, by row)."""
-
-    present: np.ndarray
-    meta: np.ndarray
-    counts: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,7 +404,13 @@ class Sampler:
         """Read every open group once (one C call), then handle CPUs that left or came back."""
         rows = len(self._keys) + 1
         # The tick's reads, filled in place, by row (GroupReads): what is not read stays absent.
-        reads = _Reads(np.zeros(rows, bool), np.zeros((rows, 4), np.int64), np.zeros((rows, self._widest), np.uint64))
+        reads = GroupReads(
+            self._keys,
+            np.zeros(rows, bool),
+            np.zeros((rows, 4), np.int64),
+            np.zeros((rows, self._widest), np.uint64),
+            self._key_rows,
+        )
         # Groups whose read this tick could not be decoded, or that were reopened: n/a for this tick
         # only, with the reason.
         unreadable: dict[str, CounterFailure] = {}
@@ -434,7 +432,7 @@ class Sampler:
             index=self._tick_index - 1,
             monotonic_ns=monotonic_ns,
             wall_time=time.time(),
-            reads=GroupReads(self._keys, reads.present, reads.meta, reads.counts, self._key_rows),
+            reads=reads,
             cpu_times={cpu: CpuTimes(busy, total) for cpu, (busy, total) in times.items()},
             online=online,
             lost={**self._lost, **unreadable} if unreadable else self._lost,
@@ -446,7 +444,7 @@ class Sampler:
         reader: GroupReader,
         targets: ReadTargets,
         watch_hangups: bool,
-        reads: "_Reads",
+        reads: GroupReads,
         unreadable: dict[str, CounterFailure],
     ) -> tuple[list[GroupSlot], list[GroupSlot]]:
         """Read the targets into `reads` (with `watch_hangups`, first asking the kernel which it hung up);
@@ -458,7 +456,15 @@ class Sampler:
         `after` to this read's `before` unless it stopped, however late this thread ran. When its CPU
         goes offline the kernel detaches a group (the leader then reads alone) and stops it; it stays
         so when the CPU comes back. A task's own events stop whenever it sleeps."""
-        troubled, verdict = reader.sample(targets.checks, watch_hangups, self.scope == "cpu", STOPPED_SLACK_NS, *reads)
+        troubled, verdict = reader.sample(
+            targets.checks,
+            watch_hangups,
+            self.scope == "cpu",
+            STOPPED_SLACK_NS,
+            reads.present,
+            reads.meta,
+            reads.counts,
+        )
         hung: list[GroupSlot] = []
         stopped: list[GroupSlot] = []
         if not troubled:
@@ -483,7 +489,7 @@ class Sampler:
         hung: list[GroupSlot],
         stopped: list[GroupSlot],
         online: frozenset[int],
-        reads: "_Reads",
+        reads: GroupReads,
         unreadable: dict[str, CounterFailure],
     ) -> None:
         """Close groups whose CPU left; reopen groups whose CPU is back, and read them at once.
@@ -528,7 +534,7 @@ class Sampler:
         self,
         slots: list[tuple[int, GroupSlot]],
         unseen_cpus: set[int],
-        reads: "_Reads",
+        reads: GroupReads,
         unreadable: dict[str, CounterFailure],
     ) -> None:
         """The first read of reopened groups (the next tick's baseline), each n/a this tick with why."""

@@ -3,10 +3,10 @@
 Pure arithmetic on RawTick values; the same code runs live and on a replayed recording. It runs on
 every group of a tick at once: a tick's reads become arrays (a row per group, a column per member),
 and every figure of every CPU is one cell of a figures × CPUs array (each figure a Column of
-snapshot.MetricColumns), so a tick costs a fixed few dozen array operations, whatever the number of
-CPUs, rather than a Metric object per figure. A member of a group is a column: more events in a group
-are more columns, with no code per event. At 2 CPUs numpy's fixed cost per operation is most of a
-tick, so what can be one operation over every figure is one.
+snapshot.MetricColumns), rather than a Metric object per figure. A member of a group is a column: more
+events in a group are more columns, with no code per event. The per-tick arithmetic over those arrays
+(busy time, deltas, the CPU figures) is one call into rates_shim.c: a tick runs cold, and there each
+numpy operation cost 5-15 µs, most of a 2-CPU tick. The per-PMU sums stay numpy.
 
 The arithmetic is perf's and gives the same floats as doing it figure by figure: unscaled counts are
 converted exactly, scaled ones (value × enabled / running, only for groups multiplexed this interval)
@@ -88,7 +88,7 @@ MEMBER_METRICS = {"cycles": "cycles", "instructions": "instructions", "ref_cycle
 _MEMBER = {member: row for row, member in enumerate(MEMBER_FIGURES)}
 # The rates per second, consecutive derived figures, and the members they count.
 _PER_SECOND = ("instructions_per_s", "context_switches_per_s", "migrations_per_s", "tsc_ghz")
-_PER_SECOND_MEMBERS = np.array([_MEMBER[DERIVED_FIGURES[metric][0]] for metric in _PER_SECOND])
+_PER_SECOND_MEMBERS = [_MEMBER[DERIVED_FIGURES[metric][0]] for metric in _PER_SECOND]
 # A core PMU row's figures by their row of its figures array (the -e labels follow).
 _PMU_FIGURE = {
     name: row
@@ -200,16 +200,6 @@ class Deltas:
 
 def _writable_view(kind: str, array: np.ndarray) -> object:
     return ffi.from_buffer(kind, array, require_writable=True)
-
-
-class _CTimes:
-    """A tick's /proc/stat (busy, total) ticks per CPU row, and the C view of them."""
-
-    __slots__ = ("times", "view")
-
-    def __init__(self, times: np.ndarray) -> None:
-        self.times = times
-        self.view = ffi.from_buffer("double[]", times)
 
 
 class _CReads:
@@ -336,7 +326,8 @@ class RateModel:
         self._failures: tuple[CounterFailure, ...] = ()
         self._previous: RawTick | None = None
         self._previous_reads: _CReads | None = None
-        self._previous_times: _CTimes | None = None
+        # The previous tick's /proc/stat ticks as the C code reads them (the view keeps the array alive).
+        self._previous_times: object | None = None
         # Each tick's busy seconds and util% per CPU row, into the same buffers.
         self._busy_s, self._util_pct = np.zeros(len(self._cpus)), np.zeros(len(self._cpus))
         self._c_busy_s = _writable_view("double[]", self._busy_s)
@@ -491,7 +482,7 @@ class RateModel:
                 "members": members,
                 **{name: _MEMBER[name] for name in ("cycles", "instructions", "aperf", "mperf")},
                 "per_second": rates,
-                "per_second_members": _PER_SECOND_MEMBERS.tolist(),
+                "per_second_members": _PER_SECOND_MEMBERS,
                 **{name: self._derived_row[name] for name in ("tsc_ghz", "ghz", "ipc", "effective_ghz")},
                 "util": self._util_row,
             },
@@ -515,7 +506,7 @@ class RateModel:
             self._keys = reads.group_keys
         current_reads = _CReads(read_arrays(self._keys, self._widest, reads))
         previous_reads, self._previous_reads = self._previous_reads, current_reads
-        current_times = _CTimes(self._cpu_times(tick.cpu_times))
+        current_times = ffi.from_buffer("double[]", self._cpu_times(tick.cpu_times))
         previous_times, self._previous_times = self._previous_times, current_times
         if self._first_ns is None:
             self._first_ns = tick.monotonic_ns
@@ -531,8 +522,8 @@ class RateModel:
         online = np.fromiter(map(tick.online.__contains__, self._cpu_numbers), bool, len(self._cpu_numbers))
         lib.pmt_busy(
             len(online),
-            ffi.NULL if previous_times is None else previous_times.view,
-            current_times.view,
+            ffi.NULL if previous_times is None else previous_times,
+            current_times,
             ffi.from_buffer("uint8_t[]", online),
             USER_HZ,
             self._c_busy_s,

@@ -26,7 +26,7 @@ struct pmt_deltas {
 struct pmt_figure_rows {
     int64_t members;        /* the member figures come first: rows 0 .. members-1 */
     int64_t cycles, instructions, aperf, mperf;
-    int64_t per_second;     /* the first of four consecutive rates: their members below */
+    int64_t per_second;     /* the first of four consecutive rates (tsc_ghz one of them): their members below */
     int64_t per_second_members[4];
     int64_t tsc_ghz, ghz, ipc, effective_ghz, util;
 };
@@ -42,8 +42,9 @@ struct pmt_sources {
 /*
  * The deltas of the usable groups between two ticks' reads (GroupReads: present per group, meta as
  * enabled, running, generation, width; counts groups x widest), previous ("was") and current ("is")
- * as arguments rather than structs, one object fewer for Python to build every tick. Returns how many groups need exact scaling (multiplexed, with a
- * member): their `scaled` rows hold the raw deltas, and rates.py scales them.
+ * as arguments rather than structs, one object fewer for Python to build every tick. Returns how many
+ * groups need exact scaling (multiplexed, with a member): their `scaled` rows hold the raw deltas,
+ * and rates.py scales them.
  */
 int64_t pmt_deltas(int64_t groups, int64_t widest, const int64_t *widths, const uint8_t *usable,
                    const uint8_t *was_present, const int64_t *was_meta, const uint64_t *was_counts,
@@ -54,7 +55,10 @@ int64_t pmt_deltas(int64_t groups, int64_t widest, const int64_t *widths, const 
 void pmt_busy(int64_t cpus, const double *previous, const double *current, const uint8_t *online,
               double user_hz, double *busy_s, double *util_pct);
 
-/* Every CPU figure (snapshot.Figures' four arrays) from the deltas; lost (a failure code per group, 0: none) may be NULL. */
+/*
+ * Every CPU figure (snapshot.Figures' four arrays) from the deltas; lost (a failure code per group,
+ * 0: none) may be NULL.
+ */
 void pmt_cpu_figures(int64_t figures, int64_t cpus, const struct pmt_figure_rows *rows,
                      const struct pmt_sources *sources, const int64_t *lost,
                      const struct pmt_deltas *deltas, const double *busy_s, const double *util_pct,
